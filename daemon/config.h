@@ -1,0 +1,75 @@
+#pragma once
+// railyardd's configuration: a TOML file (default /etc/railyard/railyard.toml)
+// laid over embedded defaults. Every key is checked; unknown keys are errors.
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/log.h"
+
+namespace railyard::config {
+
+struct DaemonSection {
+  std::string host_name;  // this host's name in the rack; default: the kernel's host name
+  log::Level log_level = log::Level::info;
+};
+
+struct ControlSection {
+  std::string socket_path = "/run/railyard/control.sock";
+  mode_t socket_mode = 0660;
+  std::string group = "railyard";  // members may use the control socket; empty: root only
+  uint32_t max_message_bytes = 1u << 20;
+};
+
+struct Config {
+  DaemonSection daemon;
+  ControlSection control;
+  std::string source_path;  // file it came from; empty for embedded defaults
+};
+
+/// One thing wrong with a config file, located as precisely as the file allows.
+struct Problem {
+  std::string file;
+  uint32_t line = 0;    // 1-based; 0 when it concerns the whole file
+  uint32_t column = 0;
+  std::string key;      // dotted path such as "control.socket_mode"; empty for syntax errors
+  std::string message;  // what is wrong and what is allowed
+
+  std::string to_string() const;
+};
+
+/// Thrown by the loaders; what() lists every problem, one per line.
+class ConfigError : public std::runtime_error {
+ public:
+  explicit ConfigError(std::vector<Problem> problems);
+  const std::vector<Problem>& problems() const { return problems_; }
+
+ private:
+  std::vector<Problem> problems_;
+};
+
+/// The embedded defaults, used when no file exists at the default path.
+Config defaults();
+
+/// Parses TOML text named `source_name` (for messages) over the defaults.
+/// Throws ConfigError listing every problem found.
+Config parse(std::string_view text, std::string_view source_name);
+
+/// Reads and parses a file. Throws ConfigError (unreadable file included).
+Config load_file(const std::string& path);
+
+/// The file the daemon would read without --config, and what it means if absent.
+struct Located {
+  Config config;
+  bool from_file = false;
+};
+/// Loads `explicit_path` if given (it must exist); otherwise the default path
+/// if it exists; otherwise the embedded defaults.
+Located locate_and_load(const std::string& explicit_path, std::string_view default_path);
+
+}  // namespace railyard::config

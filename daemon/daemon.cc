@@ -1,0 +1,124 @@
+#include "daemon/daemon.h"
+
+#include <unistd.h>
+
+#include <csignal>
+
+#include <fmt/format.h>
+
+#include "common/build_info.h"
+#include "common/log.h"
+
+namespace railyard::daemon {
+
+Daemon::Daemon(Options options, config::Located initial)
+    : signals_(io_, SIGTERM, SIGINT, SIGHUP),
+      options_(std::move(options)),
+      config_(std::move(initial.config)),
+      from_file_(initial.from_file),
+      config_loaded_at_(std::chrono::system_clock::now()),
+      started_at_(std::chrono::steady_clock::now()),
+      control_service_([this] { return status(); }),
+      control_server_(io_, control_service_),
+      watchdog_(io_, [] { return true; }) {}
+
+ControlServer::Settings Daemon::control_settings(const config::Config& c) {
+  return {.socket_path = c.control.socket_path,
+          .socket_mode = c.control.socket_mode,
+          .group = c.control.group,
+          .max_message_bytes = c.control.max_message_bytes};
+}
+
+void Daemon::apply_log_level() const { log::set_threshold(config_.daemon.log_level); }
+
+// Start-up order; stop() undoes it in reverse.
+void Daemon::start() {
+  apply_log_level();
+  log::info("railyardd {} starting on host {} with {}", kVersion, config_.daemon.host_name,
+            from_file_ ? "config " + config_.source_path : std::string("embedded default config"));
+  control_server_.open(control_settings(config_));
+  wait_for_signal();
+  const auto watchdog = watchdog_.start();
+  if (watchdog.count() > 0) log::info("systemd watchdog: {} ms, pinged every quarter", watchdog.count() / 1000);
+  notify_ready(fmt::format("serving control socket {}", control_server_.socket_path()));
+  log::notice("railyardd ready (pid {})", ::getpid());
+}
+
+void Daemon::stop() {
+  notify_stopping();
+  log::notice("railyardd stopping");
+  watchdog_.stop();
+  boost::system::error_code ignored;
+  signals_.cancel(ignored);
+  control_server_.close();
+}
+
+void Daemon::run() {
+  start();
+  io_.run();
+  log::notice("railyardd stopped");
+}
+
+void Daemon::wait_for_signal() {
+  signals_.async_wait([this](boost::system::error_code ec, int signal) {
+    if (ec) return;
+    on_signal(signal);
+  });
+}
+
+void Daemon::on_signal(int signal) {
+  if (signal == SIGHUP) {
+    reload();
+    wait_for_signal();
+    return;
+  }
+  log::notice("received {}", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+  stop();
+}
+
+void Daemon::reload() {
+  notify_reloading();
+  log::notice("SIGHUP: reloading configuration");
+  try {
+    // A daemon started from a file re-reads that file; one running on the
+    // embedded defaults picks up a file newly placed at the default path.
+    config::Located next = from_file_
+                               ? config::Located{config::load_file(config_.source_path), true}
+                               : config::locate_and_load(options_.config_path, kDefaultConfigPath);
+    control_server_.apply(control_settings(next.config));
+    config_ = std::move(next.config);
+    from_file_ = next.from_file;
+    ++config_generation_;
+    config_loaded_at_ = std::chrono::system_clock::now();
+    apply_log_level();
+    log::notice("configuration reloaded (generation {}) from {}", config_generation_,
+                from_file_ ? config_.source_path : std::string("embedded defaults"));
+    notify_ready("reloaded configuration");
+  } catch (const std::exception& e) {
+    ++reloads_refused_;
+    log::err("reload refused, the running configuration stays in force:\n{}", e.what());
+    notify_ready("reload refused; running the previous configuration");
+  }
+}
+
+v1::StatusReply Daemon::status() const {
+  v1::StatusReply reply;
+  reply.set_version(std::string(kVersion));
+  reply.set_host_name(config_.daemon.host_name);
+  reply.set_pid(::getpid());
+  reply.set_uptime_ms(static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_at_)
+          .count()));
+  reply.set_config_path(from_file_ ? config_.source_path : "");
+  reply.set_config_source(from_file_ ? "file" : "embedded defaults");
+  reply.set_config_generation(config_generation_);
+  reply.set_config_loaded_unix_ms(
+      std::chrono::duration_cast<std::chrono::milliseconds>(config_loaded_at_.time_since_epoch()).count());
+  reply.set_config_reloads_refused(reloads_refused_);
+  reply.mutable_features()->set_dpdk(kHaveDpdk);
+  reply.mutable_features()->set_verbs(kHaveVerbs);
+  reply.mutable_features()->set_ebpf(kHaveEbpf);
+  return reply;
+}
+
+}  // namespace railyard::daemon
