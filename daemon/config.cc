@@ -34,7 +34,7 @@ class TableReader {
     const toml::node* node = take(key);
     if (node == nullptr) return;
     if (!node->is_string()) {
-      report(*node, key, fmt::format("{} is a {}, expected a string", show(*node), type_name(*node)));
+      report(*node, key, fmt::format("{} is {}, expected a string", show(*node), type_name(*node)));
       return;
     }
     const std::string value = node->value<std::string>().value_or("");
@@ -46,7 +46,7 @@ class TableReader {
     const toml::node* node = take(key);
     if (node == nullptr) return;
     if (!node->is_integer()) {
-      report(*node, key, fmt::format("{} is a {}, expected an integer from {} to {}", show(*node),
+      report(*node, key, fmt::format("{} is {}, expected an integer from {} to {}", show(*node),
                                      type_name(*node), min, max));
       return;
     }
@@ -89,7 +89,9 @@ class TableReader {
 
   std::string join(std::string_view key) const { return prefix_ + "." + std::string(key); }
 
+  // Values as the operator wrote them: strings in double quotes.
   static std::string show(const toml::node& node) {
+    if (const auto* s = node.as_string()) return fmt::format("\"{}\"", s->get());
     std::ostringstream out;
     node.visit([&out](auto&& v) { out << v; });
     return out.str();
@@ -97,13 +99,13 @@ class TableReader {
 
   static std::string_view type_name(const toml::node& node) {
     switch (node.type()) {
-      case toml::node_type::string: return "string";
-      case toml::node_type::integer: return "integer";
-      case toml::node_type::floating_point: return "float";
-      case toml::node_type::boolean: return "boolean";
-      case toml::node_type::table: return "table";
-      case toml::node_type::array: return "array";
-      default: return "date/time";
+      case toml::node_type::string: return "a string";
+      case toml::node_type::integer: return "an integer";
+      case toml::node_type::floating_point: return "a float";
+      case toml::node_type::boolean: return "a boolean";
+      case toml::node_type::table: return "a table";
+      case toml::node_type::array: return "an array";
+      default: return "a date/time";
     }
   }
 
