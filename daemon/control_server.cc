@@ -186,7 +186,7 @@ std::unique_ptr<ControlServer::Acceptor> ControlServer::bind(const Settings& set
   if (ec)
     throw std::runtime_error(fmt::format("control: cannot listen on {}: {}; check control.socket", path,
                                          ec.message()));
-  if (gid && ::chown(path.c_str(), 0, *gid) != 0 && ::geteuid() == 0)
+  if (gid && ::chown(path.c_str(), static_cast<uid_t>(-1), *gid) != 0)
     log::warning("control: cannot give {} to group {}: {}", path, settings.group, std::strerror(errno));
   if (::chmod(path.c_str(), settings.socket_mode) != 0)
     throw std::runtime_error(fmt::format("control: cannot chmod {} to {:04o}: {}", path, settings.socket_mode,
@@ -217,7 +217,7 @@ void ControlServer::apply(const Settings& settings) {
     accept();
     return;
   }
-  if (gid && ::chown(settings.socket_path.c_str(), 0, *gid) != 0 && ::geteuid() == 0)
+  if (gid && ::chown(settings.socket_path.c_str(), static_cast<uid_t>(-1), *gid) != 0)
     throw std::runtime_error(fmt::format("control: cannot give {} to group {}: {}", settings.socket_path,
                                          settings.group, std::strerror(errno)));
   if (::chmod(settings.socket_path.c_str(), settings.socket_mode) != 0)

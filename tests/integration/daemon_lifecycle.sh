@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# railyardd started for real: control socket, railctl, peer credentials,
+# SIGHUP reload, SIGTERM stop, stale sockets, bad config, sd_notify.
+source "$(dirname "$0")/lib.sh"
+require_root
+
+sock=$WORK/run/control.sock
+cat >"$WORK/good.toml" <<TOML
+[daemon]
+host_name = "it-host"
+
+[control]
+socket = "$sock"
+socket_mode = "0666"   # let other users reach the daemon's own SO_PEERCRED check
+group = "nogroup"
+TOML
+
+# --- bad configuration at start-up -------------------------------------------
+printf '[control]\nsocket_mode = "0999"\n' >"$WORK/bad.toml"
+bad_start() {
+  local rc=0
+  "$RAILYARDD" --config "$WORK/bad.toml" 2>"$WORK/bad.log" || rc=$?
+  [[ $rc -eq 1 ]] && grep -q "bad.toml:2:15: control.socket_mode: \"0999\": allowed: octal" "$WORK/bad.log"
+}
+check "bad config refused at start with file:line:column, key, value and what is allowed" bad_start
+check "railctl config check accepts a good file" "$RAILCTL" config check "$WORK/good.toml"
+config_check_bad() {
+  local rc=0 out
+  out=$("$RAILCTL" --json config check "$WORK/bad.toml") || rc=$?
+  [[ $rc -eq 1 ]] && jq -e '.ok == false and .problems[0].line == 2 and .problems[0].key == "control.socket_mode"' <<<"$out"
+}
+check "railctl config check --json reports the problem and exits 1" config_check_bad
+usage_exit() { local rc=0; "$RAILCTL" frobnicate 2>/dev/null || rc=$?; [[ $rc -eq 2 ]]; }
+check "railctl usage error exits 2" usage_exit
+not_running() {
+  local rc=0 out
+  out=$("$RAILCTL" --socket "$WORK/nothing.sock" status 2>&1) || rc=$?
+  [[ $rc -eq 1 && $out == *"daemon not running at $WORK/nothing.sock"* ]]
+}
+check "railctl says the daemon is not running, exit 1" not_running
+
+# --- running daemon ----------------------------------------------------------
+check "daemon starts and answers" start_daemon main "$WORK/good.toml"
+pid=$(cat "$WORK/main.pid")
+check "railctl status shows version and host" bash -c "'$RAILCTL' --socket '$sock' status | grep -q 'railyardd .* on host it-host'"
+status_json() {
+  local out
+  out=$("$RAILCTL" --socket "$sock" --json status) || return 1
+  jq -e --arg cfg "$WORK/good.toml" '.version != "" and (.uptime_ms | tonumber) >= 0 and .config_path == $cfg
+    and .rails == [] and .peers == [] and .config_generation == "1"' <<<"$out"
+}
+check "railctl status --json: version, uptime, config path, empty rails and peers" status_json
+sock_mode() { [[ $(stat -c '%a %G' "$sock") == "666 nogroup" ]]; }
+check "socket has the configured mode and group" sock_mode
+
+refused() {
+  local rc=0 out
+  out=$(setpriv --reuid 65534 --regid 1 --clear-groups "$RAILCTL" --socket "$sock" status 2>&1) || rc=$?
+  [[ $rc -eq 1 && $out == *"permission denied: uid 65534"* ]] && grep -q "refused pid .* uid 65534" "$WORK/main.log"
+}
+check "a user outside the control group is refused, and the refusal is logged" refused
+check "a user whose primary group is the control group is served" \
+  setpriv --reuid 65534 --regid 65534 --clear-groups "$RAILCTL" --socket "$sock" status
+check "a user with the control group as a supplementary group is served" \
+  setpriv --reuid 65534 --regid 1 --groups 65534 "$RAILCTL" --socket "$sock" status
+
+garbage() {
+  printf '\xff\xff\xff\xff' | nc -N -U "$sock" >/dev/null 2>&1 || true
+  wait_for 2 grep -q "exceeds control.max_message_bytes" "$WORK/main.log" &&
+    "$RAILCTL" --socket "$sock" status >/dev/null
+}
+check "an oversized message closes that connection only" garbage
+second_daemon() {
+  local rc=0
+  "$RAILYARDD" --config "$WORK/good.toml" 2>"$WORK/second.log" || rc=$?
+  [[ $rc -eq 1 ]] && grep -q "another process already serves $sock" "$WORK/second.log"
+}
+check "a second daemon on the same socket refuses to start" second_daemon
+
+# --- SIGHUP ------------------------------------------------------------------
+cp "$WORK/good.toml" "$WORK/good.toml.orig"
+printf '\n[control]\nmystery = 1\n' >>"$WORK/good.toml"  # a duplicate table and an unknown key
+broken_reload() {
+  kill -HUP "$pid"
+  wait_for 3 grep -q "reload refused" "$WORK/main.log" || return 1
+  kill -0 "$pid" && "$RAILCTL" --socket "$sock" --json status |
+    jq -e '.config_generation == "1" and .config_reloads_refused == "1" and .host_name == "it-host"'
+}
+check "SIGHUP with a broken file: refused, logged, old config keeps running" broken_reload
+sed 's/it-host/it-host-2/' "$WORK/good.toml.orig" >"$WORK/good.toml"
+good_reload() {
+  kill -HUP "$pid"
+  wait_for 3 bash -c "'$RAILCTL' --socket '$sock' --json status | jq -e '.config_generation == \"2\" and .host_name == \"it-host-2\"'"
+}
+check "SIGHUP with a good file: applied" good_reload
+
+# --- SIGTERM -----------------------------------------------------------------
+term_fast() {
+  local start end rc=0
+  start=$(date +%s%N)
+  kill -TERM "$pid"
+  wait "$pid" || rc=$?
+  end=$(date +%s%N)
+  echo "exit $rc after $(((end - start) / 1000000)) ms"
+  [[ $rc -eq 0 && $(((end - start) / 1000000)) -lt 1000 && ! -e $sock ]]
+}
+check "SIGTERM: exit 0 in under 1 s, socket removed" term_fast
+
+# --- stale socket and sd_notify ----------------------------------------------
+stale() {
+  "$RAILYARDD" --config "$WORK/good.toml" 2>"$WORK/k.log" &
+  local p=$!
+  wait_for 5 "$RAILCTL" --socket "$sock" status || return 1
+  kill -9 $p
+  wait $p 2>/dev/null
+  [[ -S $sock ]] || return 1   # SIGKILL leaves the socket file behind
+  "$RAILYARDD" --config "$WORK/good.toml" 2>"$WORK/k2.log" &
+  p=$!
+  wait_for 5 "$RAILCTL" --socket "$sock" status || return 1
+  kill -TERM $p
+  wait $p
+}
+check "restart after SIGKILL reclaims the stale socket" stale
+mode_0660() {
+  sed -e 's/"0666"/"0660"/' -e "s|$sock|$WORK/run/strict.sock|" "$WORK/good.toml" >"$WORK/strict.toml"
+  start_daemon strict "$WORK/strict.toml" || return 1
+  local rc=0 out
+  out=$(setpriv --reuid 65534 --regid 1 --clear-groups "$RAILCTL" --socket "$WORK/run/strict.sock" status 2>&1) || rc=$?
+  kill -TERM "$(cat "$WORK/strict.pid")"
+  [[ $rc -eq 1 && $out == *"permission denied on $WORK/run/strict.sock"* ]]
+}
+check "with mode 0660 an outsider cannot even connect, and railctl says so" mode_0660
+notify() {
+  local nsock=$WORK/notify.sock
+  nc -lkuU "$nsock" >"$WORK/notify.out" &
+  local ncpid=$!
+  on_exit "kill $ncpid"
+  wait_for 2 test -S "$nsock" || return 1
+  NOTIFY_SOCKET=$nsock WATCHDOG_USEC=200000 "$RAILYARDD" --config "$WORK/good.toml" 2>"$WORK/n.log" &
+  local p=$!
+  wait_for 5 grep -q "READY=1" "$WORK/notify.out" || return 1
+  wait_for 2 grep -q "WATCHDOG=1" "$WORK/notify.out" || return 1
+  kill -TERM $p
+  wait $p
+  wait_for 2 grep -q "STOPPING=1" "$WORK/notify.out"
+}
+check "sd_notify: READY, WATCHDOG pings, STOPPING" notify
+
+# --- systemd unit ------------------------------------------------------------
+unit_verify() {
+  mkdir -p "$WORK/unit"
+  sed "s|^ExecStart=[^ ]*|ExecStart=$RAILYARDD|" "$BUILD/systemd/railyardd.service" >"$WORK/unit/railyardd.service"
+  local out
+  out=$(systemd-analyze verify "$WORK/unit/railyardd.service" 2>&1) || { echo "$out"; return 1; }
+  [[ -z $out ]] || { echo "$out"; return 1; }
+}
+check "systemd-analyze verify: the unit is clean (no warnings)" unit_verify
+
+finish

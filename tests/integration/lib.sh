@@ -1,0 +1,87 @@
+# Shared helpers for the integration tests (bash). Source it, then call
+#   check "what" COMMAND...      pass when COMMAND exits 0
+#   check_not "what" COMMAND...  pass when COMMAND exits non-zero
+#   finish                        prints "N passed, N failed" and exits 0 only if none failed
+# Every test gets a private $WORK directory, removed on exit; cleanup hooks
+# registered with on_exit run even when the test fails or is interrupted.
+
+set -uo pipefail
+
+: "${BUILD:?BUILD must point at the meson build directory}"
+RAILYARDD=$BUILD/daemon/railyardd
+RAILCTL=$BUILD/tools/railctl
+
+WORK=$(mktemp -d /tmp/railyard-it.XXXXXX)
+chmod 0755 "$WORK"
+_passed=0
+_failed=0
+_exit_hooks=()
+
+on_exit() { _exit_hooks+=("$*"); }
+_run_exit_hooks() {
+  local i
+  for ((i = ${#_exit_hooks[@]} - 1; i >= 0; i--)); do eval "${_exit_hooks[i]}" >/dev/null 2>&1 || true; done
+  rm -rf "$WORK"
+}
+trap _run_exit_hooks EXIT
+trap 'exit 130' INT TERM
+
+check() {
+  local what=$1
+  shift
+  if "$@" >"$WORK/last.out" 2>&1; then
+    echo "ok   - $what"
+    ((_passed++))
+  else
+    echo "FAIL - $what"
+    sed 's/^/       | /' "$WORK/last.out" | tail -20
+    ((_failed++))
+  fi
+}
+
+check_not() {
+  local what=$1
+  shift
+  if "$@" >"$WORK/last.out" 2>&1; then
+    echo "FAIL - $what (succeeded, expected failure)"
+    sed 's/^/       | /' "$WORK/last.out" | tail -20
+    ((_failed++))
+  else
+    echo "ok   - $what"
+    ((_passed++))
+  fi
+}
+
+finish() {
+  echo "$_passed passed, $_failed failed"
+  ((_failed == 0))
+  exit $?
+}
+
+# wait_for SECONDS COMMAND...: retries COMMAND every 50 ms until it succeeds.
+wait_for() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.05
+  done
+}
+
+# start_daemon NAME CONFIG: starts railyardd in the background, logs to
+# $WORK/NAME.log, pid in $WORK/NAME.pid; waits until its socket answers.
+start_daemon() {
+  local name=$1 config=$2 socket
+  socket=$(sed -n 's/^socket *= *"\(.*\)"/\1/p' "$config")
+  "$RAILYARDD" --config "$config" 2>"$WORK/$name.log" &
+  echo $! >"$WORK/$name.pid"
+  on_exit "kill -9 $! 2>/dev/null"
+  wait_for 10 "$RAILCTL" --socket "$socket" status
+}
+
+require_root() {
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "SKIP: this test needs root (network namespaces, other users); run it as root"
+    exit 77
+  fi
+}
