@@ -238,8 +238,8 @@ Config parse(std::string_view text, std::string_view source_name) {
       {"control", [&](const toml::table& t) { read_control(t, file, config.control, problems); }},
   };
   for (auto&& [key, node] : root) {
-    auto it = std::find_if(sections.begin(), sections.end(),
-                           [&key](const auto& s) { return s.first == key.str(); });
+    const std::string_view name = key.str();
+    auto it = std::find_if(sections.begin(), sections.end(), [name](const auto& s) { return s.first == name; });
     if (it == sections.end()) {
       std::string allowed;
       for (const auto& s : sections) allowed += fmt::format("{}[{}]", allowed.empty() ? "" : ", ", s.first);
