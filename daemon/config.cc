@@ -1,20 +1,22 @@
 #include "daemon/config.h"
 
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <net/if.h>
 #include <sys/stat.h>
+#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <climits>
 #include <cstring>
-#include <set>
 #include <fstream>
 #include <functional>
 #include <optional>
+#include <set>
 #include <sstream>
-#include <toml++/toml.h>
-
-#include <fmt/format.h>
 
 namespace railyard::config {
 namespace {
@@ -23,14 +25,12 @@ namespace {
 // reports every key nobody took, so a typo never passes silently.
 class TableReader {
  public:
-  TableReader(const toml::table& table, std::string prefix, std::string file,
-              std::vector<Problem>& problems)
+  TableReader(const toml::table& table, std::string prefix, std::string file, std::vector<Problem>& problems)
       : table_(table), prefix_(std::move(prefix)), file_(std::move(file)), problems_(problems) {}
 
   // Calls `apply` with the string value of `key` if present; `apply` returns
   // an error message (saying what is allowed) or nullopt.
-  void take_string(std::string_view key,
-                   const std::function<std::optional<std::string>(const std::string&)>& apply) {
+  void take_string(std::string_view key, const std::function<std::optional<std::string>(const std::string&)>& apply) {
     const toml::node* node = take(key);
     if (node == nullptr) return;
     if (!node->is_string()) {
@@ -41,13 +41,12 @@ class TableReader {
     if (auto error = apply(value)) report(*node, key, fmt::format("{}: {}", show(*node), *error));
   }
 
-  void take_integer(std::string_view key, int64_t min, int64_t max,
-                    const std::function<void(int64_t)>& apply) {
+  void take_integer(std::string_view key, int64_t min, int64_t max, const std::function<void(int64_t)>& apply) {
     const toml::node* node = take(key);
     if (node == nullptr) return;
     if (!node->is_integer()) {
-      report(*node, key, fmt::format("{} is {}, expected an integer from {} to {}", show(*node),
-                                     type_name(*node), min, max));
+      report(*node, key,
+             fmt::format("{} is {}, expected an integer from {} to {}", show(*node), type_name(*node), min, max));
       return;
     }
     const int64_t value = node->value<int64_t>().value_or(0);
@@ -58,18 +57,58 @@ class TableReader {
     apply(value);
   }
 
+  /// The sub-table at `key` (marked known), or nullptr with a problem
+  /// reported when it is something else.
+  const toml::table* take_table(std::string_view key) {
+    const toml::node* node = take(key);
+    if (node == nullptr) return nullptr;
+    if (!node->is_table()) {
+      report(
+          *node, key,
+          fmt::format("{} is {}, expected a table such as {{ r0 = \"198.18.0.2\" }}", show(*node), type_name(*node)));
+      return nullptr;
+    }
+    return node->as_table();
+  }
+
+  /// Reports a problem about `key`: at its value when present, else at the
+  /// table (for a required key that is missing).
+  void problem(std::string_view key, std::string message) {
+    const toml::node* node = table_.get(key);
+    report_at(node != nullptr ? *node : static_cast<const toml::node&>(table_), join(key), std::move(message));
+  }
+
+  void report_at(const toml::node& node, std::string full_key, std::string message) {
+    problems_.push_back(Problem{.file = file_,
+                                .line = node.source().begin.line,
+                                .column = node.source().begin.column,
+                                .key = std::move(full_key),
+                                .message = std::move(message)});
+  }
+
+  bool has(std::string_view key) const { return table_.contains(key); }
+
+  std::string join(std::string_view key) const { return prefix_ + "." + std::string(key); }
+
   void finish() {
     for (auto&& [key, node] : table_) {
       if (taken_.count(std::string(key.str())) != 0) continue;
       std::string allowed;
       for (const auto& k : taken_order_) allowed += (allowed.empty() ? "" : ", ") + k;
-      Problem p{.file = file_,
-                .line = key.source().begin.line,
-                .column = key.source().begin.column,
-                .key = join(key.str()),
-                .message = fmt::format("unknown key; allowed keys in [{}]: {}", prefix_, allowed)};
-      problems_.push_back(std::move(p));
+      problems_.push_back(Problem{.file = file_,
+                                  .line = key.source().begin.line,
+                                  .column = key.source().begin.column,
+                                  .key = join(key.str()),
+                                  .message = fmt::format("unknown key; allowed keys in [{}]: {}", prefix_, allowed)});
     }
+  }
+
+  // Values as the operator wrote them: strings in double quotes.
+  static std::string show(const toml::node& node) {
+    if (const auto* s = node.as_string()) return fmt::format("\"{}\"", s->get());
+    std::ostringstream out;
+    node.visit([&out](auto&& v) { out << v; });
+    return out.str();
   }
 
  private:
@@ -80,32 +119,25 @@ class TableReader {
   }
 
   void report(const toml::node& node, std::string_view key, std::string message) {
-    problems_.push_back(Problem{.file = file_,
-                                .line = node.source().begin.line,
-                                .column = node.source().begin.column,
-                                .key = join(key),
-                                .message = std::move(message)});
-  }
-
-  std::string join(std::string_view key) const { return prefix_ + "." + std::string(key); }
-
-  // Values as the operator wrote them: strings in double quotes.
-  static std::string show(const toml::node& node) {
-    if (const auto* s = node.as_string()) return fmt::format("\"{}\"", s->get());
-    std::ostringstream out;
-    node.visit([&out](auto&& v) { out << v; });
-    return out.str();
+    report_at(node, join(key), std::move(message));
   }
 
   static std::string_view type_name(const toml::node& node) {
     switch (node.type()) {
-      case toml::node_type::string: return "a string";
-      case toml::node_type::integer: return "an integer";
-      case toml::node_type::floating_point: return "a float";
-      case toml::node_type::boolean: return "a boolean";
-      case toml::node_type::table: return "a table";
-      case toml::node_type::array: return "an array";
-      default: return "a date/time";
+      case toml::node_type::string:
+        return "a string";
+      case toml::node_type::integer:
+        return "an integer";
+      case toml::node_type::floating_point:
+        return "a float";
+      case toml::node_type::boolean:
+        return "a boolean";
+      case toml::node_type::table:
+        return "a table";
+      case toml::node_type::array:
+        return "an array";
+      default:
+        return "a date/time";
     }
   }
 
@@ -150,8 +182,7 @@ std::optional<mode_t> parse_mode(const std::string& v) {
   return mode;
 }
 
-void read_daemon(const toml::table& t, const std::string& file, DaemonSection& out,
-                 std::vector<Problem>& problems) {
+void read_daemon(const toml::table& t, const std::string& file, DaemonSection& out, std::vector<Problem>& problems) {
   TableReader r(t, "daemon", file, problems);
   r.take_string("host_name", [&](const std::string& v) {
     auto error = check_host_name(v);
@@ -159,15 +190,13 @@ void read_daemon(const toml::table& t, const std::string& file, DaemonSection& o
     return error;
   });
   r.take_string("log_level", [&](const std::string& v) -> std::optional<std::string> {
-    if (!log::parse_level(v, out.log_level))
-      return "allowed: \"err\", \"warning\", \"notice\", \"info\", \"debug\"";
+    if (!log::parse_level(v, out.log_level)) return "allowed: \"err\", \"warning\", \"notice\", \"info\", \"debug\"";
     return std::nullopt;
   });
   r.finish();
 }
 
-void read_control(const toml::table& t, const std::string& file, ControlSection& out,
-                  std::vector<Problem>& problems) {
+void read_control(const toml::table& t, const std::string& file, ControlSection& out, std::vector<Problem>& problems) {
   TableReader r(t, "control", file, problems);
   r.take_string("socket", [&](const std::string& v) {
     auto error = check_socket_path(v);
@@ -189,6 +218,174 @@ void read_control(const toml::table& t, const std::string& file, ControlSection&
   r.take_integer("max_message_bytes", 64, 64 << 20,
                  [&](int64_t v) { out.max_message_bytes = static_cast<uint32_t>(v); });
   r.finish();
+}
+
+std::optional<std::string> check_absolute_path(const std::string& v) {
+  if (v.empty() || v.front() != '/') return "allowed: an absolute path";
+  return std::nullopt;
+}
+
+std::optional<std::string> check_ipv4(const std::string& v) {
+  in_addr parsed{};
+  if (::inet_pton(AF_INET, v.c_str(), &parsed) != 1) return "allowed: an IPv4 address such as \"198.18.0.1\"";
+  return std::nullopt;
+}
+
+std::optional<std::string> check_rail_name(const std::string& v) {
+  if (v.empty() || v.size() > 15) return "allowed: 1 to 15 characters of a-z, 0-9, '-', '_'";
+  for (char c : v) {
+    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '-' ||
+          c == '_'))
+      return fmt::format("character '{}' is not allowed; allowed: a-z, 0-9, '-', '_'", c);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> check_interface(const std::string& v) {
+  if (v.empty() || v.size() >= IFNAMSIZ)
+    return fmt::format("allowed: a network interface name of 1 to {} characters", IFNAMSIZ - 1);
+  for (char c : v) {
+    if (c == '/' || std::isspace(static_cast<unsigned char>(c)) || c == ':')
+      return fmt::format("character '{}' cannot be in an interface name", c);
+  }
+  return std::nullopt;
+}
+
+// A string key that must be present: reads it through `check`, or reports it missing.
+void take_required(TableReader& r, std::string_view key, std::string& out, std::string_view example,
+                   std::optional<std::string> (*check)(const std::string&)) {
+  if (!r.has(key)) {
+    r.problem(key, fmt::format("missing; add {} = {}", key, example));
+    return;
+  }
+  r.take_string(key, [&](const std::string& v) {
+    auto error = check(v);
+    if (!error) out = v;
+    return error;
+  });
+}
+
+void read_fabric(const toml::table& t, const std::string& file, FabricSection& out, std::vector<Problem>& problems) {
+  TableReader r(t, "fabric", file, problems);
+  r.take_integer("port", 1, 65535, [&](int64_t v) { out.port = static_cast<uint16_t>(v); });
+  r.take_string("psk_file", [&](const std::string& v) {
+    auto error = check_absolute_path(v);
+    if (!error) out.psk_file = v;
+    return error;
+  });
+  r.take_string("workload_socket", [&](const std::string& v) {
+    auto error = check_socket_path(v);
+    if (!error) out.workload_socket = v;
+    return error;
+  });
+  r.finish();
+}
+
+void read_rail(const toml::table& t, size_t index, const std::string& file, RailConfig& out,
+               std::vector<Problem>& problems) {
+  TableReader r(t, fmt::format("rail[{}]", index), file, problems);
+  take_required(r, "name", out.name, "\"r0\"", check_rail_name);
+  r.take_string("driver", [&](const std::string& v) -> std::optional<std::string> {
+    if (v != "udp") return "allowed: \"udp\" (kernel UDP sockets)";
+    out.driver = v;
+    return std::nullopt;
+  });
+  take_required(r, "interface", out.interface, "\"eth1\"", check_interface);
+  take_required(r, "address", out.address, "\"198.18.0.1\"", check_ipv4);
+  r.finish();
+}
+
+void read_peer(const toml::table& t, size_t index, const std::string& file, const std::vector<RailConfig>& rails,
+               PeerConfig& out, std::vector<Problem>& problems) {
+  TableReader r(t, fmt::format("peer[{}]", index), file, problems);
+  take_required(r, "name", out.name, "\"gpu-08\"", check_host_name);
+  if (!r.has("addresses")) {
+    r.problem("addresses", "missing; add addresses = { RAIL = \"IPv4\", ... } with the peer's address on each rail");
+  }
+  if (const toml::table* addresses = r.take_table("addresses")) {
+    std::string configured;
+    for (const auto& rail : rails) configured += (configured.empty() ? "" : ", ") + rail.name;
+    for (auto&& [rail_key, node] : *addresses) {
+      const std::string rail_name(rail_key.str());
+      const std::string key = r.join("addresses." + rail_name);
+      if (std::none_of(rails.begin(), rails.end(), [&](const RailConfig& c) { return c.name == rail_name; })) {
+        r.report_at(node, key,
+                    fmt::format("rail '{}' is not configured here; configured rails: {}", rail_name,
+                                configured.empty() ? "none (add [[rail]] tables)" : configured));
+        continue;
+      }
+      const std::string* value = node.is_string() ? &node.as_string()->get() : nullptr;
+      if (value == nullptr || check_ipv4(*value)) {
+        r.report_at(node, key,
+                    fmt::format("{}: allowed: an IPv4 address such as \"198.18.0.2\"", TableReader::show(node)));
+        continue;
+      }
+      out.addresses.emplace_back(rail_name, *value);
+    }
+    if (addresses->empty()) r.problem("addresses", "is empty; give the peer's address on at least one rail");
+  }
+  r.finish();
+}
+
+// Checks that need the whole file: uniqueness, and the key file itself.
+void cross_check(const Config& c, const toml::table& root, const std::string& file, std::vector<Problem>& problems) {
+  auto at = [&](const toml::node* node, std::string key, std::string message) {
+    const toml::source_region where = node != nullptr ? node->source() : root.source();
+    problems.push_back(Problem{.file = file,
+                               .line = where.begin.line,
+                               .column = where.begin.column,
+                               .key = std::move(key),
+                               .message = std::move(message)});
+  };
+  const toml::array* rail_nodes = root["rail"].as_array();
+  for (size_t i = 0; i < c.rails.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      const toml::node* here = rail_nodes ? rail_nodes->get(i) : nullptr;
+      if (!c.rails[i].name.empty() && c.rails[i].name == c.rails[j].name)
+        at(here, fmt::format("rail[{}].name", i),
+           fmt::format("\"{}\" is already the name of rail[{}]; rail names must be unique", c.rails[i].name, j));
+      if (!c.rails[i].address.empty() && c.rails[i].address == c.rails[j].address)
+        at(here, fmt::format("rail[{}].address", i),
+           fmt::format("\"{}\" is already the address of rail[{}]; each rail needs its own address", c.rails[i].address,
+                       j));
+    }
+  }
+  const toml::array* peer_nodes = root["peer"].as_array();
+  for (size_t i = 0; i < c.peers.size(); ++i) {
+    const toml::node* here = peer_nodes ? peer_nodes->get(i) : nullptr;
+    if (c.peers[i].name == c.daemon.host_name)
+      at(here, fmt::format("peer[{}].name", i),
+         fmt::format("\"{}\" is this host's own name (daemon.host_name); a host is not its own peer", c.peers[i].name));
+    for (size_t j = 0; j < i; ++j) {
+      if (!c.peers[i].name.empty() && c.peers[i].name == c.peers[j].name)
+        at(here, fmt::format("peer[{}].name", i),
+           fmt::format("\"{}\" is already the name of peer[{}]; peer names must be unique", c.peers[i].name, j));
+    }
+  }
+  if (c.peers.empty()) return;
+  const toml::node* psk_node = root.at_path("fabric.psk_file").node();
+  if (c.fabric.psk_file.empty()) {
+    at(root["fabric"].node(), "fabric.psk_file",
+       "missing, and peers are configured: peers authenticate with a pre-shared key; create one with "
+       "`head -c 32 /dev/urandom > /etc/railyard/fabric.psk && chmod 0600 /etc/railyard/fabric.psk`, copy it to "
+       "every host, and set psk_file");
+    return;
+  }
+  struct stat st {};
+  if (::stat(c.fabric.psk_file.c_str(), &st) != 0) {
+    at(psk_node, "fabric.psk_file",
+       fmt::format("\"{}\": cannot read it ({}); create it or fix the path", c.fabric.psk_file, std::strerror(errno)));
+  } else if (!S_ISREG(st.st_mode)) {
+    at(psk_node, "fabric.psk_file", fmt::format("\"{}\" is not a regular file", c.fabric.psk_file));
+  } else if ((st.st_mode & 077) != 0) {
+    at(psk_node, "fabric.psk_file",
+       fmt::format("\"{}\" has mode {:04o}, so other users can read the key; run chmod 0600 {}", c.fabric.psk_file,
+                   st.st_mode & 0777, c.fabric.psk_file));
+  } else if (st.st_size < 16) {
+    at(psk_node, "fabric.psk_file",
+       fmt::format("\"{}\" holds {} bytes; a key needs at least 16 (use 32 random bytes)", c.fabric.psk_file,
+                   st.st_size));
+  }
 }
 
 }  // namespace
@@ -232,34 +429,37 @@ Config parse(std::string_view text, std::string_view source_name) {
   Config config = defaults();
   config.source_path = file;
   std::vector<Problem> problems;
-  using Section = std::function<void(const toml::table&)>;
-  const std::vector<std::pair<std::string_view, Section>> sections{
-      {"daemon", [&](const toml::table& t) { read_daemon(t, file, config.daemon, problems); }},
-      {"control", [&](const toml::table& t) { read_control(t, file, config.control, problems); }},
+  auto at_key = [&](const toml::key& key, std::string message) {
+    problems.push_back(Problem{.file = file,
+                               .line = key.source().begin.line,
+                               .column = key.source().begin.column,
+                               .key = std::string(key.str()),
+                               .message = std::move(message)});
   };
+  constexpr std::array<std::string_view, 3> kTables{"daemon", "control", "fabric"};
+  constexpr std::array<std::string_view, 2> kArrays{"rail", "peer"};
   for (auto&& [key, node] : root) {
     const std::string_view name = key.str();
-    auto it = std::find_if(sections.begin(), sections.end(), [name](const auto& s) { return s.first == name; });
-    if (it == sections.end()) {
-      std::string allowed;
-      for (const auto& s : sections) allowed += fmt::format("{}[{}]", allowed.empty() ? "" : ", ", s.first);
-      problems.push_back(Problem{.file = file,
-                                 .line = key.source().begin.line,
-                                 .column = key.source().begin.column,
-                                 .key = std::string(key.str()),
-                                 .message = fmt::format("unknown table; allowed: {}", allowed)});
-      continue;
+    if (std::find(kTables.begin(), kTables.end(), name) != kTables.end()) {
+      if (!node.is_table()) at_key(key, fmt::format("must be a table ([{}]), not a value", name));
+    } else if (std::find(kArrays.begin(), kArrays.end(), name) != kArrays.end()) {
+      if (!node.is_array_of_tables()) at_key(key, fmt::format("must be written as [[{}]] tables", name));
+    } else {
+      at_key(key, "unknown table; allowed: [daemon], [control], [fabric], [[rail]], [[peer]]");
     }
-    if (!node.is_table()) {
-      problems.push_back(Problem{.file = file,
-                                 .line = node.source().begin.line,
-                                 .column = node.source().begin.column,
-                                 .key = std::string(key.str()),
-                                 .message = fmt::format("must be a table ([{}]), not a value", key.str())});
-      continue;
-    }
-    it->second(*node.as_table());
   }
+  if (const auto* t = root["daemon"].as_table()) read_daemon(*t, file, config.daemon, problems);
+  if (const auto* t = root["control"].as_table()) read_control(*t, file, config.control, problems);
+  if (const auto* t = root["fabric"].as_table()) read_fabric(*t, file, config.fabric, problems);
+  if (const auto* a = root["rail"].as_array(); a != nullptr && a->is_array_of_tables()) {
+    for (size_t i = 0; i < a->size(); ++i)
+      read_rail(*a->get(i)->as_table(), i, file, config.rails.emplace_back(), problems);
+  }
+  if (const auto* a = root["peer"].as_array(); a != nullptr && a->is_array_of_tables()) {
+    for (size_t i = 0; i < a->size(); ++i)
+      read_peer(*a->get(i)->as_table(), i, file, config.rails, config.peers.emplace_back(), problems);
+  }
+  cross_check(config, root, file, problems);
   if (!problems.empty()) throw ConfigError(std::move(problems));
   return config;
 }
@@ -267,10 +467,10 @@ Config parse(std::string_view text, std::string_view source_name) {
 Config load_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    throw ConfigError({Problem{
-        .file = path,
-        .message = fmt::format("cannot read the config file ({}); check the path and its permissions",
-                               std::strerror(errno))}});
+    throw ConfigError(
+        {Problem{.file = path,
+                 .message = fmt::format("cannot read the config file ({}); check the path and its permissions",
+                                        std::strerror(errno))}});
   }
   std::ostringstream text;
   text << in.rdbuf();

@@ -26,16 +26,39 @@ struct ControlSection {
   uint32_t max_message_bytes = 1u << 20;
 };
 
+struct FabricSection {
+  uint16_t port = 7470;  // UDP port of the fabric on every rail
+  std::string psk_file;  // pre-shared key authenticating peer daemons; required with peers
+  std::string workload_socket = "/run/railyard/workload.sock";
+};
+
+/// One NIC rail of this host.
+struct RailConfig {
+  std::string name;  // e.g. "r0"; peers name their addresses by it
+  std::string driver = "udp";
+  std::string interface;  // the netdev the rail is bound to
+  std::string address;    // this host's IPv4 address on the rail
+};
+
+/// Another host's daemon and its address on each rail it shares with us.
+struct PeerConfig {
+  std::string name;
+  std::vector<std::pair<std::string, std::string>> addresses;  // rail name -> IPv4, in file order
+};
+
 struct Config {
   DaemonSection daemon;
   ControlSection control;
+  FabricSection fabric;
+  std::vector<RailConfig> rails;
+  std::vector<PeerConfig> peers;
   std::string source_path;  // file it came from; empty for embedded defaults
 };
 
 /// One thing wrong with a config file, located as precisely as the file allows.
 struct Problem {
   std::string file;
-  uint32_t line = 0;    // 1-based; 0 when it concerns the whole file
+  uint32_t line = 0;  // 1-based; 0 when it concerns the whole file
   uint32_t column = 0;
   std::string key;      // dotted path such as "control.socket_mode"; empty for syntax errors
   std::string message;  // what is wrong and what is allowed

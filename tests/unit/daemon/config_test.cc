@@ -2,8 +2,10 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 
@@ -169,6 +171,151 @@ TEST(Config, LocateFallsBackToDefaultsOnlyForTheDefaultPath) {
   EXPECT_TRUE(l.from_file);
   EXPECT_EQ(l.config.daemon.host_name, "from-default-path");
   std::remove(path);
+}
+
+
+// A key file with the given mode and size, removed with the fixture.
+class PskFile {
+ public:
+  PskFile(mode_t mode, size_t size) {
+    int fd = ::mkstemp(path_);
+    EXPECT_GE(fd, 0);
+    std::string key(size, 'k');
+    EXPECT_EQ(::write(fd, key.data(), key.size()), static_cast<ssize_t>(key.size()));
+    ::fchmod(fd, mode);
+    ::close(fd);
+  }
+  ~PskFile() { std::remove(path_); }
+  std::string path() const { return path_; }
+
+ private:
+  char path_[40] = "/tmp/railyard-psk-test-XXXXXX";
+};
+
+std::string fabric_text(const std::string& psk) {
+  return R"(
+[daemon]
+host_name = "h1"
+
+[fabric]
+port = 7470
+psk_file = ")" + psk + R"("
+
+[[rail]]
+name = "r0"
+interface = "r0a"
+address = "198.18.0.1"
+
+[[rail]]
+name = "r1"
+driver = "udp"
+interface = "r1a"
+address = "198.18.1.1"
+
+[[peer]]
+name = "h2"
+addresses = { r0 = "198.18.0.2", r1 = "198.18.1.2" }
+)";
+}
+
+TEST(Config, RailsAndPeers) {
+  PskFile psk(0600, 32);
+  const Config c = parse(fabric_text(psk.path()), "fabric.toml");
+  ASSERT_EQ(c.rails.size(), 2u);
+  EXPECT_EQ(c.rails[0].name, "r0");
+  EXPECT_EQ(c.rails[0].driver, "udp");
+  EXPECT_EQ(c.rails[0].interface, "r0a");
+  EXPECT_EQ(c.rails[1].address, "198.18.1.1");
+  ASSERT_EQ(c.peers.size(), 1u);
+  EXPECT_EQ(c.peers[0].name, "h2");
+  ASSERT_EQ(c.peers[0].addresses.size(), 2u);
+  EXPECT_EQ(c.peers[0].addresses[1], (std::pair<std::string, std::string>{"r1", "198.18.1.2"}));
+  EXPECT_EQ(c.fabric.port, 7470);
+  EXPECT_EQ(c.fabric.psk_file, psk.path());
+}
+
+TEST(Config, KeyFileMustBePrivateAndLongEnough) {
+  PskFile readable(0644, 32);
+  auto p = problems_of(fabric_text(readable.path()));
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0].key, "fabric.psk_file");
+  EXPECT_EQ(p[0].line, 7u);
+  EXPECT_THAT(p[0].message, AllOf(HasSubstr("mode 0644"), HasSubstr("chmod 0600")));
+
+  PskFile short_key(0600, 8);
+  p = problems_of(fabric_text(short_key.path()));
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_THAT(p[0].message, HasSubstr("holds 8 bytes"));
+
+  p = problems_of(fabric_text("/nonexistent/fabric.psk"));
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_THAT(p[0].message, HasSubstr("cannot read it"));
+}
+
+TEST(Config, PeersNeedAKey) {
+  auto p = problems_of(R"(
+[[rail]]
+name = "r0"
+interface = "r0a"
+address = "198.18.0.1"
+[[peer]]
+name = "h2"
+addresses = { r0 = "198.18.0.2" }
+)");
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0].key, "fabric.psk_file");
+  EXPECT_THAT(p[0].message, HasSubstr("head -c 32 /dev/urandom"));
+}
+
+TEST(Config, RailAndPeerMistakes) {
+  PskFile psk(0600, 32);
+  auto p = problems_of(R"(
+[daemon]
+host_name = "h1"
+[fabric]
+psk_file = ")" + psk.path() + R"("
+[[rail]]
+name = "R 0"
+driver = "dpdk"
+address = "198.18.0.300"
+[[rail]]
+name = "r1"
+interface = "r1a"
+address = "198.18.1.1"
+[[rail]]
+name = "r1"
+interface = "r2a"
+address = "198.18.1.1"
+[[peer]]
+name = "h1"
+addresses = { r1 = "198.18.1.2", r9 = "198.18.9.2" }
+[[peer]]
+name = "h3"
+)");
+  std::vector<std::string> seen;
+  for (const auto& x : p) seen.push_back(x.key + ": " + x.message);
+  auto has = [&](const std::string& key, const std::string& text) {
+    return std::any_of(p.begin(), p.end(), [&](const Problem& x) {
+      return x.key == key && x.message.find(text) != std::string::npos;
+    });
+  };
+  EXPECT_TRUE(has("rail[0].name", "character 'R' is not allowed")) << ::testing::PrintToString(seen);
+  EXPECT_TRUE(has("rail[0].driver", "allowed: \"udp\"")) << ::testing::PrintToString(seen);
+  EXPECT_TRUE(has("rail[0].interface", "missing; add interface =")) << ::testing::PrintToString(seen);
+  EXPECT_TRUE(has("rail[0].address", "allowed: an IPv4 address")) << ::testing::PrintToString(seen);
+  EXPECT_TRUE(has("rail[2].name", "already the name of rail[1]")) << ::testing::PrintToString(seen);
+  EXPECT_TRUE(has("rail[2].address", "already the address of rail[1]")) << ::testing::PrintToString(seen);
+  EXPECT_TRUE(has("peer[0].name", "this host's own name")) << ::testing::PrintToString(seen);
+  EXPECT_TRUE(has("peer[0].addresses.r9", "rail 'r9' is not configured here; configured rails: r1, r1"))
+      << ::testing::PrintToString(seen);
+  EXPECT_TRUE(has("peer[1].addresses", "missing")) << ::testing::PrintToString(seen);
+  EXPECT_EQ(p.size(), 9u) << ::testing::PrintToString(seen);
+}
+
+TEST(Config, RailMustBeAnArrayOfTables) {
+  auto p = problems_of("[rail]\nname = \"r0\"\n");
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_THAT(p[0].message, HasSubstr("[[rail]]"));
 }
 
 }  // namespace
