@@ -1,0 +1,134 @@
+#pragma once
+// librailyard: what a workload links to move its memory through railyardd.
+//
+//   auto w = railyard::Workload::connect("/run/railyard/workload.sock", "decode-0");
+//   auto region = w.value().register_region(64 << 20);      // memfd, sealed, mapped here and in the daemon
+//   w.value().post({.local_region = region.value().id, .length = 4 << 20, .peer = "gpu-08",
+//                   .remote_region = 1, .traffic_class = TrafficClass::kv});
+//   poll(w.value().event_fd()) ... while (auto c = w.value().next_completion()) { ... }
+//
+// A background thread reads the daemon's events; completions and inbound
+// transfers queue up and make event_fd() readable. Every call is thread-safe.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+
+namespace railyard {
+
+/// Errors a call or a completion can carry. Values match railyard.v1.WorkloadError.
+enum class Error : int {
+  none = 0,
+  bad_request = 1,
+  unknown_peer = 2,
+  unknown_region = 3,
+  out_of_range = 4,
+  region_in_use = 5,
+  no_fd = 6,
+  peer_unreachable = 7,
+  remote_rejected = 8,
+  checksum = 9,
+  busy = 10,
+  daemon_gone = 100,  ///< the connection to railyardd is lost: reconnect
+  system = 101,       ///< a local system call failed (memfd, mmap, socket)
+};
+
+/// Short name of an error, e.g. "out_of_range".
+const char* error_name(Error e);
+
+enum class TrafficClass : uint8_t { activation = 1, kv = 2 };
+
+/// A value or an error with a message saying what failed and what to do.
+template <class T>
+class Result {
+ public:
+  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(Error e, std::string message) : error_(e), message_(std::move(message)) {}
+  bool ok() const { return error_ == Error::none; }
+  explicit operator bool() const { return ok(); }
+  T& value() { return *value_; }
+  const T& value() const { return *value_; }
+  Error error() const { return error_; }
+  const std::string& message() const { return message_; }
+
+ private:
+  std::optional<T> value_;
+  Error error_ = Error::none;
+  std::string message_;
+};
+
+struct Region {
+  uint32_t id = 0;
+  std::byte* data = nullptr;  ///< mapped in this process; the daemon maps the same pages
+  uint64_t length = 0;
+};
+
+struct TransferSpec {
+  uint32_t local_region = 0;
+  uint64_t local_offset = 0;
+  uint64_t length = 0;
+  std::string peer;
+  uint32_t remote_region = 0;
+  uint64_t remote_offset = 0;
+  TrafficClass traffic_class = TrafficClass::kv;
+  bool checksum = false;  ///< the receiver verifies a CRC32C of the transfer
+  uint64_t cookie = 0;    ///< echoed in the completion
+};
+
+struct Completion {
+  uint64_t transfer_id = 0;
+  uint64_t cookie = 0;
+  Error error = Error::none;
+  uint64_t bytes = 0;
+  uint64_t duration_ns = 0;
+};
+
+struct Inbound {
+  std::string peer;
+  uint64_t transfer_id = 0;
+  uint32_t region_id = 0;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  TrafficClass traffic_class = TrafficClass::kv;
+  bool checksum_verified = false;
+};
+
+struct Empty {};
+
+class Workload {
+ public:
+  /// Connects and says hello. Errors: daemon_gone ("daemon not running at PATH").
+  static Result<Workload> connect(const std::string& socket_path, const std::string& name);
+
+  Workload(Workload&&) noexcept;
+  Workload& operator=(Workload&&) noexcept;
+  ~Workload();
+
+  /// Creates a memfd of `length` bytes, seals it against shrinking, maps it
+  /// here and registers it; `id` 0 lets the daemon choose.
+  Result<Region> register_region(uint64_t length, uint32_t id = 0, const std::string& name = "");
+  Result<Empty> deregister_region(uint32_t id);
+
+  /// Posts a transfer; returns its id once the daemon accepted it. The
+  /// completion arrives later through next_completion().
+  Result<uint64_t> post(const TransferSpec& spec);
+
+  /// Readable while completions or inbound transfers are queued (or the
+  /// daemon went away: then calls return daemon_gone).
+  int event_fd() const;
+  std::optional<Completion> next_completion();
+  std::optional<Inbound> next_inbound();
+
+  const std::string& host_name() const;
+  bool connected() const;
+
+ private:
+  struct State;
+  explicit Workload(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace railyard
