@@ -20,6 +20,7 @@
 
 #include "client/framing.h"
 #include "common/log.h"
+#include "daemon/unix_socket.h"
 
 namespace railyard::daemon {
 
@@ -31,46 +32,6 @@ namespace {
 // Connections beyond this are closed at once: the control socket serves
 // operators and tools, never thousands of clients.
 constexpr size_t kMaxSessions = 128;
-
-std::optional<gid_t> resolve_group(const std::string& name) {
-  if (name.empty()) return std::nullopt;
-  std::vector<char> buffer(16384);
-  group entry{};
-  group* found = nullptr;
-  if (::getgrnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found) != 0 || found == nullptr) {
-    log::warning(
-        "control: group '{}' (control.group) does not exist; only root may use the control socket until it "
-        "does (create it with systemd-sysusers or groupadd, then reload)",
-        name);
-    return std::nullopt;
-  }
-  return found->gr_gid;
-}
-
-struct PeerIdentity {
-  ucred cred{};
-  std::vector<gid_t> groups;
-};
-
-bool read_identity(int fd, PeerIdentity& out) {
-  socklen_t len = sizeof out.cred;
-  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &out.cred, &len) != 0) return false;
-  out.groups.resize(32);
-  len = static_cast<socklen_t>(out.groups.size() * sizeof(gid_t));
-  if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, out.groups.data(), &len) != 0) {
-    if (errno != ERANGE) return false;
-    out.groups.resize(len / sizeof(gid_t));
-    if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, out.groups.data(), &len) != 0) return false;
-  }
-  out.groups.resize(len / sizeof(gid_t));
-  return true;
-}
-
-bool authorised(const PeerIdentity& peer, std::optional<gid_t> gid) {
-  if (peer.cred.uid == 0) return true;
-  if (!gid) return false;
-  return peer.cred.gid == *gid || std::find(peer.groups.begin(), peer.groups.end(), *gid) != peer.groups.end();
-}
 
 }  // namespace
 
@@ -149,54 +110,9 @@ ControlServer::ControlServer(asio::io_context& io, const ControlService& service
 
 ControlServer::~ControlServer() { close(); }
 
-std::unique_ptr<ControlServer::Acceptor> ControlServer::bind(const Settings& settings, std::optional<gid_t> gid) {
-  const std::string& path = settings.socket_path;
-  std::error_code fs_error;
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), fs_error);
-  if (fs_error)
-    throw std::runtime_error(fmt::format("control: cannot create the directory of {}: {}; set control.socket to "
-                                         "a writable place",
-                                         path, fs_error.message()));
-
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode))
-      throw std::runtime_error(fmt::format(
-          "control: {} exists and is not a socket; remove it or set control.socket elsewhere", path));
-    stream::socket probe(io_);
-    boost::system::error_code ec;
-    probe.connect(stream::endpoint(path), ec);
-    if (!ec)
-      throw std::runtime_error(fmt::format(
-          "control: another process already serves {} (is railyardd running?); stop it or set control.socket",
-          path));
-    // Left behind by a daemon that did not stop cleanly.
-    ::unlink(path.c_str());
-  }
-
-  auto acceptor = std::make_unique<Acceptor>(io_);
-  boost::system::error_code ec;
-  acceptor->open(stream(), ec);
-  // Create the file with no access at all, then open it up: no window in which
-  // anyone else could connect.
-  const mode_t old_umask = ::umask(0777);
-  if (!ec) acceptor->bind(stream::endpoint(path), ec);
-  ::umask(old_umask);
-  if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
-  if (ec)
-    throw std::runtime_error(fmt::format("control: cannot listen on {}: {}; check control.socket", path,
-                                         ec.message()));
-  if (gid && ::chown(path.c_str(), static_cast<uid_t>(-1), *gid) != 0)
-    log::warning("control: cannot give {} to group {}: {}", path, settings.group, std::strerror(errno));
-  if (::chmod(path.c_str(), settings.socket_mode) != 0)
-    throw std::runtime_error(fmt::format("control: cannot chmod {} to {:04o}: {}", path, settings.socket_mode,
-                                         std::strerror(errno)));
-  return acceptor;
-}
-
 void ControlServer::open(const Settings& settings) {
-  gid_ = resolve_group(settings.group);
-  acceptor_ = bind(settings, gid_);
+  gid_ = resolve_group(settings.group, "control");
+  acceptor_ = bind_unix_listener(io_, "control", settings.socket_path, settings.socket_mode, gid_);
   settings_ = settings;
   log::info("control: listening on {} (mode {:04o}, group {})", settings_.socket_path, settings_.socket_mode,
             gid_ ? settings_.group : std::string("none: root only"));
@@ -204,9 +120,9 @@ void ControlServer::open(const Settings& settings) {
 }
 
 void ControlServer::apply(const Settings& settings) {
-  std::optional<gid_t> gid = resolve_group(settings.group);
+  std::optional<gid_t> gid = resolve_group(settings.group, "control");
   if (settings.socket_path != settings_.socket_path) {
-    auto fresh = bind(settings, gid);
+    auto fresh = bind_unix_listener(io_, "control", settings.socket_path, settings.socket_mode, gid);
     boost::system::error_code ignored;
     acceptor_->close(ignored);
     ::unlink(settings_.socket_path.c_str());
@@ -217,12 +133,7 @@ void ControlServer::apply(const Settings& settings) {
     accept();
     return;
   }
-  if (gid && ::chown(settings.socket_path.c_str(), static_cast<uid_t>(-1), *gid) != 0)
-    throw std::runtime_error(fmt::format("control: cannot give {} to group {}: {}", settings.socket_path,
-                                         settings.group, std::strerror(errno)));
-  if (::chmod(settings.socket_path.c_str(), settings.socket_mode) != 0)
-    throw std::runtime_error(fmt::format("control: cannot chmod {} to {:04o}: {}", settings.socket_path,
-                                         settings.socket_mode, std::strerror(errno)));
+  set_socket_access("control", settings.socket_path, settings.socket_mode, gid);
   settings_ = settings;
   gid_ = gid;
 }
@@ -238,7 +149,7 @@ void ControlServer::accept() {
 
 void ControlServer::on_accept(stream::socket socket) {
   PeerIdentity peer;
-  if (!read_identity(socket.native_handle(), peer)) {
+  if (!read_peer_identity(socket.native_handle(), peer)) {
     log::warning("control: cannot identify a connecting peer ({}); connection closed", std::strerror(errno));
     return;
   }
@@ -250,7 +161,7 @@ void ControlServer::on_accept(stream::socket socket) {
   ++counters_.accepted;
   auto session = std::make_shared<Session>(*this, std::move(socket), peer);
   sessions_.insert(session);
-  if (!authorised(peer, gid_)) {
+  if (!peer_authorised(peer, gid_)) {
     ++counters_.refused;
     const std::string who = gid_ ? fmt::format("root or members of group '{}'", settings_.group) : "root";
     log::warning("control: refused pid {} uid {} gid {}: only {} may use {}", peer.cred.pid, peer.cred.uid,

@@ -51,7 +51,6 @@ class ControlServer {
   class Session;
   using Acceptor = boost::asio::local::stream_protocol::acceptor;
 
-  std::unique_ptr<Acceptor> bind(const Settings& settings, std::optional<gid_t> gid);
   void accept();
   void on_accept(boost::asio::local::stream_protocol::socket socket);
 
