@@ -32,25 +32,6 @@ bool has_readings(ResourceKind kind) {
   }
 }
 
-// Links.Chassis is an array in CoolingUnit and a single link in CoolingLoop.
-std::string linked_chassis(const json::object& doc) {
-  const auto* links = doc.if_contains("Links");
-  if (links == nullptr || !links->is_object()) return {};
-  const auto* chassis = links->as_object().if_contains("Chassis");
-  if (chassis == nullptr) return {};
-  const json::object* first = nullptr;
-  if (const auto* a = chassis->if_array(); a != nullptr && !a->empty()) {
-    first = (*a)[0].if_object();
-  } else {
-    first = chassis->if_object();
-  }
-  if (first == nullptr) return {};
-  const auto* id = first->if_contains("@odata.id");
-  if (id == nullptr || !id->is_string()) return {};
-  const auto& s = id->as_string();
-  return last_segment(std::string_view(s.data(), s.size()));
-}
-
 }  // namespace
 
 std::string ExpandSupport::query() const {
@@ -165,6 +146,9 @@ void Discovery::root(const json::object& doc, std::vector<Fetch>& out) {
   follow(doc, "/redfish/v1", "Chassis", ResourceKind::chassis_collection, none, out);
   follow(doc, "/redfish/v1", "ThermalEquipment", ResourceKind::thermal_equipment, none, out);
   follow(doc, "/redfish/v1", "EventService", ResourceKind::event_service, none, out);
+  if (options_.processors || options_.memory) {
+    follow(doc, "/redfish/v1", "Systems", ResourceKind::computer_system_collection, none, out);
+  }
 }
 
 void Discovery::collection(const std::string& uri, const json::object& doc, ResourceKind kind,
@@ -198,10 +182,11 @@ void Discovery::collection(const std::string& uri, const json::object& doc, Reso
     if (m->size() > 1 && is_service_uri(*id)) {
       // Expanded: the member is here in full.
       auto member_uri = normalise_uri(*id);
-      if (seen_.contains(member_uri)) continue;
-      seen_.insert(member_uri);
       ++inline_members;
-      handle(member_uri, (*members)[i], child, member_chassis, false, out);
+      if (!seen_.contains(member_uri)) {
+        seen_.insert(member_uri);
+        handle(member_uri, (*members)[i], child, member_chassis, false, out);
+      }
       inline_uris.push_back(std::move(member_uri));
     } else {
       queue(*id, child, member_chassis, out);
@@ -210,7 +195,10 @@ void Discovery::collection(const std::string& uri, const json::object& doc, Reso
   // Poll a fully expanded collection of readings in one GET per sweep.
   if (requested_expand && has_readings(child) && inline_members > 0 &&
       inline_members == members->size()) {
-    for (const auto& u : inline_uris) targets_.erase(u);
+    for (const auto& u : inline_uris) {
+      targets_.erase(u);
+      covered_.insert(u);
+    }
     targets_[uri] = PollTarget{.uri = uri, .kind = kind, .chassis_id = chassis_id, .expand = true};
   }
 }
@@ -284,6 +272,16 @@ void Discovery::handle(const std::string& uri, const json::value& value, Resourc
       follow(*doc, uri, "LeakDetection", K::leak_detection, chassis, out);
       break;
     }
+    case K::computer_system: {
+      if (auto linked = linked_chassis(*doc); !linked.empty()) chassis = std::move(linked);
+      if (options_.processors) follow(*doc, uri, "Processors", K::processor_collection, chassis, out);
+      if (options_.memory) follow(*doc, uri, "Memory", K::memory_collection, chassis, out);
+      break;
+    }
+    case K::processor:
+    case K::memory:
+      follow(*doc, uri, "EnvironmentMetrics", K::environment_metrics, chassis, out);
+      break;
     case K::event_service: {
       bool enabled = true;
       if (const auto* e = doc->if_contains("ServiceEnabled"); e != nullptr && e->is_bool()) {
@@ -298,8 +296,48 @@ void Discovery::handle(const std::string& uri, const json::value& value, Resourc
       if (is_collection(kind)) collection(uri, *doc, kind, chassis, requested_expand, out);
       break;
   }
-  if (has_readings(kind)) {
-    targets_[uri] = PollTarget{.uri = uri, .kind = kind, .chassis_id = chassis, .expand = false};
+  // Only power limits are read from Controls (see extract.h).
+  const bool power_control = kind != K::control || [&reader, doc] {
+    auto type = reader.string(*doc, "ControlType", "");
+    return type && *type == "Power";
+  }();
+  if (has_readings(kind) && power_control) {
+    if (!covered_.contains(uri)) {
+      targets_[uri] = PollTarget{.uri = uri, .kind = kind, .chassis_id = chassis, .expand = false};
+    }
+    if (options_.follow_data_sources) data_sources(value, chassis, 0, out);
+  }
+}
+
+void Discovery::data_sources(const json::value& v, const std::string& chassis_id, int depth,
+                             std::vector<Fetch>& out) {
+  if (depth > 8) return;
+  if (const auto* a = v.if_array()) {
+    for (const auto& item : *a) data_sources(item, chassis_id, depth + 1, out);
+    return;
+  }
+  const auto* o = v.if_object();
+  if (o == nullptr) return;
+  for (const auto& [key, item] : *o) {
+    if (key == "DataSourceUri") {
+      const auto* s = item.if_string();
+      if (s == nullptr) continue;
+      const std::string_view link(s->data(), s->size());
+      // The kind is in the path: .../Sensors/<id>, .../Controls/<id>, .../LeakDetectors/<id>.
+      const auto uri = normalise_uri(link);
+      const auto slash = uri.rfind('/');
+      if (slash == std::string::npos || slash == 0) continue;
+      const std::string_view parent = std::string_view(uri).substr(0, slash);
+      ResourceKind kind = ResourceKind::unknown;
+      if (parent.ends_with("/Sensors")) kind = ResourceKind::sensor;
+      if (parent.ends_with("/LeakDetectors")) kind = ResourceKind::leak_detector;
+      if (parent.ends_with("/Controls") && options_.controls) kind = ResourceKind::control;
+      if (kind == ResourceKind::unknown) continue;
+      auto chassis = chassis_from_uri(uri);
+      queue(link, kind, chassis.empty() ? chassis_id : chassis, out);
+    } else if (item.is_object() || item.is_array()) {
+      data_sources(item, chassis_id, depth + 1, out);
+    }
   }
 }
 

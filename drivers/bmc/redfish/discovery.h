@@ -14,7 +14,11 @@
 // LeakDetectors), EnvironmentMetrics, Sensors, Controls, LeakDetectors;
 // ThermalEquipment -> CDUs / ImmersionUnits / HeatExchangers (-> their
 // EnvironmentMetrics, Primary/SecondaryCoolantConnectors, Pumps,
-// LeakDetection) and CoolingLoops (-> the same); EventService (SSE URI).
+// LeakDetection) and CoolingLoops (-> the same); Systems -> Processors (and
+// optionally Memory) -> EnvironmentMetrics, where GPU temperature and power
+// often live; EventService (SSE URI). A DataSourceUri naming a Sensor,
+// Control or LeakDetector that no collection listed is fetched too, so an
+// excerpt is never the only copy of a sensor we could read.
 // Only service-relative links ("/redfish/v1/...") are ever followed.
 
 #include <boost/json/value.hpp>
@@ -51,6 +55,14 @@ struct DiscoveryOptions {
   bool power_supplies = true;
   /// Read Controls (power limits).
   bool controls = true;
+  /// Read Systems -> Processors -> EnvironmentMetrics (CPU/GPU readings).
+  bool processors = true;
+  /// Read Systems -> Memory -> EnvironmentMetrics (DIMM temperatures; many
+  /// GETs on a large server, usually duplicates of chassis Sensors).
+  bool memory = false;
+  /// Fetch Sensors/Controls/LeakDetectors named by a DataSourceUri that no
+  /// collection listed.
+  bool follow_data_sources = true;
   /// Ask for collections with $expand when the service supports it.
   bool use_expand = true;
   /// Also read legacy Power/Thermal of a chassis that has a Sensors
@@ -129,6 +141,8 @@ class Discovery {
   void queue(std::string_view link, ResourceKind kind, const std::string& chassis_id,
              std::vector<Fetch>& out);
   void root(const boost::json::object& doc, std::vector<Fetch>& out);
+  void data_sources(const boost::json::value& v, const std::string& chassis_id, int depth,
+                    std::vector<Fetch>& out);
   void collection(const std::string& uri, const boost::json::object& doc, ResourceKind kind,
                   const std::string& chassis_id, bool requested_expand, std::vector<Fetch>& out);
 
@@ -140,6 +154,7 @@ class Discovery {
   std::set<std::string> seen_;
   std::set<std::string> failed_;
   std::map<std::string, PollTarget> targets_;
+  std::set<std::string> covered_;  // members of collections polled with $expand
   std::map<std::string, std::size_t> types_;
   Problems problems_;
 };

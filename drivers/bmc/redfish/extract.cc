@@ -809,11 +809,13 @@ void Extractor::control(const json::object& o) {
 }
 
 void Extractor::cooling_unit(const json::object& o) {
+  if (auto linked = linked_chassis(o); !linked.empty()) chassis_ = std::move(linked);
   const auto st = status(o, "");
   health_reading(o, name_of(o, "", last_segment(uri_)), st);
 }
 
 void Extractor::cooling_loop(const json::object& o) {
+  if (auto linked = linked_chassis(o); !linked.empty()) chassis_ = std::move(linked);
   const auto st = status(o, "");
   const std::string name = name_of(o, "", last_segment(uri_));
   health_reading(o, name, st);
@@ -843,8 +845,13 @@ ExtractResult extract(std::string_view uri, const json::value& document,
 }
 
 std::vector<Reading> merge_sweep(std::vector<Reading> readings) {
-  std::sort(readings.begin(), readings.end(),
-            [](const Reading& a, const Reading& b) { return a.id < b.id; });
+  std::stable_sort(readings.begin(), readings.end(),
+                   [](const Reading& a, const Reading& b) { return a.id < b.id; });
+  // The same resource read twice in one sweep (an event-driven refresh racing
+  // the poll): the first copy stands.
+  readings.erase(std::unique(readings.begin(), readings.end(),
+                             [](const Reading& a, const Reading& b) { return a.id == b.id; }),
+                 readings.end());
   // Primary readings (Sensors, legacy members, leak detectors ...) by identity.
   std::map<std::string, std::size_t, std::less<>> primary;
   for (std::size_t i = 0; i < readings.size(); ++i) {

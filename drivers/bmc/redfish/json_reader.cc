@@ -48,6 +48,24 @@ std::optional<json::value> parse_json(std::string_view text, std::string_view ur
   return v;
 }
 
+std::string linked_chassis(const json::object& doc) {
+  const auto* links = doc.if_contains("Links");
+  if (links == nullptr || !links->is_object()) return {};
+  const auto* chassis = links->as_object().if_contains("Chassis");
+  if (chassis == nullptr) return {};
+  const json::object* first = nullptr;
+  if (const auto* a = chassis->if_array(); a != nullptr && !a->empty()) {
+    first = (*a)[0].if_object();
+  } else {
+    first = chassis->if_object();
+  }
+  if (first == nullptr) return {};
+  const auto* id = first->if_contains("@odata.id");
+  if (id == nullptr || !id->is_string()) return {};
+  const auto& s = id->as_string();
+  return last_segment(std::string_view(s.data(), s.size()));
+}
+
 std::string pointer(std::string_view base, std::string_view key) {
   std::string out;
   out.reserve(base.size() + key.size() + 1);

@@ -50,6 +50,11 @@ class JsonReader {
   Problems& problems_;
 };
 
+/// The chassis a resource names in Links.Chassis (an array in CoolingUnit
+/// and ComputerSystem, a single link in CoolingLoop): its last URI segment,
+/// "" when absent.
+std::string linked_chassis(const boost::json::object& doc);
+
 /// JSON-pointer concatenation: pointer("/Temperatures", 3) = "/Temperatures/3".
 std::string pointer(std::string_view base, std::string_view key);
 std::string pointer(std::string_view base, std::size_t index);

@@ -40,10 +40,16 @@ constexpr std::array<std::string_view, kResourceKindCount> kKindNames{
     "cooling_loop_collection",
     "cooling_loop",
     "event_service",
+    "computer_system_collection",
+    "computer_system",
+    "processor_collection",
+    "processor",
+    "memory_collection",
+    "memory",
 };
 
 // Schema names as they appear in @odata.type.
-constexpr std::array<std::pair<std::string_view, ResourceKind>, 31> kTypes{{
+constexpr std::array<std::pair<std::string_view, ResourceKind>, 37> kTypes{{
     {"ServiceRoot", ResourceKind::service_root},
     {"ChassisCollection", ResourceKind::chassis_collection},
     {"Chassis", ResourceKind::chassis},
@@ -75,6 +81,12 @@ constexpr std::array<std::pair<std::string_view, ResourceKind>, 31> kTypes{{
     {"CoolingLoopCollection", ResourceKind::cooling_loop_collection},
     {"CoolingLoop", ResourceKind::cooling_loop},
     {"EventService", ResourceKind::event_service},
+    {"ComputerSystemCollection", ResourceKind::computer_system_collection},
+    {"ComputerSystem", ResourceKind::computer_system},
+    {"ProcessorCollection", ResourceKind::processor_collection},
+    {"Processor", ResourceKind::processor},
+    {"MemoryCollection", ResourceKind::memory_collection},
+    {"Memory", ResourceKind::memory},
 }};
 
 constexpr std::array<std::string_view, kProblemKindCount> kProblemNames{
@@ -130,6 +142,9 @@ ResourceKind member_kind(ResourceKind collection) {
     case K::control_collection: return K::control;
     case K::cooling_unit_collection: return K::cooling_unit;
     case K::cooling_loop_collection: return K::cooling_loop;
+    case K::computer_system_collection: return K::computer_system;
+    case K::processor_collection: return K::processor;
+    case K::memory_collection: return K::memory;
     default: return K::unknown;
   }
 }

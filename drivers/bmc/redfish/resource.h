@@ -44,9 +44,15 @@ enum class ResourceKind : std::uint8_t {
   cooling_loop_collection,
   cooling_loop,
   event_service,
+  computer_system_collection,
+  computer_system,
+  processor_collection,
+  processor,
+  memory_collection,
+  memory,
 };
 inline constexpr std::size_t kResourceKindCount =
-    static_cast<std::size_t>(ResourceKind::event_service) + 1;
+    static_cast<std::size_t>(ResourceKind::memory) + 1;
 
 std::string_view to_string(ResourceKind kind);
 
