@@ -1,0 +1,280 @@
+#include "daemon/workload_server.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/asio/write.hpp>
+#include <cerrno>
+#include <cstring>
+#include <deque>
+
+#include <fmt/format.h>
+
+#include "client/framing.h"
+#include "common/log.h"
+
+namespace railyard::daemon {
+
+namespace asio = boost::asio;
+using stream = asio::local::stream_protocol;
+
+namespace {
+constexpr uint32_t kMaxRequestBytes = 1u << 20;
+// A workload that stops reading its events is cut off rather than letting
+// the daemon buffer without bound.
+constexpr size_t kMaxQueuedEvents = 65536;
+
+v1::WorkloadEvent reply_to(const v1::WorkloadRequest& request) {
+  v1::WorkloadEvent event;
+  event.set_protocol_version(1);
+  event.set_request_id(request.request_id());
+  return event;
+}
+
+v1::WorkloadEvent error_reply(const v1::WorkloadRequest& request, v1::WorkloadError error, std::string message) {
+  v1::WorkloadEvent event = reply_to(request);
+  event.set_error(error);
+  event.set_message(std::move(message));
+  return event;
+}
+}  // namespace
+
+class WorkloadServer::Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(WorkloadServer& server, stream::socket socket, uint64_t owner, PeerIdentity peer)
+      : server_(server), socket_(std::move(socket)), owner_(owner), peer_(std::move(peer)) {}
+
+  ~Session() {
+    for (int fd : fds_) ::close(fd);
+  }
+
+  void start() { wait_readable(); }
+
+  void send(const v1::WorkloadEvent& event) {
+    if (closed_) return;
+    if (queue_.size() >= kMaxQueuedEvents) {
+      log::warning("workload '{}' (pid {}) does not read its events; {} queued, disconnecting it", name_,
+                   peer_.cred.pid, queue_.size());
+      return finish();
+    }
+    queue_.push_back(framing::encode(event));
+    if (queue_.size() == 1) write_next();
+  }
+
+  void finish() {
+    if (closed_) return;
+    closed_ = true;
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+    server_.on_session_end(owner_);
+  }
+
+  const std::string& name() const { return name_; }
+
+ private:
+  void wait_readable() {
+    auto self = shared_from_this();
+    socket_.async_wait(stream::socket::wait_read, [self](boost::system::error_code ec) {
+      if (ec) return self->finish();
+      self->on_readable();
+    });
+  }
+
+  // recvmsg by hand: asio's reads drop SCM_RIGHTS ancillary data.
+  void on_readable() {
+    char chunk[65536];
+    while (true) {
+      iovec iov{.iov_base = chunk, .iov_len = sizeof chunk};
+      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)];
+      msghdr msg{};
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof control;
+      ssize_t n = ::recvmsg(socket_.native_handle(), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      if (n <= 0) return finish();
+      for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < count; ++i) {
+          int fd;
+          std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+          fds_.push_back(fd);
+        }
+      }
+      in_.append(chunk, static_cast<size_t>(n));
+    }
+    size_t used = 0;
+    while (!closed_) {
+      auto split = framing::split(std::string_view(in_).substr(used), kMaxRequestBytes);
+      if (split.status == framing::SplitStatus::oversized) return malformed("request larger than 1 MiB");
+      if (split.status != framing::SplitStatus::frame) break;
+      used += split.consumed;
+      v1::WorkloadRequest request;
+      if (!request.ParseFromArray(split.body.data(), static_cast<int>(split.body.size())))
+        return malformed("bytes that are not a railyard.v1.WorkloadRequest");
+      handle(request);
+    }
+    in_.erase(0, used);
+    if (!closed_) wait_readable();
+  }
+
+  void malformed(const std::string& what) {
+    log::warning("workload '{}' (pid {} uid {}) sent {}; disconnecting it", name_, peer_.cred.pid, peer_.cred.uid,
+                 what);
+    finish();
+  }
+
+  void handle(const v1::WorkloadRequest& request) {
+    if (request.protocol_version() != 1) {
+      return send(error_reply(request, v1::WORKLOAD_ERROR_BAD_REQUEST,
+                              fmt::format("workload protocol version {} is not supported; this railyardd speaks 1: "
+                                          "use librailyard of the same release",
+                                          request.protocol_version())));
+    }
+    switch (request.body_case()) {
+      case v1::WorkloadRequest::kHello: {
+        name_ = request.hello().name().empty() ? fmt::format("pid {}", peer_.cred.pid) : request.hello().name();
+        log::info("workload '{}' connected (pid {} uid {})", name_, peer_.cred.pid, peer_.cred.uid);
+        v1::WorkloadEvent event = reply_to(request);
+        event.mutable_hello_reply()->set_host_name(server_.settings_.host_name);
+        for (auto& p : server_.port_.peer_names()) event.mutable_hello_reply()->add_peers(std::move(p));
+        return send(event);
+      }
+      case v1::WorkloadRequest::kRegisterRegion: return register_region(request);
+      case v1::WorkloadRequest::kDeregisterRegion: {
+        const uint32_t id = request.deregister_region().region_id();
+        if (!server_.regions_.retire(id, owner_))
+          return send(error_reply(request, v1::WORKLOAD_ERROR_UNKNOWN_REGION,
+                                  fmt::format("region {} is not registered by this workload", id)));
+        server_.region_owner_.erase(id);
+        v1::WorkloadEvent event = reply_to(request);
+        event.mutable_done();
+        return send(event);
+      }
+      case v1::WorkloadRequest::kPostTransfer: {
+        const auto posted = server_.port_.post(owner_, request.post_transfer());
+        if (posted.error != v1::WORKLOAD_ERROR_NONE) return send(error_reply(request, posted.error, posted.message));
+        v1::WorkloadEvent event = reply_to(request);
+        event.mutable_transfer_posted()->set_transfer_id(posted.transfer_id);
+        event.mutable_transfer_posted()->set_cookie(request.post_transfer().cookie());
+        return send(event);
+      }
+      case v1::WorkloadRequest::BODY_NOT_SET:
+        return send(error_reply(request, v1::WORKLOAD_ERROR_BAD_REQUEST,
+                                "the request names no operation this railyardd knows; use librailyard of the same "
+                                "release"));
+    }
+  }
+
+  void register_region(const v1::WorkloadRequest& request) {
+    const auto& r = request.register_region();
+    if (fds_.empty()) {
+      return send(error_reply(request, v1::WORKLOAD_ERROR_NO_FD,
+                              "RegisterRegion must carry the region's memfd as SCM_RIGHTS; librailyard does this"));
+    }
+    const int fd = fds_.front();
+    fds_.pop_front();
+    auto result = server_.regions_.add(r.region_id(), fd, r.length(), owner_, r.name());
+    if (result.error != RegionTable::Error::none) {
+      const auto code = result.error == RegionTable::Error::id_in_use ? v1::WORKLOAD_ERROR_REGION_IN_USE
+                                                                        : v1::WORKLOAD_ERROR_BAD_REQUEST;
+      return send(error_reply(request, code, result.message));
+    }
+    server_.region_owner_[result.id] = owner_;
+    log::info("workload '{}' registered region {} \"{}\" ({} bytes)", name_, result.id, r.name(), r.length());
+    v1::WorkloadEvent event = reply_to(request);
+    event.mutable_region_registered()->set_region_id(result.id);
+    send(event);
+  }
+
+  void write_next() {
+    auto self = shared_from_this();
+    asio::async_write(socket_, asio::buffer(queue_.front()), [self](boost::system::error_code ec, size_t) {
+      if (ec) return self->finish();
+      self->queue_.pop_front();
+      if (!self->queue_.empty()) self->write_next();
+    });
+  }
+
+  WorkloadServer& server_;
+  stream::socket socket_;
+  const uint64_t owner_;
+  PeerIdentity peer_;
+  std::string name_;
+  std::string in_;
+  std::deque<int> fds_;  // received memfds, in stream order, for RegisterRegion frames
+  std::deque<std::string> queue_;
+  bool closed_ = false;
+};
+
+WorkloadServer::WorkloadServer(asio::io_context& io, RegionTable& regions, TransferPort port)
+    : io_(io), regions_(regions), port_(std::move(port)) {}
+
+WorkloadServer::~WorkloadServer() { close(); }
+
+void WorkloadServer::open(const Settings& settings) {
+  settings_ = settings;
+  gid_ = resolve_group(settings.group, "workload");
+  acceptor_ = bind_unix_listener(io_, "workload", settings.socket_path, settings.socket_mode, gid_);
+  log::info("workload: listening on {}", settings.socket_path);
+  accept();
+}
+
+void WorkloadServer::close() {
+  if (acceptor_) {
+    boost::system::error_code ignored;
+    acceptor_->close(ignored);
+    acceptor_.reset();
+    ::unlink(settings_.socket_path.c_str());
+  }
+  auto sessions = std::move(sessions_);
+  sessions_.clear();
+  for (auto& [owner, s] : sessions) s->finish();
+}
+
+void WorkloadServer::accept() {
+  acceptor_->async_accept([this](boost::system::error_code ec, stream::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor_) return;
+    if (!ec) {
+      PeerIdentity peer;
+      if (!read_peer_identity(socket.native_handle(), peer)) {
+        log::warning("workload: cannot identify a connecting peer ({})", std::strerror(errno));
+      } else if (!peer_authorised(peer, gid_)) {
+        log::warning("workload: refused pid {} uid {}: not root and not in the control group", peer.cred.pid,
+                     peer.cred.uid);
+      } else {
+        const uint64_t owner = next_owner_++;
+        auto session = std::make_shared<Session>(*this, std::move(socket), owner, peer);
+        sessions_.emplace(owner, session);
+        session->start();
+      }
+    }
+    accept();
+  });
+}
+
+void WorkloadServer::on_session_end(uint64_t owner) {
+  auto it = sessions_.find(owner);
+  if (it == sessions_.end()) return;
+  log::info("workload '{}' disconnected; its regions and transfers are released", it->second->name());
+  port_.abandon_owner(owner);
+  regions_.retire_owner(owner);
+  std::erase_if(region_owner_, [owner](const auto& entry) { return entry.second == owner; });
+  sessions_.erase(it);
+}
+
+void WorkloadServer::deliver(uint64_t owner, const v1::WorkloadEvent& event) {
+  auto it = sessions_.find(owner);
+  if (it != sessions_.end()) it->second->send(event);
+}
+
+std::optional<uint64_t> WorkloadServer::owner_of_region(uint32_t id) const {
+  auto it = region_owner_.find(id);
+  if (it == region_owner_.end()) return std::nullopt;
+  return it->second;
+}
+
+}  // namespace railyard::daemon

@@ -1,0 +1,75 @@
+#pragma once
+// The workload socket: workloads (through librailyard) register memory
+// regions (memfd over SCM_RIGHTS) and post transfers; the daemon answers each
+// request and pushes completions and inbound-transfer notices. Same framing
+// and the same SO_PEERCRED rule as the control socket.
+
+#include <sys/types.h>
+
+#include <boost/asio/io_context.hpp>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "daemon/region_table.h"
+#include "daemon/unix_socket.h"
+#include "railyard/v1/workload.pb.h"
+
+namespace railyard::daemon {
+
+/// What the workload server needs from the fabric.
+struct TransferPort {
+  struct Posted {
+    v1::WorkloadError error = v1::WORKLOAD_ERROR_NONE;
+    std::string message;
+    uint64_t transfer_id = 0;
+  };
+  std::function<Posted(uint64_t owner, const v1::PostTransfer&)> post;
+  std::function<void(uint64_t owner)> abandon_owner;  // its transfers stop; completions are not delivered
+  std::function<std::vector<std::string>()> peer_names;
+};
+
+class WorkloadServer {
+ public:
+  struct Settings {
+    std::string socket_path;
+    mode_t socket_mode = 0660;
+    std::string group;
+    std::string host_name;
+  };
+
+  WorkloadServer(boost::asio::io_context& io, RegionTable& regions, TransferPort port);
+  ~WorkloadServer();
+
+  void open(const Settings& settings);  // throws std::runtime_error with the fix
+  void close();
+
+  /// Delivers an unprompted event (completion, inbound transfer) to the
+  /// workload `owner`; dropped if it has gone.
+  void deliver(uint64_t owner, const v1::WorkloadEvent& event);
+
+  /// For inbound transfers: the workload that registered region `id`.
+  std::optional<uint64_t> owner_of_region(uint32_t id) const;
+
+  size_t workloads() const { return sessions_.size(); }
+
+ private:
+  class Session;
+  void accept();
+  void on_session_end(uint64_t owner);
+
+  boost::asio::io_context& io_;
+  RegionTable& regions_;
+  TransferPort port_;
+  Settings settings_;
+  std::optional<gid_t> gid_;
+  std::unique_ptr<UnixAcceptor> acceptor_;
+  std::map<uint64_t, std::shared_ptr<Session>> sessions_;
+  std::map<uint32_t, uint64_t> region_owner_;
+  uint64_t next_owner_ = 1;
+};
+
+}  // namespace railyard::daemon
