@@ -57,18 +57,30 @@ bool parse_link(std::span<const std::byte> body, bool deleted, LinkUpdate& out) 
         if (value.empty()) return false;
         out.operstate = static_cast<int>(std::to_integer<uint8_t>(value[0]));
         break;
+      case IFLA_CARRIER:
+        if (value.empty()) return false;
+        out.carrier = std::to_integer<uint8_t>(value[0]) != 0 ? 1 : 0;
+        break;
       default:
         break;
     }
     offset += align4(attr.rta_len);
   }
-  out.state = deleted ? LinkState::down : link_state_from(out.flags, out.operstate);
+  out.state = deleted ? LinkState::down : link_state_from(out.flags, out.operstate, out.carrier);
   return true;
 }
 
 }  // namespace
 
-LinkState link_state_from(uint32_t flags, int operstate) {
+LinkState link_state_from(uint32_t flags, int operstate, int carrier) {
+  // Administratively down is final, and the kernel says so at once; operstate
+  // may still read UP in that very message (linkwatch updates it later).
+  if (!(flags & IFF_UP)) return LinkState::down;
+  if (carrier == 0) return LinkState::down;
+  if (carrier == 1) {
+    const bool held = operstate == IF_OPER_DORMANT || operstate == IF_OPER_TESTING || operstate == IF_OPER_NOTPRESENT;
+    return held ? LinkState::down : LinkState::up;
+  }
   switch (operstate) {
     case IF_OPER_UP:
       return LinkState::up;
@@ -112,12 +124,18 @@ NetlinkParseResult parse_link_messages(std::span<const std::byte> buffer, std::v
           ++result.malformed;
           continue;
         }
-        if (const int error = load<int>(body); error != 0 && result.error == 0) result.error = error;
+        if (const int error = load<int>(body); error != 0 && result.error == 0) {
+          result.error = error;
+          if (body.size() >= sizeof(int) + sizeof(nlmsghdr)) result.error_seq = load<nlmsghdr>(body, sizeof(int)).nlmsg_seq;
+        }
         break;
       case NLMSG_DONE:
         result.done = true;
         if (body.size() >= sizeof(int)) {
-          if (const int error = load<int>(body); error < 0 && result.error == 0) result.error = error;
+          if (const int error = load<int>(body); error < 0 && result.error == 0) {
+            result.error = error;
+            result.error_seq = header.nlmsg_seq;
+          }
         }
         break;
       case NLMSG_OVERRUN:
@@ -182,7 +200,8 @@ bool LinkMonitor::request_dump() {
   request.header.nlmsg_len = NLMSG_LENGTH(sizeof(ifinfomsg));
   request.header.nlmsg_type = RTM_GETLINK;
   request.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  request.header.nlmsg_seq = ++dump_seq_;
+  dump_seq_ = (dump_seq_ + 1) & 0x7fffffff;  // the top bit marks refresh requests
+  request.header.nlmsg_seq = dump_seq_;
   request.info.ifi_family = AF_UNSPEC;
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
@@ -247,9 +266,11 @@ size_t LinkMonitor::drain() {
     stats_.messages += parsed.messages;
     stats_.malformed += parsed.malformed;
     for (const auto& update : updates_) changes += apply(update);
-    if (parsed.error != 0) log::warning("link monitor: netlink error: {}", std::strerror(-parsed.error));
+    const bool dump_error = parsed.error != 0 && parsed.error_seq == dump_seq_;
+    if (dump_error) log::warning("link monitor: link dump failed: {}", std::strerror(-parsed.error));
+    // A refresh answered ENODEV: the interface went away; RTM_DELLINK says so too.
     if (parsed.dump_interrupted || parsed.overrun) resync_pending_ = true;
-    if (parsed.done || (parsed.error != 0 && dump_running_)) {
+    if (parsed.done || (dump_error && dump_running_)) {
       dump_running_ = false;
       if (resync_pending_) {
         resync_pending_ = false;
@@ -258,6 +279,37 @@ size_t LinkMonitor::drain() {
     }
   }
   return changes;
+}
+
+size_t LinkMonitor::refresh() {
+  requests_.clear();
+  size_t asked = 0;
+  for (const auto& e : entries_) {
+    if (!e->watched || e->deleted) continue;
+    struct {
+      nlmsghdr header;
+      ifinfomsg info;
+    } request{};
+    request.header.nlmsg_len = NLMSG_LENGTH(sizeof(ifinfomsg));
+    request.header.nlmsg_type = RTM_GETLINK;
+    request.header.nlmsg_flags = NLM_F_REQUEST;
+    request.header.nlmsg_seq = 0x80000000u | (++refresh_seq_ & 0x7fffffff);
+    request.info.ifi_family = AF_UNSPEC;
+    request.info.ifi_index = e->ifindex;
+    const auto* bytes = reinterpret_cast<const std::byte*>(&request);
+    requests_.insert(requests_.end(), bytes, bytes + sizeof request);  // NLMSG_ALIGNed already
+    ++asked;
+  }
+  if (asked == 0) return 0;
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;
+  // One sendto for all: the kernel answers each message of the batch in turn.
+  if (::sendto(fd_, requests_.data(), requests_.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&kernel),
+               sizeof kernel) < 0) {
+    return 0;  // EAGAIN/ENOBUFS: the next tick asks again
+  }
+  ++stats_.refreshes;
+  return asked;
 }
 
 LinkMonitor::Entry& LinkMonitor::entry(int ifindex) {
@@ -271,6 +323,7 @@ LinkMonitor::Entry& LinkMonitor::entry(int ifindex) {
 
 size_t LinkMonitor::apply(const LinkUpdate& update) {
   Entry& e = entry(update.ifindex);
+  e.deleted = update.deleted;
   if (!update.name.empty() && e.name != update.name) {
     for (auto& other : entries_) {  // a rename or a recreated interface: the name moves here
       if (other.get() != &e && other->name == update.name) other->name.clear();
@@ -287,7 +340,11 @@ size_t LinkMonitor::apply(const LinkUpdate& update) {
   return 1;
 }
 
-const std::atomic<LinkState>& LinkMonitor::state(int ifindex) { return entry(ifindex).state; }
+const std::atomic<LinkState>& LinkMonitor::state(int ifindex) {
+  Entry& e = entry(ifindex);
+  e.watched = true;
+  return e.state;
+}
 
 LinkState LinkMonitor::state_of(std::string_view ifname) const {
   for (const auto& e : entries_) {

@@ -25,6 +25,7 @@ struct LinkUpdate {
   bool deleted = false;     // RTM_DELLINK
   uint32_t flags = 0;       // ifi_flags (IFF_UP, IFF_RUNNING, ...)
   int operstate = -1;       // IFLA_OPERSTATE (IF_OPER_*), -1 when absent
+  int carrier = -1;         // IFLA_CARRIER (0, 1), -1 when absent
   std::string_view name;    // IFLA_IFNAME, empty when absent; points into the parsed buffer
   LinkState state = LinkState::unknown;
 };
@@ -36,6 +37,7 @@ struct NetlinkParseResult {
   bool dump_interrupted = false;  // NLM_F_DUMP_INTR: the dump is inconsistent, dump again
   bool overrun = false;     // NLMSG_OVERRUN
   int error = 0;            // negative errno from an NLMSG_ERROR that is not an ack
+  uint32_t error_seq = 0;   // nlmsg_seq of the request that error answers
 };
 
 /// Parses a buffer of netlink messages as read from a NETLINK_ROUTE socket and
@@ -43,9 +45,12 @@ struct NetlinkParseResult {
 /// I/O, any input is safe (lengths are checked, nothing is read unaligned).
 NetlinkParseResult parse_link_messages(std::span<const std::byte> buffer, std::vector<LinkUpdate>& out);
 
-/// The rail's view of an interface: IFLA_OPERSTATE when it says up or down,
-/// otherwise (unknown, absent: e.g. lo) IFF_UP && IFF_RUNNING.
-LinkState link_state_from(uint32_t flags, int operstate);
+/// The rail's view of an interface: down when not IFF_UP. Then IFLA_CARRIER
+/// when present (it is read live; IFLA_OPERSTATE lags it until the kernel's
+/// linkwatch runs, up to a second later): no carrier is down, carrier is up
+/// unless operstate says dormant, testing or not present. Without a carrier
+/// attribute: IFLA_OPERSTATE when it says up or down, else IFF_RUNNING.
+LinkState link_state_from(uint32_t flags, int operstate, int carrier = -1);
 
 struct LinkMonitorStats {
   uint64_t messages = 0;
@@ -53,6 +58,7 @@ struct LinkMonitorStats {
   uint64_t foreign = 0;   // datagrams not from the kernel, ignored
   uint64_t overruns = 0;  // ENOBUFS: notifications lost, a dump resynchronised
   uint64_t dumps = 0;
+  uint64_t refreshes = 0;  // refresh() calls that sent requests
 };
 
 class LinkMonitor {
@@ -72,9 +78,19 @@ class LinkMonitor {
   /// Returns how many interfaces changed state.
   size_t poll();
 
-  /// The state of an interface by index, updated by poll(). The reference is
-  /// stable for the monitor's lifetime (rails keep it); an index not seen yet
-  /// reads LinkState::unknown until a message names it.
+  /// Asks the kernel (without waiting) for the current state of every
+  /// interface a rail watches (see state()); the answers arrive on fd() for
+  /// poll(). Call it from a timer, every 10 ms or so: the kernel sends carrier
+  /// changes through linkwatch, which holds most of them back to one per
+  /// second, host-wide, so a peer's cable pull would otherwise show late.
+  /// Admin up/down needs no refresh: it is notified at once. Returns the
+  /// number of interfaces asked about.
+  size_t refresh();
+
+  /// The state of an interface by index, updated by poll(); the interface is
+  /// watched from now on (refresh() asks about it). The reference is stable
+  /// for the monitor's lifetime (rails keep it); an index not seen yet reads
+  /// LinkState::unknown until a message names it.
   const std::atomic<LinkState>& state(int ifindex);
 
   /// Current state by name; unknown when no such interface was seen.
@@ -95,6 +111,8 @@ class LinkMonitor {
     int ifindex = 0;
     std::string name;
     std::atomic<LinkState> state{LinkState::unknown};
+    bool watched = false;
+    bool deleted = false;
   };
   Entry& entry(int ifindex);
   bool request_dump();
@@ -104,6 +122,8 @@ class LinkMonitor {
 
   int fd_ = -1;
   uint32_t dump_seq_ = 0;
+  uint32_t refresh_seq_ = 0;
+  std::vector<std::byte> requests_;
   bool dump_running_ = false;
   bool resync_pending_ = false;
   std::vector<std::unique_ptr<Entry>> entries_;  // unique_ptr: atomics never move

@@ -2,6 +2,7 @@
 #include <linux/if.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <poll.h>
 
 #include <cerrno>
 #include <cstring>
@@ -118,6 +119,38 @@ TEST(NetlinkParse, FlagsDecideWhenOperstateUnknownOrAbsent) {
   EXPECT_EQ(out[1].state, LinkState::down);  // up but not running
   EXPECT_EQ(out[2].operstate, -1);
   EXPECT_EQ(out[2].state, LinkState::up);
+}
+
+TEST(NetlinkParse, AdminDownWinsOverAStaleOperstate) {
+  // `ip link set X down`: the first notification clears IFF_UP while
+  // IFLA_OPERSTATE still says UP (linkwatch updates it later).
+  Builder b;
+  b.link(RTM_NEWLINK, 6, 0).name("r0a").operstate(IF_OPER_UP);
+  std::vector<LinkUpdate> out;
+  parse(b, out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].state, LinkState::down);
+}
+
+TEST(NetlinkParse, CarrierIsFresherThanOperstate) {
+  // Before linkwatch runs, operstate still shows the old state; IFLA_CARRIER
+  // and IFF_UP are read live.
+  uint8_t off = 0, on = 1;
+  Builder b;
+  b.link(RTM_NEWLINK, 2, IFF_UP | IFF_RUNNING).name("a").operstate(IF_OPER_UP).attr(IFLA_CARRIER, &off, 1);
+  b.link(RTM_NEWLINK, 3, IFF_UP).name("b").operstate(IF_OPER_LOWERLAYERDOWN).attr(IFLA_CARRIER, &on, 1);
+  b.link(RTM_NEWLINK, 4, IFF_UP).name("c").operstate(IF_OPER_DORMANT).attr(IFLA_CARRIER, &on, 1);
+  b.link(RTM_NEWLINK, 5, 0).name("d").operstate(IF_OPER_UP).attr(IFLA_CARRIER, &on, 1);
+  std::vector<LinkUpdate> out;
+  const auto r = parse(b, out);
+  EXPECT_EQ(r.malformed, 0u);
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_EQ(out[0].carrier, 0);
+  EXPECT_EQ(out[0].state, LinkState::down);
+  EXPECT_EQ(out[1].carrier, 1);
+  EXPECT_EQ(out[1].state, LinkState::up);
+  EXPECT_EQ(out[2].state, LinkState::down);  // dormant: carrier but not usable
+  EXPECT_EQ(out[3].state, LinkState::down);  // admin down
 }
 
 TEST(NetlinkParse, DelLinkIsDown) {
@@ -237,6 +270,18 @@ TEST(LinkMonitor, SeesLoopbackUpAtStartAndPollDoesNotBlock) {
   EXPECT_EQ(monitor.state(999999).load(), LinkState::unknown);
   EXPECT_EQ(monitor.poll(), 0u);
   EXPECT_GE(monitor.stats().dumps, 1u);
+
+  // refresh() asks about watched interfaces only (lo, and 999999, which the
+  // kernel answers with ENODEV, quietly); the answers come through poll().
+  EXPECT_EQ(monitor.refresh(), 2u);
+  const auto before = monitor.stats().messages;
+  for (int i = 0; i < 100 && monitor.stats().messages < before + 2; ++i) {
+    pollfd p{.fd = monitor.fd(), .events = POLLIN, .revents = 0};
+    ::poll(&p, 1, 10);
+    monitor.poll();
+  }
+  EXPECT_GE(monitor.stats().messages, before + 2);
+  EXPECT_EQ(monitor.state(1).load(), LinkState::up);
   EXPECT_EQ(monitor.stats().malformed, 0u);
 }
 
