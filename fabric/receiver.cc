@@ -1,0 +1,255 @@
+#include "fabric/receiver.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+#include "fabric/checksum.h"
+
+namespace railyard::fabric {
+namespace {
+
+bool fits(std::span<const std::byte> region, uint64_t offset, uint64_t length) {
+  return offset <= region.size() && length <= region.size() - offset;
+}
+
+}  // namespace
+
+Receiver::Receiver(const ReceiverConfig& config, uint64_t session)
+    : config_(config),
+      session_(session),
+      inbound_(kTransferSlots),
+      window_words_(size_t{kTransferSlots} * ChunkWindow::kWords),
+      done_(2 * size_t{kTransferSlots}) {
+  config_.rails = std::clamp<uint8_t>(config.rails, 1, kMaxRails);
+}
+
+DataResult Receiver::refuse(const Header& h, uint8_t rail, uint64_t now) {
+  ++counters_.rejected;
+  // The refused packet's sequence is deliberately not recorded as received:
+  // if this reject ACK is lost, the sender times the packet out, resends it
+  // and is refused again, rather than reading a later SACK as delivery.
+  if (reject_count_ == kRejectQueue) {
+    ++counters_.rejects_dropped;
+  } else {
+    rejects_[reject_count_++] = {.seq = h.seq, .send_ts = h.send_ts, .recv_ns = now, .rail = rail, .wire_rail = h.rail};
+  }
+  return DataResult::rejected;
+}
+
+DataResult Receiver::on_data(const Packet& p, uint8_t rail, bool ecn_ce, std::span<std::byte> region, uint64_t now) {
+  const Header& h = p.header;
+  if (h.type != PacketType::data || rail >= config_.rails || h.chunk_size == 0) {
+    ++counters_.protocol_errors;
+    return DataResult::protocol_error;
+  }
+  if (h.session != session_) {
+    ++counters_.stale_session;
+    return DataResult::stale_session;
+  }
+  ++counters_.data_packets;
+
+  // Decide what to do with the payload before recording the sequence, so a
+  // packet we drop is never acknowledged.
+  enum class Action { land, duplicate, stale } action = Action::land;
+  Inbound& t = inbound_[h.transfer % kTransferSlots];
+  const uint32_t chunk = static_cast<uint32_t>(h.offset / h.chunk_size);
+  if (t.state != State::idle && t.id == h.transfer) {
+    if (t.total != h.total_len || t.chunk_size != h.chunk_size || t.region != h.region ||
+        t.region_offset != h.region_offset) {
+      ++counters_.protocol_errors;
+      return DataResult::protocol_error;
+    }
+    if (t.state == State::rejected) return refuse(h, rail, now);
+    if (t.state == State::complete) {
+      action = Action::stale;
+    } else if (t.landed.done(chunk)) {
+      action = Action::duplicate;
+    } else if (uint64_t{chunk} - t.landed.base() >= kChunkWindow) {
+      ++counters_.out_of_window;
+      return DataResult::out_of_window;
+    }
+  } else if (t.state == State::idle || h.transfer > t.id) {
+    // Transfer ids grow and a sender reuses a slot only once the transfer in
+    // it is fully acknowledged, so a newer id may replace a finished one.
+    if (t.state == State::active) {
+      ++counters_.protocol_errors;
+      return DataResult::protocol_error;
+    }
+    if (chunk >= kChunkWindow) {
+      ++counters_.out_of_window;
+      return DataResult::out_of_window;
+    }
+    t.id = h.transfer;
+    t.total = h.total_len;
+    t.region_offset = h.region_offset;
+    t.region = h.region;
+    t.chunk_size = h.chunk_size;
+    t.chunks = h.total_len == 0 ? 1 : static_cast<uint32_t>((h.total_len + h.chunk_size - 1) / h.chunk_size);
+    t.crc = 0;
+    t.crc_known = false;
+    t.checksum = (h.flags & flag::kChecksumRequested) != 0;
+    t.cls = h.cls;
+    t.state = State::active;
+    t.landed.reset(std::span(window_words_)
+                       .subspan(size_t{h.transfer % kTransferSlots} * ChunkWindow::kWords, ChunkWindow::kWords));
+  } else {
+    action = Action::stale;  // an older transfer, completed before its slot was reused
+  }
+
+  if (action == Action::land && !fits(region, h.region_offset, h.total_len)) {
+    t.state = State::rejected;  // unknown region, or the transfer does not fit in it
+    return refuse(h, rail, now);
+  }
+
+  switch (window_.receive(h.seq, h.seq - h.floor_delta)) {
+    case RecvWindow::Result::out_of_window:
+      ++counters_.out_of_window;
+      return DataResult::out_of_window;
+    case RecvWindow::Result::duplicate:
+      action = Action::duplicate;
+      break;
+    case RecvWindow::Result::fresh:
+      break;
+  }
+  PendingAck& a = acks_[rail];
+  a.ecn = (a.pending && a.ecn) || ecn_ce;
+  a.pending = true;
+  a.seq = h.seq;
+  a.send_ts = h.send_ts;
+  a.recv_ns = now;
+  a.wire_rail = h.rail;
+
+  if (action == Action::stale) {
+    ++counters_.stale_transfer;
+    return DataResult::stale_transfer;
+  }
+  if (action == Action::duplicate) {
+    ++counters_.duplicates;
+    return DataResult::duplicate;
+  }
+  // The one copy: fits() above bounds region_offset + total, and parse()
+  // bounds offset + length by total.
+  if (h.body_len != 0) std::memcpy(region.data() + h.region_offset + h.offset, p.body.data(), h.body_len);
+  t.landed.mark(chunk);
+  counters_.bytes_landed += h.body_len;
+  if ((h.flags & flag::kLast) && (h.flags & flag::kChecksumRequested)) {
+    t.crc = h.checksum;
+    t.crc_known = true;
+  }
+  if (t.landed.base() >= t.chunks) {
+    complete(t, region);
+    return DataResult::completed;
+  }
+  return DataResult::landed;
+}
+
+void Receiver::complete(Inbound& t, std::span<const std::byte> region) {
+  t.state = State::complete;
+  ++counters_.completed;
+  RecvCompletion c{.transfer = t.id,
+                   .region = t.region,
+                   .region_offset = t.region_offset,
+                   .length = t.total,
+                   .cls = t.cls,
+                   .checksum_requested = t.checksum || t.crc_known};
+  if (c.checksum_requested) {
+    c.checksum_ok = t.crc_known && crc32c(region.subspan(t.region_offset, t.total)) == t.crc;
+    if (!c.checksum_ok) ++counters_.checksum_failures;
+  }
+  if (done_size_ == done_.size()) {
+    ++counters_.completions_dropped;
+    return;
+  }
+  done_[(done_head_ + done_size_++) % done_.size()] = c;
+}
+
+size_t Receiver::drain_completions(std::span<RecvCompletion> out) {
+  size_t n = 0;
+  while (n < out.size() && done_size_ != 0) {
+    out[n++] = done_[done_head_];
+    done_head_ = (done_head_ + 1) % done_.size();
+    --done_size_;
+  }
+  return n;
+}
+
+void Receiver::on_probe(const Packet& p, uint8_t rail, uint64_t now) {
+  if (p.header.type != PacketType::probe || rail >= config_.rails) return;
+  if (p.header.session != session_) {
+    ++counters_.stale_session;
+    return;
+  }
+  probes_[rail] = {.pending = true, .seq = 0, .send_ts = p.header.send_ts, .recv_ns = now, .wire_rail = p.header.rail};
+}
+
+uint8_t Receiver::ack_rail(uint8_t trigger_rail, uint32_t up_rails) const {
+  if (up_rails & (1u << trigger_rail)) return trigger_rail;
+  for (uint8_t r = 0; r < config_.rails; ++r)
+    if (up_rails & (1u << r)) return r;
+  return trigger_rail;
+}
+
+bool Receiver::emit_ack(TxBatch& batch, uint8_t out_rail, const PendingAck& a, uint8_t flags, uint64_t now) {
+  if (batch.full()) return false;
+  AckBody body;
+  window_.fill_ack(a.seq, body);
+  body.trigger_seq = a.seq;
+  body.trigger_rail = a.wire_rail;
+  const uint64_t delay = now > a.recv_ns ? now - a.recv_ns : 0;
+  body.ack_delay_ns = static_cast<uint32_t>(std::min<uint64_t>(delay, std::numeric_limits<uint32_t>::max()));
+  if (a.ecn) flags |= flag::kEcnEcho;
+  const Header h{.type = PacketType::ack,
+                 .flags = flags,
+                 .rail = out_rail,
+                 .session = session_,
+                 .send_ts = now,
+                 .echo_ts = a.send_ts};
+  std::span<std::byte> room = batch.next_room();
+  const size_t n = encode_ack(h, body, room);
+  if (n == 0) return false;
+  batch.frames[batch.count++] = {.header = room.first(n), .payload = {}, .peer = config_.peer_slot[out_rail]};
+  return true;
+}
+
+size_t Receiver::poll_tx(uint64_t now, uint32_t up_rails, std::span<TxBatch> rails) {
+  size_t n = 0;
+  const size_t nrails = std::min<size_t>(rails.size(), config_.rails);
+  for (uint8_t r = 0; r < nrails; ++r) {
+    PendingAck& pr = probes_[r];
+    if (!pr.pending || rails[r].full()) continue;
+    std::span<std::byte> room = rails[r].next_room();
+    const Header h{.type = PacketType::probe_reply, .rail = pr.wire_rail, .session = session_, .send_ts = now,
+                   .echo_ts = pr.send_ts};
+    encode_header(h, room);
+    rails[r].frames[rails[r].count++] = {.header = room.first(kHeaderSize), .payload = {},
+                                         .peer = config_.peer_slot[r]};
+    pr.pending = false;
+    ++counters_.probe_replies;
+    ++n;
+  }
+  for (uint8_t r = 0; r < config_.rails; ++r) {
+    if (!acks_[r].pending) continue;
+    const uint8_t out = ack_rail(r, up_rails);
+    if (out >= nrails || !emit_ack(rails[out], out, acks_[r], 0, now)) continue;
+    acks_[r].pending = false;
+    ++counters_.acks_sent;
+    ++n;
+  }
+  size_t kept = 0;
+  for (size_t i = 0; i < reject_count_; ++i) {
+    const PendingReject& j = rejects_[i];
+    const uint8_t out = ack_rail(j.rail, up_rails);
+    const PendingAck a{.pending = true, .seq = j.seq, .send_ts = j.send_ts, .recv_ns = j.recv_ns, .wire_rail = j.wire_rail};
+    if (out < nrails && emit_ack(rails[out], out, a, flag::kReject, now)) {
+      ++counters_.rejects_sent;
+      ++n;
+    } else {
+      rejects_[kept++] = j;
+    }
+  }
+  reject_count_ = kept;
+  return n;
+}
+
+}  // namespace railyard::fabric

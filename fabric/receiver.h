@@ -1,0 +1,145 @@
+#pragma once
+// The per-peer receive engine: checks each DATA packet against the session,
+// the packet-sequence window and the transfer's state, copies its payload
+// once, straight into the destination region at its offset (never outside
+// it), tracks which chunks of each transfer have landed, reports completed
+// transfers, and produces ACKs (cumulative + SACK) and probe replies.
+// No allocation after construction, no exceptions, no locks.
+//
+// Daemon loop, per peer:
+//   for each parsed DATA packet:  receiver.on_data(pkt, rail, ecn_ce, region_of(pkt.header.region), now)
+//   for each parsed PROBE:        receiver.on_probe(pkt, rail, now)
+//   after the rx burst:           receiver.poll_tx(now, sender.up_mask(), batches); tx_burst them
+//   receiver.drain_completions(out)  -> inbound-transfer notifications
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "drivers/nic/rail.h"
+#include "fabric/reliability.h"
+#include "fabric/tx_batch.h"
+#include "fabric/wire.h"
+
+namespace railyard::fabric {
+
+struct ReceiverConfig {
+  uint8_t rails = 1;
+  std::array<nic::PeerSlot, kMaxRails> peer_slot{};  ///< the peer's index in each rail's neighbour table
+};
+
+enum class DataResult : uint8_t {
+  landed,          ///< payload copied into the region
+  completed,       ///< landed, and the transfer is now complete (see drain_completions)
+  duplicate,       ///< already had this packet or chunk: acknowledged, not copied
+  stale_transfer,  ///< belongs to a transfer already completed: acknowledged, not copied
+  stale_session,   ///< another session's packet: dropped
+  rejected,        ///< unknown region or range outside it: refused (ACK with kReject), nothing written
+  out_of_window,   ///< beyond the sequence or chunk window the sender must respect: dropped
+  protocol_error,  ///< inconsistent with the transfer's earlier packets: dropped
+};
+
+struct RecvCompletion {
+  uint64_t transfer = 0;
+  uint32_t region = 0;
+  uint64_t region_offset = 0;
+  uint64_t length = 0;
+  TrafficClass cls = TrafficClass::kv;
+  bool checksum_requested = false;
+  bool checksum_ok = true;  ///< false: the CRC32C of the landed bytes differs from the sender's
+};
+
+struct ReceiverCounters {
+  uint64_t data_packets = 0;
+  uint64_t bytes_landed = 0;
+  uint64_t duplicates = 0;
+  uint64_t stale_transfer = 0;
+  uint64_t stale_session = 0;
+  uint64_t rejected = 0;
+  uint64_t out_of_window = 0;
+  uint64_t protocol_errors = 0;
+  uint64_t acks_sent = 0;
+  uint64_t rejects_sent = 0;
+  uint64_t probe_replies = 0;
+  uint64_t completed = 0;
+  uint64_t checksum_failures = 0;
+  uint64_t completions_dropped = 0;  ///< the completion queue was full (drain it every loop)
+  uint64_t rejects_dropped = 0;      ///< reject ACK queue full; the sender will retransmit and be refused again
+};
+
+class Receiver {
+ public:
+  Receiver(const ReceiverConfig& config, uint64_t session);
+
+  /// One parsed DATA packet that arrived on `rail`. `region` is the whole
+  /// destination region named by p.header.region (empty if unknown).
+  DataResult on_data(const Packet& p, uint8_t rail, bool ecn_ce, std::span<std::byte> region, uint64_t now);
+  /// One parsed PROBE that arrived on `rail`: answered on the same rail.
+  void on_probe(const Packet& p, uint8_t rail, uint64_t now);
+
+  /// Appends pending ACKs (one per rail that received data since the last
+  /// call), reject ACKs and probe replies to the batches. An ACK goes back on
+  /// the rail its trigger came in on if that rail is in `up_rails` (bit r),
+  /// else on the first up rail. Returns the number of frames appended;
+  /// whatever did not fit stays pending.
+  size_t poll_tx(uint64_t now, uint32_t up_rails, std::span<TxBatch> rails);
+
+  size_t drain_completions(std::span<RecvCompletion> out);
+  const ReceiverCounters& counters() const { return counters_; }
+  uint64_t session() const { return session_; }
+
+ private:
+  enum class State : uint8_t { idle, active, complete, rejected };
+  struct Inbound {
+    uint64_t id = 0;
+    uint64_t total = 0;
+    uint64_t region_offset = 0;
+    uint32_t region = 0;
+    uint32_t chunk_size = 0;
+    uint32_t chunks = 0;
+    uint32_t crc = 0;
+    bool crc_known = false;
+    bool checksum = false;
+    TrafficClass cls = TrafficClass::kv;
+    State state = State::idle;
+    ChunkWindow landed;
+  };
+  struct PendingAck {
+    bool pending = false;
+    uint64_t seq = 0;
+    uint64_t send_ts = 0;
+    uint64_t recv_ns = 0;
+    uint8_t wire_rail = 0;  // the sender's index of the rail, from the header
+    bool ecn = false;
+  };
+  struct PendingReject {
+    uint64_t seq;
+    uint64_t send_ts;
+    uint64_t recv_ns;
+    uint8_t rail;
+    uint8_t wire_rail;
+  };
+  static constexpr size_t kRejectQueue = 32;
+
+  DataResult refuse(const Header& h, uint8_t rail, uint64_t now);
+  void complete(Inbound& t, std::span<const std::byte> region);
+  bool emit_ack(TxBatch& batch, uint8_t out_rail, const PendingAck& a, uint8_t flags, uint64_t now);
+  uint8_t ack_rail(uint8_t trigger_rail, uint32_t up_rails) const;
+
+  ReceiverConfig config_;
+  uint64_t session_;
+  RecvWindow window_;
+  std::vector<Inbound> inbound_;
+  std::vector<uint64_t> window_words_;
+  std::array<PendingAck, kMaxRails> acks_{};
+  std::array<PendingAck, kMaxRails> probes_{};
+  std::array<PendingReject, kRejectQueue> rejects_{};
+  size_t reject_count_ = 0;
+  std::vector<RecvCompletion> done_;  // ring
+  size_t done_head_ = 0;
+  size_t done_size_ = 0;
+  ReceiverCounters counters_;
+};
+
+}  // namespace railyard::fabric

@@ -1,0 +1,162 @@
+#pragma once
+// The per-peer send engine: composes the send queue (transfers cut into
+// chunks), the in-flight table (reliability), per-rail congestion control,
+// rail health and the scheduler. Pure logic: the daemon's data-plane thread
+// feeds it time, link states and received ACKs, and moves the packets it
+// produces to the rails. No allocation after construction, no exceptions,
+// no locks: one thread owns a Sender.
+//
+// Daemon loop, per peer:
+//   sender.set_link(rail, rail.link_state(), now)     on link changes
+//   sender.on_ack(packet, now) / on_probe_reply(...)  for parsed ACK / PROBE_REPLY
+//   sender.poll_tx(now, batches)                      then tx_burst each rail's batch;
+//   sender.on_tx_refused(rail, frames_not_taken, now) for what a rail refused
+//   sender.drain_completions(out)                     completions to the workloads
+//   sleep until min(next_deadline(now), next rx)
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "drivers/nic/rail.h"
+#include "fabric/congestion.h"
+#include "fabric/rail_health.h"
+#include "fabric/reliability.h"
+#include "fabric/scheduler.h"
+#include "fabric/transfer.h"
+#include "fabric/tx_batch.h"
+#include "fabric/wire.h"
+
+namespace railyard::fabric {
+
+struct SenderConfig {
+  uint8_t rails = 1;
+  /// Payload bytes per packet, the same on every rail so that a chunk lost on
+  /// one rail can be resent unchanged on another: the smallest
+  /// max_datagram() - kHeaderSize over the peer's rails.
+  uint32_t chunk_bytes = 1400;
+  uint32_t inflight_capacity = kMaxInFlightPackets;  ///< power of two ≤ kMaxInFlightPackets
+  /// SACK loss rule: the oldest packet of a rail is lost when this many of
+  /// the next reorder_window packets sent on that rail are acknowledged.
+  /// Packets on one rail keep their order, so 3 (TCP's dupthresh) leaves
+  /// room for NIC queue reordering without waiting on cross-rail skew.
+  uint32_t reorder_threshold = 3;
+  uint32_t reorder_window = 8;
+  CongestionConfig cc;  ///< packet_bytes is set from chunk_bytes
+  HealthConfig health;
+  /// The peer's index in each rail's neighbour table (nic::TxFrame::peer).
+  std::array<nic::PeerSlot, kMaxRails> peer_slot{};
+};
+
+struct SendCompletion {
+  uint64_t id = 0;
+  uint64_t cookie = 0;
+  TransferStatus status = TransferStatus::ok;
+};
+
+struct SenderCounters {
+  uint64_t data_packets = 0;
+  uint64_t data_bytes = 0;  ///< payload bytes sent, retransmissions included
+  uint64_t retransmits = 0;
+  uint64_t lost_sack = 0;
+  uint64_t lost_timeout = 0;
+  uint64_t requeued_rail_down = 0;
+  uint64_t tx_refused = 0;
+  uint64_t acks = 0;
+  uint64_t stale_session = 0;  ///< ACKs / probe replies of another session, dropped
+  uint64_t probes_sent = 0;
+  uint64_t probe_replies = 0;
+  uint64_t rail_down = 0;
+  uint64_t rail_up = 0;
+  uint64_t completed = 0;
+  uint64_t rejected = 0;
+};
+
+struct RailStatus {
+  bool up = true;
+  DownReason reason = DownReason::none;
+  nic::LinkState link = nic::LinkState::unknown;
+  uint64_t window_bytes = 0;
+  uint64_t inflight_bytes = 0;
+  uint64_t inflight_packets = 0;
+  uint64_t srtt_ns = 0;
+  uint64_t min_rtt_ns = 0;
+  uint64_t rto_ns = 0;
+  uint64_t delivery_rate_Bps = 0;
+  uint64_t packets_sent = 0;
+  uint64_t retransmits_sent = 0;
+  uint64_t losses = 0;
+};
+
+class Sender {
+ public:
+  Sender(const SenderConfig& config, uint64_t session);
+
+  /// Queues a transfer; `id` is its transfer id, returned in its completion.
+  PostResult post(const OutboundTransfer& t, uint64_t& id);
+
+  /// Link state from the rail's driver. A rail going down is drained at once:
+  /// its in-flight packets are queued to be resent on the other rails.
+  void set_link(uint8_t rail, nic::LinkState state, uint64_t now);
+
+  /// Runs timers, then appends to each rail's batch the probes and data
+  /// packets to send now, activation before kv, sprayed over the rails.
+  /// Headers go into the batches' room; payloads point into the posted
+  /// sources. Returns the number of frames appended.
+  size_t poll_tx(uint64_t now, std::span<TxBatch> rails);
+
+  /// Frames produced by poll_tx that the rail did not take (tx_burst
+  /// returned less): their chunks are resent later, on any rail, without a
+  /// congestion penalty. Frames of other peers or kinds are ignored.
+  void on_tx_refused(uint8_t rail, std::span<const nic::TxFrame> refused, uint64_t now);
+
+  /// A parsed ACK from the peer.
+  void on_ack(const Packet& ack, uint64_t now);
+  /// A parsed PROBE_REPLY: may bring its rail back up.
+  void on_probe_reply(const Packet& reply, uint64_t now);
+
+  /// Retransmission timeouts and ack silence; poll_tx calls it too.
+  void on_timer(uint64_t now);
+  /// Earliest time on_timer has work (UINT64_MAX: none).
+  uint64_t next_deadline();
+
+  /// Moves finished transfers to `out`; returns how many.
+  size_t drain_completions(std::span<SendCompletion> out);
+
+  RailStatus rail_status(uint8_t rail) const;
+  bool rail_up(uint8_t rail) const { return rail < config_.rails && health_[rail].up(); }
+  /// Bit r set when rail r is up (for the Receiver's choice of ACK rail).
+  uint32_t up_mask() const;
+  const SenderCounters& counters() const { return counters_; }
+  uint64_t session() const { return session_; }
+  /// Nothing queued, in flight, or waiting to be drained.
+  bool idle() const { return queue_.active() == 0; }
+
+ private:
+  struct RailCounters {
+    uint64_t packets = 0;
+    uint64_t retransmits = 0;
+    uint64_t losses = 0;
+  };
+  void emit_data(uint8_t rail, TrafficClass cls, TxBatch& batch, uint64_t now);
+  void emit_probe(uint8_t rail, TxBatch& batch, uint64_t now);
+  void lost(const InFlight& e);
+  void drain_rail(uint8_t rail);
+  void finished(uint32_t slot);
+
+  SenderConfig config_;
+  uint64_t session_;
+  SendQueue queue_;
+  InFlightTable table_;
+  std::vector<CongestionControl> cc_;
+  std::vector<RailHealth> health_;
+  std::vector<RailCounters> rail_counters_;
+  RailScheduler scheduler_;
+  std::vector<uint32_t> done_;  // ring of finished slots awaiting drain_completions
+  size_t done_head_ = 0;
+  size_t done_size_ = 0;
+  SenderCounters counters_;
+};
+
+}  // namespace railyard::fabric
