@@ -51,10 +51,10 @@ std::vector<Fetch> Discovery::start(std::string_view root_json) {
     started_ = true;
     return {};
   }
-  return start(*doc);
+  return start_parsed(*doc);
 }
 
-std::vector<Fetch> Discovery::start(const json::value& root) {
+std::vector<Fetch> Discovery::start_parsed(const json::value& root) {
   started_ = true;
   std::vector<Fetch> out;
   seen_.insert("/redfish/v1");
@@ -72,10 +72,10 @@ std::vector<Fetch> Discovery::on_document(std::string_view uri, std::string_view
     failed_.insert(key);
     return {};
   }
-  return on_document(uri, *doc);
+  return on_parsed(uri, *doc);
 }
 
-std::vector<Fetch> Discovery::on_document(std::string_view uri, const json::value& document) {
+std::vector<Fetch> Discovery::on_parsed(std::string_view uri, const json::value& document) {
   const auto key = normalise_uri(uri);
   auto it = pending_.find(key);
   if (it == pending_.end()) return {};

@@ -101,12 +101,13 @@ class Discovery {
 
   /// The service root document (GET /redfish/v1/). Returns the first GETs.
   std::vector<Fetch> start(std::string_view root_json);
-  std::vector<Fetch> start(const boost::json::value& root);
+  /// Same, for a document the caller already parsed.
+  std::vector<Fetch> start_parsed(const boost::json::value& root);
 
   /// A document the client fetched for a Fetch (the uri is Fetch::uri).
   /// Returns further GETs; documents nobody asked for are ignored.
   std::vector<Fetch> on_document(std::string_view uri, std::string_view json);
-  std::vector<Fetch> on_document(std::string_view uri, const boost::json::value& document);
+  std::vector<Fetch> on_parsed(std::string_view uri, const boost::json::value& document);
 
   /// The GET failed for good (404, retries exhausted): stop waiting for it.
   void on_failure(std::string_view uri);

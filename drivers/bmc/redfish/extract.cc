@@ -837,8 +837,8 @@ ExtractResult extract(std::string_view uri, std::string_view json_text,
   return result;
 }
 
-ExtractResult extract(std::string_view uri, const json::value& document,
-                      const ExtractContext& context) {
+ExtractResult extract_parsed(std::string_view uri, const json::value& document,
+                             const ExtractContext& context) {
   ExtractResult result;
   Extractor(uri, context, result).document(document, context.hint, true);
   return result;

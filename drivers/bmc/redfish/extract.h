@@ -42,8 +42,9 @@ struct ExtractResult {
 /// but still read under `uri`).
 ExtractResult extract(std::string_view uri, std::string_view json_text,
                       const ExtractContext& context);
-ExtractResult extract(std::string_view uri, const boost::json::value& document,
-                      const ExtractContext& context);
+/// Same, for a document the caller already parsed.
+ExtractResult extract_parsed(std::string_view uri, const boost::json::value& document,
+                             const ExtractContext& context);
 
 /// Combines the readings of every document of one sweep:
 ///  - an excerpt (data_source_uri set) whose Sensor was read in the sweep is
