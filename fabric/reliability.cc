@@ -83,7 +83,7 @@ uint64_t InFlightTable::next_live(uint64_t from, uint64_t to) const {
 }
 
 uint64_t InFlightTable::add(InFlight e) {
-  assert(!full());
+  assert(next_seq_ - base_ < capacity_);
   const uint64_t seq = next_seq_++;
   e.seq = seq;
   const uint64_t i = seq & mask_;

@@ -57,7 +57,7 @@ class InFlightTable {
   /// `capacity`: a power of two, at most kMaxInFlightPackets.
   InFlightTable(uint32_t capacity, uint8_t rails);
 
-  bool full() const { return next_seq_ - base_ >= capacity_; }
+  bool full() { return next_seq_ - floor() >= capacity_; }
   uint64_t next_seq() const { return next_seq_; }
   /// Lowest sequence still in flight (next_seq() when none): the floor the
   /// receiver may forget below.

@@ -252,7 +252,7 @@ void Sender::on_ack(const Packet& p, uint64_t now) {
 
   const uint8_t tr = a.trigger_rail;
   uint64_t rtt = 0;
-  if (tr < config_.rails && p.header.echo_ts != 0 && now > p.header.echo_ts) {
+  if (tr < config_.rails && now >= p.header.echo_ts) {
     const uint64_t raw = now - p.header.echo_ts;
     rtt = raw > a.ack_delay_ns ? raw - a.ack_delay_ns : raw;
     heard[tr] = true;
@@ -286,7 +286,7 @@ void Sender::on_probe_reply(const Packet& p, uint64_t now) {
   const uint8_t r = p.header.rail;
   if (r >= config_.rails) return;
   ++counters_.probe_replies;
-  if (p.header.echo_ts != 0 && now > p.header.echo_ts) cc_[r].rtt().sample(now - p.header.echo_ts);
+  if (now >= p.header.echo_ts) cc_[r].rtt().sample(now - p.header.echo_ts);
   if (health_[r].on_probe_reply(now)) {
     ++counters_.rail_up;
     cc_[r].reset_window();
