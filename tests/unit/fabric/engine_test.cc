@@ -408,6 +408,21 @@ TEST(Engine, RefusedFramesAreResentWithoutPenalty) {
   EXPECT_TRUE(std::equal(src.begin(), src.end(), rig.region.begin()));
 }
 
+TEST(Engine, EcnMarkIsEchoedAndShrinksTheRailWindow) {
+  Rig rig;
+  const auto src = pattern(4 * kChunk, 14);
+  post(rig, src, 0);
+  auto out = rig.send(1 * kMs)[0];
+  const uint64_t window = rig.sender.rail_status(0).window_bytes;
+  for (size_t i = 0; i < out.size(); ++i) rig.deliver(out[i], 0, 1 * kMs + 10 * kUs, /*ecn=*/i == 1);
+  rig.ack_back(1 * kMs + 20 * kUs);
+  Packet ack;
+  ASSERT_EQ(parse(rig.last_ack, ack), ParseResult::ok);
+  EXPECT_TRUE(ack.header.flags & flag::kEcnEcho);
+  EXPECT_LT(rig.sender.rail_status(0).window_bytes, window);
+  EXPECT_EQ(rig.completions().size(), 1u);
+}
+
 TEST(Engine, SlotsAreBoundedAndReused) {
   Rig rig;
   const std::vector<std::byte> none;
