@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <map>
 #include <utility>
 
@@ -132,7 +133,7 @@ class Extractor {
   Reading base(std::string id, std::string name) const;
   StatusInfo status(const json::object& o, std::string_view where);
   std::string name_of(const json::object& o, std::string_view where, std::string_view fallback);
-  void convert(Reading& r, const UnitConversion& conversion) const;
+  void convert(Reading& r, const UnitConversion& conversion);
 
   void sensor(const json::object& o);
   void excerpt(const json::object& parent, const Excerpt& e, std::string_view where,
@@ -195,11 +196,18 @@ std::string Extractor::name_of(const json::object& o, std::string_view where,
   return std::string(fallback);
 }
 
-void Extractor::convert(Reading& r, const UnitConversion& conversion) const {
-  r.unit = conversion.unit;
-  auto apply = [&conversion](std::optional<double>& v) {
-    if (v) v = conversion.apply(*v);
+void Extractor::convert(Reading& r, const UnitConversion& conversion) {
+  // 1e308 kW is not a reading: a value that overflows on conversion is
+  // withheld rather than reported as infinity.
+  auto apply = [this, &conversion](std::optional<double>& v) {
+    if (!v) return;
+    v = conversion.apply(*v);
+    if (!std::isfinite(*v)) {
+      v.reset();
+      reader_.report(ProblemKind::wrong_type, "", "number out of range after unit conversion");
+    }
   };
+  r.unit = conversion.unit;
   apply(r.value);
   auto& t = r.thresholds;
   for (auto* v : {&t.upper_caution, &t.upper_critical, &t.upper_fatal, &t.lower_caution,

@@ -261,6 +261,14 @@ TEST(Units, UnknownReadingTypeKeepsTheBmcUnit) {
   EXPECT_TRUE(res.problems.empty());
 }
 
+TEST(Units, OverflowOnConversionIsWithheld) {
+  const auto res = run("/redfish/v1/Chassis/1/Sensors/S", sensor_json("Heat", "kW", 1e308, 1e300));
+  ASSERT_EQ(res.readings.size(), 1u);
+  EXPECT_FALSE(res.readings[0].value);
+  EXPECT_FALSE(res.readings[0].thresholds.upper_critical);
+  EXPECT_EQ(res.problems.count(ProblemKind::wrong_type), 2u);
+}
+
 TEST(Units, ConversionTable) {
   EXPECT_EQ(convert_unit("Cel").unit, Unit::celsius);
   EXPECT_DOUBLE_EQ(convert_unit("K").apply(300.0), 300.0 - 273.15);
