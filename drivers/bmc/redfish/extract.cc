@@ -335,8 +335,11 @@ void Extractor::sensor(const json::object& o) {
     r.kind = Kind::other;
     conversion = {Unit::none, 1.0, 0.0};
   }
-  if (r.kind == Kind::percent && r.physical_context == "Fan") r.kind = Kind::fan;
-  if (r.kind == Kind::percent && r.physical_context == "Pump") r.kind = Kind::pump;
+  // A speed (Percent or Rotational) says what spins only in PhysicalContext.
+  if (r.kind == Kind::percent || r.kind == Kind::fan) {
+    if (r.physical_context == "Fan") r.kind = Kind::fan;
+    if (r.physical_context == "Pump") r.kind = Kind::pump;
+  }
 
   r.value = reader_.number(o, "Reading", "");
   if (!o.contains("Reading") && expects_value(st.state)) reader_.missing("", "Reading");

@@ -269,6 +269,22 @@ TEST(Units, OverflowOnConversionIsWithheld) {
   EXPECT_EQ(res.problems.count(ProblemKind::wrong_type), 2u);
 }
 
+TEST(Units, SpeedsAreFansOrPumpsByPhysicalContext) {
+  auto speed = [](std::string_view type, std::string_view units, std::string_view context) {
+    return run("/redfish/v1/Chassis/1/Sensors/S",
+               fmt::format(R"({{"@odata.type": "#Sensor.v1_7_0.Sensor", "ReadingType": "{}",
+                 "ReadingUnits": "{}", "Reading": 50, "PhysicalContext": "{}"}})",
+                           type, units, context))
+        .readings.at(0);
+  };
+  EXPECT_EQ(speed("Rotational", "RPM", "Pump").kind, Kind::pump);
+  EXPECT_EQ(speed("Rotational", "RPM", "Pump").unit, Unit::rpm);
+  EXPECT_EQ(speed("Rotational", "{rev}/min", "Chassis").kind, Kind::fan);
+  EXPECT_EQ(speed("Percent", "%", "Fan").kind, Kind::fan);
+  EXPECT_EQ(speed("Percent", "%", "Pump").kind, Kind::pump);
+  EXPECT_EQ(speed("Percent", "%", "CPU").kind, Kind::percent);
+}
+
 TEST(Units, ConversionTable) {
   EXPECT_EQ(convert_unit("Cel").unit, Unit::celsius);
   EXPECT_DOUBLE_EQ(convert_unit("K").apply(300.0), 300.0 - 273.15);
