@@ -381,9 +381,9 @@ void cross_check(const Config& c, const toml::table& root, const std::string& fi
     at(psk_node, "fabric.psk_file",
        fmt::format("\"{}\" has mode {:04o}, so other users can read the key; run chmod 0600 {}", c.fabric.psk_file,
                    st.st_mode & 0777, c.fabric.psk_file));
-  } else if (st.st_size < 16) {
+  } else if (st.st_size < 32) {
     at(psk_node, "fabric.psk_file",
-       fmt::format("\"{}\" holds {} bytes; a key needs at least 16 (use 32 random bytes)", c.fabric.psk_file,
+       fmt::format("\"{}\" holds {} bytes; a key needs at least 32 (head -c 32 /dev/urandom)", c.fabric.psk_file,
                    st.st_size));
   }
 }

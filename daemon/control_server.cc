@@ -79,11 +79,17 @@ class ControlServer::Session : public std::enable_shared_from_this<Session> {
   void on_body() {
     v1::Request request;
     if (!decode_request(body_, request)) return malformed("message is not a railyard.v1.Request");
-    out_ = framing::encode(server_.service_.handle(request));
-    auto self = shared_from_this();
-    asio::async_write(socket_, asio::buffer(out_), [self](boost::system::error_code ec, size_t) {
-      if (ec) return self->finish();
-      self->read_header();
+    // One request at a time per connection: the next is read once this one
+    // is answered, which may be later (railctl send).
+    std::weak_ptr<Session> weak = shared_from_this();
+    server_.service_.handle(request, [weak](v1::Response response) {
+      auto self = weak.lock();
+      if (!self) return;
+      self->out_ = framing::encode(response);
+      asio::async_write(self->socket_, asio::buffer(self->out_), [self](boost::system::error_code ec, size_t) {
+        if (ec) return self->finish();
+        self->read_header();
+      });
     });
   }
 

@@ -9,37 +9,52 @@ bool decode_request(std::string_view body, v1::Request& out) {
 }
 
 namespace {
-v1::Response error_response(const v1::Request& request, v1::Status status, std::string message) {
+v1::Response response_to(const v1::Request& request, v1::Status status, std::string error = {}) {
   v1::Response response;
   response.set_protocol_version(v1::PROTOCOL_VERSION_CURRENT);
   response.set_request_id(request.request_id());
   response.set_status(status);
-  response.set_error(std::move(message));
+  response.set_error(std::move(error));
   return response;
 }
 }  // namespace
 
-v1::Response ControlService::handle(const v1::Request& request) const {
+void ControlService::handle(const v1::Request& request, ControlReply reply) const {
   if (request.protocol_version() != v1::PROTOCOL_VERSION_CURRENT) {
-    return error_response(request, v1::STATUS_UNSUPPORTED_VERSION,
-                          fmt::format("protocol version {} is not supported; this railyardd speaks version {}: "
-                                      "use a railctl of the same release",
-                                      request.protocol_version(), static_cast<int>(v1::PROTOCOL_VERSION_CURRENT)));
+    return reply(response_to(request, v1::STATUS_UNSUPPORTED_VERSION,
+                             fmt::format("protocol version {} is not supported; this railyardd speaks version {}: "
+                                         "use a railctl of the same release",
+                                         request.protocol_version(),
+                                         static_cast<int>(v1::PROTOCOL_VERSION_CURRENT))));
   }
-  v1::Response response;
-  response.set_protocol_version(v1::PROTOCOL_VERSION_CURRENT);
-  response.set_request_id(request.request_id());
+  v1::Response response = response_to(request, v1::STATUS_OK);
   switch (request.body_case()) {
     case v1::Request::kStatus:
-      *response.mutable_status_reply() = status_();
-      break;
+      *response.mutable_status_reply() = handlers_.status();
+      return reply(std::move(response));
+    case v1::Request::kRails:
+      *response.mutable_rails_reply() = handlers_.rails();
+      return reply(std::move(response));
+    case v1::Request::kPeers:
+      *response.mutable_peers_reply() = handlers_.peers();
+      return reply(std::move(response));
+    case v1::Request::kTransfers:
+      *response.mutable_transfers_reply() = handlers_.transfers();
+      return reply(std::move(response));
+    case v1::Request::kSend:
+      return handlers_.send(request.send(), [response = std::move(response), reply = std::move(reply)](
+                                                v1::Status status, std::string error, v1::SendReply result) mutable {
+        response.set_status(status);
+        response.set_error(std::move(error));
+        if (status == v1::STATUS_OK) *response.mutable_send_reply() = std::move(result);
+        reply(std::move(response));
+      });
     case v1::Request::BODY_NOT_SET:
-      return error_response(request, v1::STATUS_BAD_REQUEST,
-                            "the request names no operation (or one this railyardd does not know): upgrade the "
-                            "daemon or use a railctl of the same release");
+      break;
   }
-  response.set_status(v1::STATUS_OK);
-  return response;
+  reply(response_to(request, v1::STATUS_BAD_REQUEST,
+                    "the request names no operation (or one this railyardd does not know): upgrade the daemon or use "
+                    "a railctl of the same release"));
 }
 
 v1::Response ControlService::permission_denied(std::string_view reason) {

@@ -1,6 +1,8 @@
 #pragma once
-// Answers control requests. No I/O: the server feeds it decoded requests, and
-// the fuzz target drives it with arbitrary bytes.
+// Answers control requests. No I/O: the server feeds it decoded requests and
+// writes what it answers; the fuzz target drives it with arbitrary bytes.
+// Most answers are immediate; `send` (a probe through the fabric) answers
+// when its transfers finish.
 
 #include <functional>
 #include <string_view>
@@ -12,19 +14,30 @@ namespace railyard::daemon {
 /// Parses one frame body; false when the bytes are not a Request.
 bool decode_request(std::string_view body, v1::Request& out);
 
+using ControlReply = std::function<void(v1::Response)>;
+
+/// Where the answers come from; every member must be set.
+struct ControlHandlers {
+  std::function<v1::StatusReply()> status;
+  std::function<v1::RailsReply()> rails;
+  std::function<v1::PeersReply()> peers;
+  std::function<v1::TransfersReply()> transfers;
+  /// Calls `done` exactly once, with an OK response carrying a SendReply or an error response.
+  std::function<void(const v1::SendRequest&, std::function<void(v1::Status, std::string, v1::SendReply)> done)> send;
+};
+
 class ControlService {
  public:
-  using StatusSource = std::function<v1::StatusReply()>;
+  explicit ControlService(ControlHandlers handlers) : handlers_(std::move(handlers)) {}
 
-  explicit ControlService(StatusSource status) : status_(std::move(status)) {}
-
-  v1::Response handle(const v1::Request& request) const;
+  /// Calls `reply` exactly once, now or later.
+  void handle(const v1::Request& request, ControlReply reply) const;
 
   /// The answer sent to a peer that may not use the socket.
   static v1::Response permission_denied(std::string_view reason);
 
  private:
-  StatusSource status_;
+  ControlHandlers handlers_;
 };
 
 }  // namespace railyard::daemon

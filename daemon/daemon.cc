@@ -11,6 +11,20 @@
 
 namespace railyard::daemon {
 
+namespace {
+bool same_fabric(const config::Config& a, const config::Config& b) {
+  if (a.rails.size() != b.rails.size() || a.peers.size() != b.peers.size()) return false;
+  for (size_t i = 0; i < a.rails.size(); ++i) {
+    const auto &x = a.rails[i], &y = b.rails[i];
+    if (x.name != y.name || x.driver != y.driver || x.interface != y.interface || x.address != y.address) return false;
+  }
+  for (size_t i = 0; i < a.peers.size(); ++i) {
+    if (a.peers[i].name != b.peers[i].name || a.peers[i].addresses != b.peers[i].addresses) return false;
+  }
+  return true;
+}
+}  // namespace
+
 Daemon::Daemon(Options options, config::Located initial)
     : signals_(io_, SIGTERM, SIGINT, SIGHUP),
       options_(std::move(options)),
@@ -18,7 +32,7 @@ Daemon::Daemon(Options options, config::Located initial)
       from_file_(initial.from_file),
       config_loaded_at_(std::chrono::system_clock::now()),
       started_at_(std::chrono::steady_clock::now()),
-      control_service_([this] { return status(); }),
+      control_service_(control_handlers()),
       control_server_(io_, control_service_),
       watchdog_(io_, [] { return true; }) {}
 
@@ -29,6 +43,27 @@ ControlServer::Settings Daemon::control_settings(const config::Config& c) {
           .max_message_bytes = c.control.max_message_bytes};
 }
 
+WorkloadServer::Settings Daemon::workload_settings(const config::Config& c) {
+  return {.socket_path = c.fabric.workload_socket,
+          .socket_mode = c.control.socket_mode,
+          .group = c.control.group,
+          .host_name = c.daemon.host_name};
+}
+
+ControlHandlers Daemon::control_handlers() {
+  return ControlHandlers{
+      .status = [this] { return status(); },
+      .rails = [this] { return fabric_ ? fabric_->rails() : v1::RailsReply(); },
+      .peers = [this] { return fabric_ ? fabric_->peers() : v1::PeersReply(); },
+      .transfers = [this] { return fabric_ ? fabric_->transfers() : v1::TransfersReply(); },
+      .send =
+          [this](const v1::SendRequest& request, std::function<void(v1::Status, std::string, v1::SendReply)> done) {
+            if (!fabric_) return done(v1::STATUS_INTERNAL, "the fabric is not running", {});
+            fabric_->send(request, std::move(done));
+          },
+  };
+}
+
 void Daemon::apply_log_level() const { log::set_threshold(config_.daemon.log_level); }
 
 // Start-up order; stop() undoes it in reverse.
@@ -37,6 +72,14 @@ void Daemon::start() {
   log::info("railyardd {} starting on host {} with {}", kVersion, config_.daemon.host_name,
             from_file_ ? "config " + config_.source_path : std::string("embedded default config"));
   control_server_.open(control_settings(config_));
+  fabric_ = std::make_unique<FabricService>(io_, config_, regions_);
+  workloads_ = std::make_unique<WorkloadServer>(
+      io_, regions_,
+      TransferPort{.post = [this](uint64_t owner, const v1::PostTransfer& p) { return fabric_->post(owner, p); },
+                   .abandon_owner = [this](uint64_t owner) { fabric_->abandon_owner(owner); },
+                   .peer_names = [this] { return fabric_->peer_names(); }});
+  fabric_->attach(*workloads_);
+  workloads_->open(workload_settings(config_));
   wait_for_signal();
   const auto watchdog = watchdog_.start();
   if (watchdog.count() > 0) log::info("systemd watchdog: {} ms, pinged every quarter", watchdog.count() / 1000);
@@ -50,6 +93,8 @@ void Daemon::stop() {
   watchdog_.stop();
   boost::system::error_code ignored;
   signals_.cancel(ignored);
+  if (workloads_) workloads_->close();
+  if (fabric_) fabric_->stop();
   control_server_.close();
 }
 
@@ -86,6 +131,11 @@ void Daemon::reload() {
                                ? config::Located{config::load_file(config_.source_path), true}
                                : config::locate_and_load(options_.config_path, kDefaultConfigPath);
     control_server_.apply(control_settings(next.config));
+    if (next.config.fabric.port != config_.fabric.port || next.config.fabric.psk_file != config_.fabric.psk_file ||
+        next.config.fabric.workload_socket != config_.fabric.workload_socket ||
+        !same_fabric(next.config, config_))
+      log::warning("reload: [fabric], [[rail]] and [[peer]] changes take effect when railyardd restarts; the running "
+                   "fabric keeps its configuration");
     config_ = std::move(next.config);
     from_file_ = next.from_file;
     ++config_generation_;
@@ -118,6 +168,8 @@ v1::StatusReply Daemon::status() const {
   reply.mutable_features()->set_dpdk(kHaveDpdk);
   reply.mutable_features()->set_verbs(kHaveVerbs);
   reply.mutable_features()->set_ebpf(kHaveEbpf);
+  if (fabric_) fabric_->fill_status(reply);
+  reply.set_workloads(workloads_ ? static_cast<uint32_t>(workloads_->workloads()) : 0);
   return reply;
 }
 

@@ -10,7 +10,10 @@
 #include "daemon/config.h"
 #include "daemon/control_server.h"
 #include "daemon/control_service.h"
+#include "daemon/fabric_service.h"
+#include "daemon/region_table.h"
 #include "daemon/systemd_notify.h"
+#include "daemon/workload_server.h"
 
 namespace railyard::daemon {
 
@@ -35,6 +38,8 @@ class Daemon {
   void apply_log_level() const;
   v1::StatusReply status() const;
   static ControlServer::Settings control_settings(const config::Config& c);
+  static WorkloadServer::Settings workload_settings(const config::Config& c);
+  ControlHandlers control_handlers();
 
   boost::asio::io_context io_;
   boost::asio::signal_set signals_;
@@ -45,6 +50,9 @@ class Daemon {
   uint64_t reloads_refused_ = 0;
   std::chrono::system_clock::time_point config_loaded_at_;
   const std::chrono::steady_clock::time_point started_at_;
+  RegionTable regions_;
+  std::unique_ptr<FabricService> fabric_;  // built in start(): opening rails can fail
+  std::unique_ptr<WorkloadServer> workloads_;
   ControlService control_service_;
   ControlServer control_server_;
   Watchdog watchdog_;

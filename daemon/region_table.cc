@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -64,13 +65,48 @@ RegionTable::Registration RegionTable::add(uint32_t requested_id, int memfd, uin
   if (base == MAP_FAILED) {
     return refuse(Error::map_failed, fmt::format("cannot map the region ({} bytes): {}", length, std::strerror(errno)));
   }
-  owned_[id] = std::make_unique<Region>(Region{.base = static_cast<std::byte*>(base),
-                                               .length = length,
-                                               .fd = memfd,
-                                               .owner = owner,
-                                               .name = std::move(name)});
+  owned_[id] = std::make_unique<Region>();
+  owned_[id]->base = static_cast<std::byte*>(base);
+  owned_[id]->length = length;
+  owned_[id]->fd = memfd;
+  owned_[id]->owner = owner;
+  owned_[id]->name = std::move(name);
   slots_[id].store(owned_[id].get(), std::memory_order_release);
   return Registration{.error = Error::none, .id = id, .message = {}};
+}
+
+void RegionTable::add_internal(uint32_t id, uint64_t length, std::string name) {
+  const int fd = ::memfd_create(name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0 || ::ftruncate(fd, static_cast<off_t>(length)) != 0 || ::fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) != 0) {
+    const std::string why = std::strerror(errno);
+    if (fd >= 0) ::close(fd);
+    throw std::runtime_error(fmt::format("cannot create the {}-byte region \"{}\": {}", length, name, why));
+  }
+  auto r = add(id, fd, length, 0, name);
+  if (r.error != Error::none) throw std::runtime_error(fmt::format("region \"{}\": {}", name, r.message));
+}
+
+RegionTable::Error RegionTable::pin(uint32_t id, uint64_t owner, uint64_t offset, uint64_t length, Pin& out,
+                                    std::string& message) {
+  if (id >= kMaxRegions || !owned_[id] || (owner != 0 && owned_[id]->owner != owner)) {
+    message = fmt::format("region {} is not registered by this workload", id);
+    return Error::unknown;
+  }
+  Region& r = *owned_[id];
+  if (offset > r.length || length > r.length - offset) {
+    message = fmt::format("range [{}, {}) is outside region {} ({} bytes)", offset, offset + length, id, r.length);
+    return Error::too_small;
+  }
+  r.pins.fetch_add(1, std::memory_order_acq_rel);
+  out.region = &r;
+  out.bytes = std::span<const std::byte>(r.base + offset, length);
+  return Error::none;
+}
+
+void RegionTable::unpin(Pin& pin) {
+  if (pin.region == nullptr) return;
+  static_cast<Region*>(pin.region)->pins.fetch_sub(1, std::memory_order_acq_rel);
+  pin.region = nullptr;
 }
 
 bool RegionTable::retire(uint32_t id, uint64_t owner) {
@@ -88,9 +124,10 @@ void RegionTable::retire_owner(uint64_t owner) {
 
 void RegionTable::reclaim() {
   const uint64_t now = epoch_.load(std::memory_order_acquire);
-  // Two epochs later, every lookup that could have seen the region has ended.
+  // Two epochs later, every lookup that could have seen the region has
+  // ended; pins are transfers still sending from it.
   std::erase_if(retired_, [now](Retired& r) {
-    if (now < r.epoch + 2) return false;
+    if (now < r.epoch + 2 || r.region->pins.load(std::memory_order_acquire) != 0) return false;
     unmap(*r.region);
     return true;
   });

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,13 @@ class RegionTable {
 
   enum class Error { none, id_out_of_range, id_in_use, full, not_a_sealed_memfd, too_small, map_failed, unknown };
 
+  /// Keeps a range of a region mapped (even after it is retired) until
+  /// unpinned: an outbound transfer's source while it is in flight.
+  struct Pin {
+    void* region = nullptr;
+    std::span<const std::byte> bytes;
+  };
+
   struct Registration {
     Error error = Error::none;
     uint32_t id = 0;
@@ -46,6 +54,17 @@ class RegionTable {
   /// shrink it under the daemon) and publishes it. Takes ownership of the fd
   /// on success and closes it on failure.
   Registration add(uint32_t requested_id, int memfd, uint64_t length, uint64_t owner, std::string name);
+  /// Maps the daemon's own scratch region (the railctl send probe): a memfd
+  /// it creates itself. Throws std::runtime_error when it cannot.
+  void add_internal(uint32_t id, uint64_t length, std::string name);
+
+  /// Pins [offset, offset + length) of region `id` held by `owner` (or any
+  /// owner when `owner` is 0). Error unknown (with message) when it is not
+  /// registered by that owner or the range does not fit.
+  Error pin(uint32_t id, uint64_t owner, uint64_t offset, uint64_t length, Pin& out, std::string& message);
+  /// Any thread: the pinned range is no longer used.
+  static void unpin(Pin& pin);
+
   /// Unpublishes a region; false if `owner` does not hold it.
   bool retire(uint32_t id, uint64_t owner);
   /// Unpublishes every region of `owner` (its connection closed).
@@ -60,7 +79,9 @@ class RegionTable {
     const Region* r = slots_[id].load(std::memory_order_acquire);
     return r ? RegionView{r->base, r->length} : RegionView{};
   }
-  /// Called by the data plane whenever it holds no RegionView (between bursts).
+  /// Called by the (single) data-plane thread whenever it holds no
+  /// RegionView (between bursts): one call after a retirement proves it
+  /// has let go of that region.
   void quiescent() { epoch_.fetch_add(1, std::memory_order_release); }
 
  private:
@@ -70,6 +91,7 @@ class RegionTable {
     int fd = -1;
     uint64_t owner = 0;
     std::string name;
+    std::atomic<uint32_t> pins{0};
   };
   struct Retired {
     std::unique_ptr<Region> region;

@@ -28,13 +28,18 @@ constexpr std::string_view kUsage = R"(usage: railctl [--socket PATH] [--json] [
 
 commands:
   status              the daemon's version, uptime, configuration, rails and peers
+  rails               each rail: state, link, goodput, RTT, window, retransmits, counters
+  peers               each peer: session, rails, bytes, handshakes; refused datagrams
+  transfers           transfers in flight, and totals
+  send --peer P --size N[K|M|G] [--count N] [--class kv|activation] [--checksum] [--concurrency N]
+                      a bandwidth/latency probe through the real path to peer P
   version             railctl's version, and the daemon's when it runs
   config check FILE   validate a railyard.toml exactly as railyardd would
 
 options:
   --socket PATH   the daemon's control socket (default /run/railyard/control.sock)
   --json          machine-readable output (protobuf JSON mapping: 64-bit numbers are strings)
-  --timeout MS    how long to wait for the daemon (default 5000)
+  --timeout MS    how long to wait for the daemon (default 5000; send: 600000)
 
 exit codes: 0 ok, 1 failure, 2 usage
 )";
@@ -42,7 +47,7 @@ exit codes: 0 ok, 1 failure, 2 usage
 struct Options {
   std::string socket = "/run/railyard/control.sock";
   bool json = false;
-  std::chrono::milliseconds timeout{5000};
+  std::chrono::milliseconds timeout{0};  // 0: the command's default
   std::vector<std::string> command;
 };
 
@@ -75,7 +80,7 @@ Options parse_args(int argc, char** argv) {
     } else if (arg == "--help" || arg == "-h") {
       o.command = {"help"};
       return o;
-    } else if (arg.starts_with("--")) {
+    } else if (arg.starts_with("--") && (o.command.empty() || o.command[0] != "send")) {
       throw UsageError(fmt::format("unknown option '{}'", arg));
     } else {
       o.command.emplace_back(arg);
@@ -95,8 +100,9 @@ std::string to_json(const google::protobuf::Message& message) {
   return out;
 }
 
-v1::Response call(const Options& o, v1::Request request) {
-  auto client = client::ControlClient::connect(o.socket, o.timeout);
+v1::Response call(const Options& o, v1::Request request,
+                  std::chrono::milliseconds default_timeout = std::chrono::milliseconds(5000)) {
+  auto client = client::ControlClient::connect(o.socket, o.timeout.count() ? o.timeout : default_timeout);
   v1::Response response = client.call(std::move(request));
   if (response.status() != v1::STATUS_OK)
     throw std::runtime_error(response.error().empty() ? v1::Status_Name(response.status()) : response.error());
@@ -133,6 +139,155 @@ int cmd_status(const Options& o) {
   if (s.peers().empty()) std::cout << fmt::format("  {:<10} none configured\n", "peers");
   for (const auto& p : s.peers()) std::cout << fmt::format("  {:<10} {} {}\n", "peer", p.name(), p.state());
   return kExitOk;
+}
+
+std::string rate(double bps) {
+  if (bps >= 1e9) return fmt::format("{:.2f} Gbit/s", bps / 1e9);
+  if (bps >= 1e6) return fmt::format("{:.1f} Mbit/s", bps / 1e6);
+  if (bps >= 1e3) return fmt::format("{:.1f} kbit/s", bps / 1e3);
+  return fmt::format("{:.0f} bit/s", bps);
+}
+
+std::string bytes(uint64_t b) {
+  if (b >= (1ull << 30)) return fmt::format("{:.2f} GiB", static_cast<double>(b) / (1ull << 30));
+  if (b >= (1ull << 20)) return fmt::format("{:.1f} MiB", static_cast<double>(b) / (1ull << 20));
+  if (b >= (1ull << 10)) return fmt::format("{:.1f} KiB", static_cast<double>(b) / (1ull << 10));
+  return fmt::format("{} B", b);
+}
+
+int cmd_rails(const Options& o) {
+  v1::Request request;
+  request.mutable_rails();
+  const v1::RailsReply r = call(o, request).rails_reply();
+  if (o.json) {
+    std::cout << to_json(r);
+    return kExitOk;
+  }
+  if (r.rails().empty()) {
+    std::cout << "no rails configured\n";
+    return kExitOk;
+  }
+  std::cout << fmt::format("{:<6} {:<7} {:<6} {:<8} {:<18} {:>13} {:>9} {:>10} {:>10} {:>8} {:>11} {:>11} {:>6}\n",
+                           "RAIL", "DRIVER", "IFACE", "STATE", "ADDRESS", "GOODPUT", "RTT", "WINDOW", "INFLIGHT",
+                           "RETX", "TX PKTS", "RX PKTS", "ECN");
+  for (const auto& x : r.rails()) {
+    std::string state = x.state();
+    if (!x.down_reason().empty()) state += " (" + x.down_reason() + ")";
+    std::cout << fmt::format("{:<6} {:<7} {:<6} {:<8} {:<18} {:>13} {:>7.0f}us {:>10} {:>10} {:>8} {:>11} {:>11} {:>6}\n",
+                             x.name(), x.driver(), x.interface(), state, x.address(), rate(x.tx_goodput_bps()),
+                             x.rtt_us(), bytes(x.window_bytes()), bytes(x.inflight_bytes()), x.retransmits(),
+                             x.tx_packets(), x.rx_packets(), x.ecn_marks());
+  }
+  return kExitOk;
+}
+
+int cmd_peers(const Options& o) {
+  v1::Request request;
+  request.mutable_peers();
+  const v1::PeersReply r = call(o, request).peers_reply();
+  if (o.json) {
+    std::cout << to_json(r);
+    return kExitOk;
+  }
+  if (r.peers().empty()) std::cout << "no peers configured\n";
+  for (const auto& p : r.peers()) {
+    std::string rails;
+    for (const auto& pr : p.rails()) rails += fmt::format("{}{}={}", rails.empty() ? "" : " ", pr.rail(), pr.address());
+    std::cout << fmt::format("{:<10} {:<12} session {:016x}  sent {:>10}  received {:>10}  in flight {:>5}  "
+                             "handshakes {} ({} refused)\n           {}\n",
+                             p.name(), p.state(), p.session_id(), bytes(p.bytes_sent()), bytes(p.bytes_received()),
+                             p.transfers_in_flight(), p.handshakes(), p.handshake_failures(), rails);
+  }
+  const auto& f = r.fabric();
+  std::cout << fmt::format("refused datagrams: malformed {}, unknown source {}, unauthenticated {}, stale session {}, "
+                           "rejected {}\n",
+                           f.rx_malformed(), f.rx_unknown_source(), f.rx_unauthenticated(), f.rx_stale_session(),
+                           f.rx_rejected());
+  return kExitOk;
+}
+
+int cmd_transfers(const Options& o) {
+  v1::Request request;
+  request.mutable_transfers();
+  const v1::TransfersReply r = call(o, request).transfers_reply();
+  if (o.json) {
+    std::cout << to_json(r);
+    return kExitOk;
+  }
+  std::cout << fmt::format("out: {} completed ({}), {} failed; in: {} completed ({}); {} in flight\n",
+                           r.completed_out(), bytes(r.bytes_out()), r.failed_out(), r.completed_in(),
+                           bytes(r.bytes_in()), r.transfers_size());
+  for (const auto& t : r.transfers())
+    std::cout << fmt::format("  {:>8} {:<3} {:<10} {:<10} {:>10}  {} ms\n", t.id(), t.direction(), t.peer(),
+                             t.traffic_class(), bytes(t.length()), t.age_ms());
+  return kExitOk;
+}
+
+uint64_t parse_size(const std::string& v) {
+  size_t used = 0;
+  uint64_t n = 0;
+  try {
+    n = std::stoull(v, &used);
+  } catch (const std::exception&) {
+    throw UsageError(fmt::format("--size takes a number with an optional K, M or G suffix, not '{}'", v));
+  }
+  const std::string suffix = v.substr(used);
+  if (suffix == "K" || suffix == "k") return n << 10;
+  if (suffix == "M" || suffix == "m") return n << 20;
+  if (suffix == "G" || suffix == "g") return n << 30;
+  if (!suffix.empty()) throw UsageError(fmt::format("--size suffix '{}' is not K, M or G", suffix));
+  return n;
+}
+
+int cmd_send(const Options& o, const std::vector<std::string>& args) {
+  v1::Request request;
+  auto* s = request.mutable_send();
+  for (size_t i = 1; i < args.size(); ++i) {
+    auto value = [&]() -> const std::string& {
+      if (i + 1 >= args.size()) throw UsageError(fmt::format("{} needs a value", args[i]));
+      return args[++i];
+    };
+    auto number = [&](const std::string& flag) -> uint32_t {
+      const std::string& v = value();
+      try {
+        return static_cast<uint32_t>(std::stoul(v));
+      } catch (const std::exception&) {
+        throw UsageError(fmt::format("{} takes a number, not '{}'", flag, v));
+      }
+    };
+    if (args[i] == "--peer") {
+      s->set_peer(value());
+    } else if (args[i] == "--size") {
+      s->set_size(parse_size(value()));
+    } else if (args[i] == "--count") {
+      s->set_count(number("--count"));
+    } else if (args[i] == "--concurrency") {
+      s->set_concurrency(number("--concurrency"));
+    } else if (args[i] == "--checksum") {
+      s->set_checksum(true);
+    } else if (args[i] == "--class") {
+      const std::string& c = value();
+      if (c != "kv" && c != "activation") throw UsageError("--class is kv or activation");
+      s->set_activation(c == "activation");
+    } else {
+      throw UsageError(fmt::format("send: unknown option '{}'", args[i]));
+    }
+  }
+  if (s->peer().empty() || s->size() == 0) throw UsageError("send needs --peer P and --size N");
+  const v1::SendReply r = call(o, request, std::chrono::minutes(10)).send_reply();
+  if (o.json) {
+    std::cout << to_json(r);
+  } else {
+    std::cout << fmt::format("{} transfers of {} to {}: {} completed, {} failed in {:.3f} s\n", s->count() ? s->count() : 1,
+                             bytes(s->size()), s->peer(), r.completed(), r.failed(),
+                             static_cast<double>(r.duration_ns()) / 1e9);
+    std::cout << fmt::format("goodput {}   latency p50 {:.1f} us  p99 {:.1f} us  max {:.1f} us\n",
+                             rate(r.goodput_bps()), static_cast<double>(r.latency_p50_ns()) / 1e3,
+                             static_cast<double>(r.latency_p99_ns()) / 1e3,
+                             static_cast<double>(r.latency_max_ns()) / 1e3);
+    if (!r.first_error().empty()) std::cout << "first error: " << r.first_error() << "\n";
+  }
+  return r.failed() == 0 ? kExitOk : kExitFailure;
 }
 
 int cmd_version(const Options& o) {
@@ -194,6 +349,10 @@ int dispatch(const Options& o) {
     return kExitOk;
   }
   if (c[0] == "status" && c.size() == 1) return cmd_status(o);
+  if (c[0] == "rails" && c.size() == 1) return cmd_rails(o);
+  if (c[0] == "peers" && c.size() == 1) return cmd_peers(o);
+  if (c[0] == "transfers" && c.size() == 1) return cmd_transfers(o);
+  if (c[0] == "send") return cmd_send(o, c);
   if (c[0] == "version" && c.size() == 1) return cmd_version(o);
   if (c[0] == "config") {
     if (c.size() == 3 && c[1] == "check") return cmd_config_check(o, c[2]);

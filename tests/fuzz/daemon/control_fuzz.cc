@@ -10,7 +10,14 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace railyard;
-  static const daemon::ControlService service([] { return v1::StatusReply(); });
+  static const daemon::ControlService service(daemon::ControlHandlers{
+      .status = [] { return v1::StatusReply(); },
+      .rails = [] { return v1::RailsReply(); },
+      .peers = [] { return v1::PeersReply(); },
+      .transfers = [] { return v1::TransfersReply(); },
+      .send = [](const v1::SendRequest&, std::function<void(v1::Status, std::string, v1::SendReply)> done) {
+        done(v1::STATUS_OK, {}, {});
+      }});
   std::string_view stream(reinterpret_cast<const char*>(data), size);
   while (true) {
     const auto split = framing::split(stream, 4096);
@@ -18,7 +25,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     stream.remove_prefix(split.consumed);
     v1::Request request;
     if (!daemon::decode_request(split.body, request)) continue;
-    const v1::Response response = service.handle(request);
+    int replies = 0;
+    v1::Response response;
+    service.handle(request, [&](v1::Response r) {
+      response = std::move(r);
+      ++replies;
+    });
+    if (replies != 1) std::abort();
     if (response.protocol_version() != v1::PROTOCOL_VERSION_CURRENT) std::abort();
     if (response.status() == v1::STATUS_UNSPECIFIED) std::abort();
     if (response.request_id() != request.request_id()) std::abort();

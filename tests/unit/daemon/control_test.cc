@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <optional>
+
 #include "client/framing.h"
 #include "daemon/control_service.h"
 
@@ -38,10 +41,35 @@ TEST(Framing, PartialAndOversized) {
 
 class ControlServiceTest : public ::testing::Test {
  protected:
-  daemon::ControlService service{[] {
-    v1::StatusReply s;
-    s.set_version("test-version");
-    return s;
+  v1::Response call(const v1::Request& request) {
+    v1::Response out;
+    int replies = 0;
+    service.handle(request, [&](v1::Response r) {
+      out = std::move(r);
+      ++replies;
+    });
+    EXPECT_EQ(replies, 1);
+    return out;
+  }
+
+  std::function<void(v1::Status, std::string, v1::SendReply)> pending_send;
+  daemon::ControlService service{daemon::ControlHandlers{
+      .status =
+          [] {
+            v1::StatusReply s;
+            s.set_version("test-version");
+            return s;
+          },
+      .rails =
+          [] {
+            v1::RailsReply r;
+            r.add_rails()->set_name("r0");
+            return r;
+          },
+      .peers = [] { return v1::PeersReply(); },
+      .transfers = [] { return v1::TransfersReply(); },
+      .send = [this](const v1::SendRequest&,
+                     std::function<void(v1::Status, std::string, v1::SendReply)> done) { pending_send = done; },
   }};
 };
 
@@ -50,7 +78,7 @@ TEST_F(ControlServiceTest, StatusAnswersWithRequestId) {
   request.set_protocol_version(v1::PROTOCOL_VERSION_CURRENT);
   request.set_request_id(9);
   request.mutable_status();
-  const v1::Response r = service.handle(request);
+  const v1::Response r = call(request);
   EXPECT_EQ(r.status(), v1::STATUS_OK);
   EXPECT_EQ(r.request_id(), 9u);
   EXPECT_EQ(r.status_reply().version(), "test-version");
@@ -60,7 +88,7 @@ TEST_F(ControlServiceTest, WrongVersionIsRefusedWithTheSupportedOne) {
   v1::Request request;
   request.set_protocol_version(99);
   request.mutable_status();
-  const v1::Response r = service.handle(request);
+  const v1::Response r = call(request);
   EXPECT_EQ(r.status(), v1::STATUS_UNSUPPORTED_VERSION);
   EXPECT_NE(r.error().find("version 99 is not supported"), std::string::npos);
   EXPECT_NE(r.error().find("speaks version 1"), std::string::npos);
@@ -69,7 +97,33 @@ TEST_F(ControlServiceTest, WrongVersionIsRefusedWithTheSupportedOne) {
 TEST_F(ControlServiceTest, EmptyRequestIsBad) {
   v1::Request request;
   request.set_protocol_version(v1::PROTOCOL_VERSION_CURRENT);
-  EXPECT_EQ(service.handle(request).status(), v1::STATUS_BAD_REQUEST);
+  EXPECT_EQ(call(request).status(), v1::STATUS_BAD_REQUEST);
+}
+
+TEST_F(ControlServiceTest, RailsComeFromTheFabric) {
+  v1::Request request;
+  request.set_protocol_version(v1::PROTOCOL_VERSION_CURRENT);
+  request.mutable_rails();
+  const v1::Response r = call(request);
+  ASSERT_EQ(r.rails_reply().rails_size(), 1);
+  EXPECT_EQ(r.rails_reply().rails(0).name(), "r0");
+}
+
+TEST_F(ControlServiceTest, SendAnswersWhenTheProbeFinishes) {
+  v1::Request request;
+  request.set_protocol_version(v1::PROTOCOL_VERSION_CURRENT);
+  request.set_request_id(5);
+  request.mutable_send()->set_peer("h2");
+  std::optional<v1::Response> answer;
+  service.handle(request, [&](v1::Response r) { answer = std::move(r); });
+  EXPECT_FALSE(answer.has_value());
+  ASSERT_TRUE(pending_send);
+  v1::SendReply result;
+  result.set_completed(3);
+  pending_send(v1::STATUS_OK, "", result);
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->request_id(), 5u);
+  EXPECT_EQ(answer->send_reply().completed(), 3u);
 }
 
 TEST(ControlDecode, GarbageIsNotARequest) {

@@ -1,0 +1,541 @@
+#include "daemon/data_plane.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "common/log.h"
+
+namespace railyard::daemon {
+
+namespace {
+constexpr size_t kBurst = 64;                              // frames per rail per loop
+constexpr uint64_t kHandshakeIntervalNs = 250'000'000;     // INIT retry while not established
+constexpr uint64_t kPublishIntervalNs = 100'000'000;       // statistics snapshot
+constexpr uint64_t kPeerLostNs = 10'000'000'000;           // every rail down this long: fail its transfers
+constexpr uint64_t kMaxSleepNs = 50'000'000;               // idle sleep bound (keeps epochs moving)
+constexpr size_t kPendingPerPeer = 16384;                  // transfers queued or in flight per peer
+
+uint64_t monotonic_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+uint64_t wall_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+void wake(int fd) {
+  const uint64_t one = 1;
+  (void)!::write(fd, &one, sizeof one);
+}
+}  // namespace
+
+struct DataPlane::PeerState {
+  struct Pending {
+    uint64_t transfer_id = 0;  // 0: free
+    RegionTable::Pin source;
+    uint32_t dest_region = 0;
+    uint64_t dest_offset = 0;
+    fabric::TrafficClass cls = fabric::TrafficClass::kv;
+    bool checksum = false;
+    bool posted = false;  // handed to the current session's Sender
+  };
+
+  PeerState(uint16_t i, std::span<const std::byte> psk, uint64_t self, uint64_t peer)
+      : index(i), auth(psk, self, peer) {
+    pending.resize(kPendingPerPeer);
+    free_slots.reserve(kPendingPerPeer);
+    for (size_t s = kPendingPerPeer; s-- > 0;) free_slots.push_back(static_cast<uint32_t>(s));
+  }
+
+  const uint16_t index;
+  fabric::PeerAuth auth;
+  uint64_t session = 0;
+  std::unique_ptr<fabric::Sender> sender;
+  std::unique_ptr<fabric::Receiver> receiver;
+  uint64_t next_handshake = 0;
+  size_t handshake_rail = 0;  // where the next INIT goes
+  uint64_t all_down_since = 0;
+  std::vector<Pending> pending;
+  std::vector<uint32_t> free_slots;
+  std::deque<uint32_t> backlog;  // slots waiting for the Sender (no session yet, or its slots full)
+  PeerSnapshot stats;
+};
+
+uint64_t DataPlane::node_id(std::string_view host_name) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : host_name) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h == 0 ? 1 : h;
+}
+
+DataPlane::DataPlane(Settings settings, RegionTable& regions)
+    : rails_(std::move(settings.rails)),
+      peers_(std::move(settings.peers)),
+      self_node_(settings.self_node),
+      psk_(std::move(settings.psk)),
+      regions_(regions) {
+  if (rails_.size() > fabric::kMaxRails)
+    throw std::runtime_error(fmt::format("{} rails configured; the fabric drives at most {}", rails_.size(),
+                                         fabric::kMaxRails));
+  command_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  event_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (command_fd_ < 0 || event_fd_ < 0) throw std::runtime_error(fmt::format("eventfd: {}", std::strerror(errno)));
+  for (size_t i = 0; i < peers_.size(); ++i)
+    state_.push_back(std::make_unique<PeerState>(static_cast<uint16_t>(i), psk_, self_node_, peers_[i].node));
+  tx_frames_.resize(rails_.size());
+  tx_room_.resize(rails_.size());
+  batches_.resize(rails_.size());
+  for (size_t r = 0; r < rails_.size(); ++r) {
+    tx_frames_[r].resize(kBurst);
+    tx_room_[r].resize(kBurst * fabric::kTxRoom);
+    batches_[r] = fabric::TxBatch{.frames = tx_frames_[r], .room = tx_room_[r], .count = 0};
+  }
+  rx_frames_.resize(kBurst);
+  last_link_.assign(rails_.size(), nic::LinkState::unknown);
+  counts_.rails.resize(rails_.size());
+  counts_.peers.resize(peers_.size());
+  snapshot_ = counts_;
+}
+
+DataPlane::~DataPlane() {
+  stop();
+  if (command_fd_ >= 0) ::close(command_fd_);
+  if (event_fd_ >= 0) ::close(event_fd_);
+}
+
+void DataPlane::start() {
+  running_.store(true);
+  thread_ = std::thread([this] { run(); });
+}
+
+void DataPlane::stop() {
+  if (!thread_.joinable()) return;
+  running_.store(false);
+  wake(command_fd_);
+  thread_.join();
+  for (auto& p : state_) {
+    for (auto& slot : p->pending) RegionTable::unpin(slot.source);
+  }
+}
+
+bool DataPlane::submit(FabricCommand command) {
+  if (!commands_.push(std::move(command))) return false;
+  wake(command_fd_);
+  return true;
+}
+
+std::optional<FabricEvent> DataPlane::next_event() {
+  uint64_t drained;
+  (void)!::read(event_fd_, &drained, sizeof drained);
+  return events_.pop();
+}
+
+FabricSnapshot DataPlane::snapshot() const {
+  std::lock_guard lock(snapshot_mu_);
+  return snapshot_;
+}
+
+void DataPlane::emit(const FabricEvent& event) {
+  // The control thread drains these; if it has fallen this far behind,
+  // wait for it rather than lose a completion.
+  wake_control_ = true;
+  while (!events_.push(event)) {
+    wake(event_fd_);
+    if (!running_.load(std::memory_order_relaxed)) return;
+    ::usleep(100);
+  }
+}
+
+void DataPlane::run() {
+  uint64_t now = monotonic_ns();
+  while (running_.load(std::memory_order_relaxed)) {
+    now = monotonic_ns();
+    bool busy = poll_commands(now);
+    busy |= receive(now);
+    for (size_t i = 0; i < state_.size(); ++i) {
+      PeerState& p = *state_[i];
+      handshake(p, static_cast<uint16_t>(i), now);
+      drain_completions(p, static_cast<uint16_t>(i), now);
+    }
+    busy |= transmit(now);
+    regions_.quiescent();
+    if (wake_control_) {  // one wake-up per loop, however many events
+      wake(event_fd_);
+      wake_control_ = false;
+    }
+    if (now >= next_publish_) publish(now);
+    ++counts_.loops;
+    if (!busy) {
+      uint64_t deadline = std::min(now + kMaxSleepNs, next_publish_);
+      for (auto& p : state_) {
+        if (p->sender) deadline = std::min(deadline, p->sender->next_deadline());
+        if (!p->sender) deadline = std::min(deadline, p->next_handshake);
+      }
+      idle_wait(now, deadline);
+    }
+  }
+}
+
+void DataPlane::idle_wait(uint64_t now, uint64_t deadline) {
+  if (deadline <= now) return;
+  pollfd fds[fabric::kMaxRails + 1];
+  nfds_t n = 0;
+  fds[n++] = pollfd{.fd = command_fd_, .events = POLLIN, .revents = 0};
+  for (auto& rail : rails_) {
+    if (rail->wait_fd() >= 0) fds[n++] = pollfd{.fd = rail->wait_fd(), .events = POLLIN, .revents = 0};
+  }
+  const uint64_t wait = deadline - now;
+  timespec ts{.tv_sec = static_cast<time_t>(wait / 1'000'000'000u), .tv_nsec = static_cast<long>(wait % 1'000'000'000u)};
+  ++counts_.sleeps;
+  ::ppoll(fds, n, &ts, nullptr);
+  if (fds[0].revents & POLLIN) {
+    uint64_t drained;
+    (void)!::read(command_fd_, &drained, sizeof drained);
+  }
+}
+
+bool DataPlane::poll_commands(uint64_t now) {
+  bool any = false;
+  while (auto command = commands_.pop()) {
+    any = true;
+    if (command->kind == FabricCommand::Kind::stop) {
+      running_.store(false);
+      continue;
+    }
+    PeerState& p = *state_[command->peer];
+    if (p.free_slots.empty()) {
+      RegionTable::unpin(command->source);
+      emit(FabricEvent{.kind = FabricEvent::Kind::sent, .outcome = FabricEvent::Outcome::backlog_full,
+                       .peer = command->peer, .transfer_id = command->transfer_id, .done_ns = now});
+      continue;
+    }
+    const uint32_t slot = p.free_slots.back();
+    p.free_slots.pop_back();
+    p.pending[slot] = PeerState::Pending{.transfer_id = command->transfer_id,
+                                         .source = command->source,
+                                         .dest_region = command->dest_region,
+                                         .dest_offset = command->dest_offset,
+                                         .cls = command->cls,
+                                         .checksum = command->checksum,
+                                         .posted = false};
+    p.backlog.push_back(slot);
+    post_backlog(p, now);
+  }
+  return any;
+}
+
+void DataPlane::post_backlog(PeerState& p, uint64_t now) {
+  if (!p.sender) return;
+  while (!p.backlog.empty()) {
+    const uint32_t slot = p.backlog.front();
+    PeerState::Pending& t = p.pending[slot];
+    uint64_t engine_id = 0;
+    const auto result = p.sender->post(fabric::OutboundTransfer{.source = t.source.bytes,
+                                                                .dest_region = t.dest_region,
+                                                                .dest_offset = t.dest_offset,
+                                                                .cls = t.cls,
+                                                                .checksum = t.checksum,
+                                                                .cookie = slot},
+                                       engine_id);
+    if (result == fabric::PostResult::busy) return;
+    p.backlog.pop_front();
+    if (result != fabric::PostResult::ok) {  // too large for the wire format
+      emit(FabricEvent{.kind = FabricEvent::Kind::sent, .outcome = FabricEvent::Outcome::rejected,
+                       .peer = p.index, .transfer_id = t.transfer_id, .done_ns = now});
+      RegionTable::unpin(t.source);
+      t.transfer_id = 0;
+      p.free_slots.push_back(slot);
+      continue;
+    }
+    t.posted = true;
+  }
+}
+
+bool DataPlane::receive(uint64_t now) {
+  bool any = false;
+  for (size_t r = 0; r < rails_.size(); ++r) {
+    const uint8_t rail = static_cast<uint8_t>(r);
+    // Link changes reach every session's Sender at once (drains the rail).
+    const nic::LinkState link = rails_[r]->link_state();
+    if (link != last_link_[r]) {
+      last_link_[r] = link;
+      for (size_t i = 0; i < state_.size(); ++i) {
+        if (state_[i]->sender && (peers_[i].rail_mask & (1u << r)) != 0) state_[i]->sender->set_link(rail, link, now);
+      }
+    }
+    // A few bursts per rail per loop: keeps one busy rail from starving the others.
+    for (int round = 0; round < 4; ++round) {
+      const size_t n = rails_[r]->rx_burst(rx_frames_);
+      if (n == 0) break;
+      any = true;
+      for (size_t k = 0; k < n; ++k) {
+        const nic::RxFrame& frame = rx_frames_[k];
+        if (frame.peer >= state_.size()) {
+          ++counts_.rx_unknown_source;
+          continue;
+        }
+        fabric::Packet pkt;
+        if (fabric::parse(frame.bytes, pkt, parse_counters_) != fabric::ParseResult::ok) {
+          ++counts_.rx_malformed;
+          continue;
+        }
+        PeerState& p = *state_[frame.peer];
+        switch (pkt.header.type) {
+          case fabric::PacketType::data: {
+            if (!p.receiver) {
+              ++counts_.rx_unauthenticated;
+              break;
+            }
+            const RegionView region = regions_.lookup(pkt.header.region);
+            const auto result = p.receiver->on_data(pkt, rail, frame.ecn_ce,
+                                                    std::span<std::byte>(region.base, region.length), now);
+            if (result == fabric::DataResult::stale_session) ++counts_.rx_stale_session;
+            if (result == fabric::DataResult::rejected) ++counts_.rx_rejected;
+            break;
+          }
+          case fabric::PacketType::ack:
+            if (p.sender) p.sender->on_ack(pkt, now);
+            break;
+          case fabric::PacketType::probe:
+            if (p.receiver) p.receiver->on_probe(pkt, rail, now);
+            break;
+          case fabric::PacketType::probe_reply:
+            if (p.sender) p.sender->on_probe_reply(pkt, now);
+            break;
+          case fabric::PacketType::handshake_init:
+          case fabric::PacketType::handshake_reply:
+            on_handshake(pkt, frame.peer, rail, now);
+            break;
+        }
+      }
+      if (n < rx_frames_.size()) break;
+    }
+  }
+  return any;
+}
+
+void DataPlane::send_control(uint8_t rail, uint16_t peer, std::span<const std::byte> datagram) {
+  const nic::TxFrame frame{.header = datagram, .payload = {}, .peer = peer};
+  rails_[rail]->tx_burst(std::span<const nic::TxFrame>(&frame, 1));
+}
+
+void DataPlane::handshake(PeerState& p, uint16_t index, uint64_t now) {
+  if (p.sender) {
+    // Every rail towards the peer down for long: its transfers cannot finish.
+    if (p.sender->up_mask() != 0) {
+      p.all_down_since = 0;
+    } else if (p.all_down_since == 0) {
+      p.all_down_since = now;
+    } else if (now - p.all_down_since > kPeerLostNs) {
+      log::warning("fabric: every rail to peer {} has been down for {} s; failing its transfers and reconnecting",
+                   peers_[index].name, kPeerLostNs / 1'000'000'000);
+      fail_all(p, index, FabricEvent::Outcome::peer_restarted, now);
+      p.sender.reset();
+      p.receiver.reset();
+      p.session = 0;
+      p.all_down_since = 0;
+      p.stats.established = false;
+      emit(FabricEvent{.kind = FabricEvent::Kind::peer_down, .peer = index, .done_ns = now});
+    }
+    return;
+  }
+  if (now < p.next_handshake) return;
+  p.next_handshake = now + kHandshakeIntervalNs;
+  fabric::Nonce nonce;
+  if (!fabric::random_nonce(nonce)) return;
+  // One INIT per attempt, on the next reachable rail in turn: the responder
+  // answers every INIT it accepts with a fresh session, so the same INIT on
+  // two rails would leave the two ends with different sessions.
+  for (size_t k = 0; k < rails_.size(); ++k) {
+    const size_t r = (p.handshake_rail + k) % rails_.size();
+    if ((peers_[index].rail_mask & (1u << r)) == 0 || rails_[r]->link_state() == nic::LinkState::down) continue;
+    p.handshake_rail = r + 1;
+    const size_t len = p.auth.make_init(wall_ns(), nonce, static_cast<uint8_t>(r), control_buffer_);
+    if (len > 0) send_control(static_cast<uint8_t>(r), index, std::span(control_buffer_).first(len));
+    return;
+  }
+}
+
+void DataPlane::on_handshake(const fabric::Packet& pkt, uint16_t index, uint8_t rail, uint64_t now) {
+  PeerState& p = *state_[index];
+  uint64_t session = 0;
+  fabric::AuthResult result;
+  if (pkt.header.type == fabric::PacketType::handshake_init) {
+    fabric::Nonce nonce;
+    if (!fabric::random_nonce(nonce)) return;
+    size_t len = 0;
+    result = p.auth.on_init(pkt, wall_ns(), nonce, control_buffer_, len, session);
+    if (result == fabric::AuthResult::ok) send_control(rail, index, std::span(control_buffer_).first(len));
+  } else {
+    result = p.auth.on_reply(pkt, wall_ns(), session);
+  }
+  if (result == fabric::AuthResult::ok) return establish(p, index, session, now);
+  if (result == fabric::AuthResult::crossed || result == fabric::AuthResult::unexpected_reply) return;
+  ++counts_.rx_unauthenticated;
+  ++p.stats.handshake_failures;
+  // Rare and worth an operator's eye, but never a log line per packet.
+  if (p.stats.handshake_failures == 1 || p.stats.handshake_failures % 1000 == 0)
+    log::warning("fabric: handshake from peer {} on rail {} refused ({}); {} refused so far — check that both hosts "
+                 "use the same fabric.psk_file and that their clocks agree",
+                 peers_[index].name, rails_[rail]->name(), fabric::auth_result_name(result),
+                 p.stats.handshake_failures);
+}
+
+void DataPlane::establish(PeerState& p, uint16_t index, uint64_t session, uint64_t now) {
+  if (p.session == session) return;
+  const bool restart = p.session != 0;
+  p.session = session;
+  fabric::SenderConfig sc;
+  fabric::ReceiverConfig rc;
+  sc.rails = rc.rails = static_cast<uint8_t>(rails_.size());
+  size_t chunk = SIZE_MAX;
+  for (size_t r = 0; r < rails_.size(); ++r) {
+    sc.peer_slot[r] = rc.peer_slot[r] = index;
+    if ((peers_[index].rail_mask & (1u << r)) != 0) chunk = std::min(chunk, rails_[r]->max_datagram());
+  }
+  sc.chunk_bytes = static_cast<uint32_t>(chunk - fabric::kHeaderSize);
+  p.sender = std::make_unique<fabric::Sender>(sc, session);
+  p.receiver = std::make_unique<fabric::Receiver>(rc, session);
+  for (size_t r = 0; r < rails_.size(); ++r) {
+    const bool reachable = (peers_[index].rail_mask & (1u << r)) != 0;
+    p.sender->set_link(static_cast<uint8_t>(r), reachable ? rails_[r]->link_state() : nic::LinkState::down, now);
+  }
+  // Transfers of the previous session start over on this one: placement is
+  // idempotent, so resending bytes that had landed is harmless.
+  for (auto it = p.pending.rbegin(); it != p.pending.rend(); ++it) {
+    if (it->transfer_id != 0 && it->posted) {
+      it->posted = false;
+      p.backlog.push_front(static_cast<uint32_t>(&*it - p.pending.data()));
+    }
+  }
+  ++p.stats.handshakes;
+  p.stats.established = true;
+  p.stats.session = session;
+  log::info("fabric: session {:016x} with peer {} established{}", session, peers_[index].name,
+            restart ? " (new session: unfinished transfers are resent)" : "");
+  emit(FabricEvent{.kind = FabricEvent::Kind::peer_up, .peer = index, .done_ns = now});
+  post_backlog(p, now);
+}
+
+void DataPlane::fail_all(PeerState& p, uint16_t index, FabricEvent::Outcome outcome, uint64_t now) {
+  for (size_t slot = 0; slot < p.pending.size(); ++slot) {
+    auto& t = p.pending[slot];
+    if (t.transfer_id == 0) continue;
+    emit(FabricEvent{.kind = FabricEvent::Kind::sent, .outcome = outcome, .peer = index,
+                     .transfer_id = t.transfer_id, .done_ns = now});
+    RegionTable::unpin(t.source);
+    t = PeerState::Pending{};
+    p.free_slots.push_back(static_cast<uint32_t>(slot));
+  }
+  p.backlog.clear();
+}
+
+void DataPlane::drain_completions(PeerState& p, uint16_t index, uint64_t now) {
+  if (!p.sender) return;
+  std::array<fabric::SendCompletion, 64> sent;
+  bool any = false;
+  while (size_t n = p.sender->drain_completions(sent)) {
+    any = true;
+    for (size_t k = 0; k < n; ++k) {
+      const uint32_t slot = static_cast<uint32_t>(sent[k].cookie);
+      auto& t = p.pending[slot];
+      const uint64_t bytes = t.source.bytes.size();
+      const bool ok = sent[k].status == fabric::TransferStatus::ok;
+      if (ok) p.stats.bytes_sent += bytes;
+      emit(FabricEvent{.kind = FabricEvent::Kind::sent,
+                       .outcome = ok ? FabricEvent::Outcome::ok : FabricEvent::Outcome::rejected,
+                       .peer = index, .transfer_id = t.transfer_id, .bytes = bytes, .done_ns = now});
+      RegionTable::unpin(t.source);
+      t = PeerState::Pending{};
+      p.free_slots.push_back(slot);
+    }
+  }
+  std::array<fabric::RecvCompletion, 64> received;
+  while (size_t n = p.receiver->drain_completions(received)) {
+    any = true;
+    for (size_t k = 0; k < n; ++k) {
+      const auto& c = received[k];
+      p.stats.bytes_received += c.length;
+      emit(FabricEvent{.kind = FabricEvent::Kind::received,
+                       .outcome = c.checksum_ok ? FabricEvent::Outcome::ok : FabricEvent::Outcome::checksum_failed,
+                       .peer = index, .transfer_id = c.transfer, .bytes = c.length, .done_ns = now,
+                       .region = c.region, .offset = c.region_offset, .cls = c.cls,
+                       .checksum_requested = c.checksum_requested});
+    }
+  }
+  if (any) post_backlog(p, now);  // engine slots were freed
+}
+
+bool DataPlane::transmit(uint64_t now) {
+  for (auto& b : batches_) b.count = 0;
+  for (auto& p : state_) {
+    if (!p->sender) continue;
+    p->receiver->poll_tx(now, p->sender->up_mask(), batches_);
+    p->sender->poll_tx(now, batches_);
+  }
+  bool any = false;
+  for (size_t r = 0; r < rails_.size(); ++r) {
+    const size_t count = batches_[r].count;
+    if (count == 0) continue;
+    any = true;
+    const std::span<const nic::TxFrame> frames(tx_frames_[r].data(), count);
+    const size_t taken = rails_[r]->tx_burst(frames);
+    if (taken < count) {
+      for (auto& p : state_) {
+        if (p->sender) p->sender->on_tx_refused(static_cast<uint8_t>(r), frames.subspan(taken), now);
+      }
+    }
+  }
+  return any;
+}
+
+void DataPlane::publish(uint64_t now) {
+  next_publish_ = now + kPublishIntervalNs;
+  for (size_t r = 0; r < rails_.size(); ++r) {
+    RailSnapshot& s = counts_.rails[r];
+    s = RailSnapshot{};
+    s.counters = rails_[r]->counters();
+    s.link = rails_[r]->link_state();
+    for (size_t i = 0; i < state_.size(); ++i) {
+      const auto& p = *state_[i];
+      if (!p.sender || (peers_[i].rail_mask & (1u << r)) == 0) continue;
+      const auto st = p.sender->rail_status(static_cast<uint8_t>(r));
+      s.up |= st.up;
+      if (!st.up) s.reason = st.reason;
+      s.window_bytes += st.window_bytes;
+      s.inflight_bytes += st.inflight_bytes;
+      s.srtt_ns = std::max(s.srtt_ns, st.srtt_ns);
+      s.delivery_rate_Bps += st.delivery_rate_Bps;
+      s.retransmits += st.retransmits_sent;
+    }
+  }
+  for (size_t i = 0; i < state_.size(); ++i) {
+    auto& p = *state_[i];
+    p.stats.backlog = p.backlog.size();
+    if (p.sender) {
+      p.stats.sender = p.sender->counters();
+      p.stats.receiver = p.receiver->counters();
+    }
+    counts_.peers[i] = p.stats;
+  }
+  std::lock_guard lock(snapshot_mu_);
+  snapshot_ = counts_;
+}
+
+}  // namespace railyard::daemon

@@ -1,0 +1,164 @@
+#pragma once
+// The fabric's data-plane thread: it owns the rails and, per peer, the
+// handshake state and the send and receive engines (fabric/). The control
+// thread talks to it only through two single-producer rings, each with an
+// eventfd to wake the other side, and reads a statistics snapshot it
+// publishes ten times a second. No locks or allocation per packet.
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/spsc_ring.h"
+#include "daemon/region_table.h"
+#include "drivers/nic/rail.h"
+#include "fabric/receiver.h"
+#include "fabric/sender.h"
+#include "fabric/session_auth.h"
+#include "fabric/wire.h"
+
+namespace railyard::daemon {
+
+/// Control → data plane.
+struct FabricCommand {
+  enum class Kind : uint8_t { post, stop };
+  Kind kind = Kind::post;
+  uint16_t peer = 0;
+  uint64_t transfer_id = 0;  // the daemon's id, reported back with the completion
+  RegionTable::Pin source;   // unpinned by the data plane when the transfer ends
+  uint32_t dest_region = 0;
+  uint64_t dest_offset = 0;
+  fabric::TrafficClass cls = fabric::TrafficClass::kv;
+  bool checksum = false;
+};
+
+/// Data plane → control.
+struct FabricEvent {
+  enum class Kind : uint8_t { sent, received, peer_up, peer_down };
+  enum class Outcome : uint8_t { ok, rejected, peer_restarted, backlog_full, checksum_failed };
+  Kind kind = Kind::sent;
+  Outcome outcome = Outcome::ok;
+  uint16_t peer = 0;
+  uint64_t transfer_id = 0;  // sent: the daemon's id; received: the sender's id
+  uint64_t bytes = 0;
+  uint64_t done_ns = 0;      // CLOCK_MONOTONIC when it finished
+  // received:
+  uint32_t region = 0;
+  uint64_t offset = 0;
+  fabric::TrafficClass cls = fabric::TrafficClass::kv;
+  bool checksum_requested = false;
+};
+
+struct RailSnapshot {
+  nic::RailCounters counters;
+  nic::LinkState link = nic::LinkState::unknown;
+  bool up = false;  // the fabric's view: up towards at least one established peer
+  fabric::DownReason reason = fabric::DownReason::none;
+  uint64_t window_bytes = 0, inflight_bytes = 0, srtt_ns = 0, delivery_rate_Bps = 0;
+  uint64_t retransmits = 0, down_events = 0;
+};
+
+struct PeerSnapshot {
+  bool established = false;
+  uint64_t session = 0;
+  uint64_t handshakes = 0, handshake_failures = 0;
+  uint64_t bytes_sent = 0, bytes_received = 0;
+  uint64_t backlog = 0;
+  fabric::SenderCounters sender;
+  fabric::ReceiverCounters receiver;
+};
+
+struct FabricSnapshot {
+  std::vector<RailSnapshot> rails;
+  std::vector<PeerSnapshot> peers;
+  uint64_t rx_malformed = 0, rx_unknown_source = 0, rx_unauthenticated = 0, rx_stale_session = 0,
+           rx_rejected = 0;
+  uint64_t loops = 0, sleeps = 0;
+};
+
+class DataPlane {
+ public:
+  struct Peer {
+    std::string name;
+    uint64_t node = 0;        // node id both ends derive from the host name
+    uint32_t rail_mask = 0;   // bit r: the peer has an address on rail r
+  };
+  struct Settings {
+    std::vector<std::unique_ptr<nic::Rail>> rails;  // PeerSlot p on every rail is peer p
+    std::vector<Peer> peers;
+    uint64_t self_node = 0;
+    std::vector<std::byte> psk;
+  };
+
+  DataPlane(Settings settings, RegionTable& regions);
+  ~DataPlane();
+
+  void start();  // spawns the thread
+  void stop();   // joins it; in-flight transfers are dropped
+
+  /// Control thread. False when the ring is full (try again after events).
+  bool submit(FabricCommand command);
+  /// Readable when events are queued.
+  int event_fd() const { return event_fd_; }
+  std::optional<FabricEvent> next_event();
+  FabricSnapshot snapshot() const;
+  size_t rail_count() const { return rails_.size(); }
+  std::string_view rail_name(size_t r) const { return rails_[r]->name(); }
+
+  /// Node id of a host name (FNV-1a 64), the same on every host.
+  static uint64_t node_id(std::string_view host_name);
+
+ private:
+  struct PeerState;
+  void run();
+  bool poll_commands(uint64_t now);
+  bool receive(uint64_t now);
+  bool transmit(uint64_t now);
+  void handshake(PeerState& p, uint16_t index, uint64_t now);
+  void on_handshake(const fabric::Packet& pkt, uint16_t peer, uint8_t rail, uint64_t now);
+  void establish(PeerState& p, uint16_t index, uint64_t session, uint64_t now);
+  void fail_all(PeerState& p, uint16_t index, FabricEvent::Outcome outcome, uint64_t now);
+  void post_backlog(PeerState& p, uint64_t now);
+  void drain_completions(PeerState& p, uint16_t index, uint64_t now);
+  void emit(const FabricEvent& event);
+  void publish(uint64_t now);
+  void idle_wait(uint64_t now, uint64_t deadline);
+  void send_control(uint8_t rail, uint16_t peer, std::span<const std::byte> datagram);
+
+  std::vector<std::unique_ptr<nic::Rail>> rails_;
+  std::vector<Peer> peers_;
+  std::vector<std::unique_ptr<PeerState>> state_;
+  uint64_t self_node_;
+  std::vector<std::byte> psk_;
+  RegionTable& regions_;
+
+  SpscRing<FabricCommand> commands_{4096};
+  SpscRing<FabricEvent> events_{65536};
+  int command_fd_ = -1;  // eventfd: control → data plane
+  int event_fd_ = -1;    // eventfd: data plane → control
+  std::atomic<bool> running_{false};
+  std::thread thread_;
+
+  // Data-plane thread only.
+  std::vector<std::vector<nic::TxFrame>> tx_frames_;
+  std::vector<std::vector<std::byte>> tx_room_;
+  std::vector<fabric::TxBatch> batches_;
+  std::vector<nic::RxFrame> rx_frames_;
+  std::array<std::byte, 512> control_buffer_{};
+  fabric::ParseCounters parse_counters_;
+  FabricSnapshot counts_;  // the thread's running totals, copied out by publish()
+  uint64_t next_publish_ = 0;
+  bool wake_control_ = false;  // events were queued this loop
+  std::vector<nic::LinkState> last_link_;
+
+  mutable std::mutex snapshot_mu_;  // taken ten times a second, never per packet
+  FabricSnapshot snapshot_;
+};
+
+}  // namespace railyard::daemon

@@ -1,0 +1,491 @@
+#include "daemon/fabric_service.h"
+
+#include <algorithm>
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "common/log.h"
+#include "drivers/nic/udp/udp_rail.h"
+
+namespace railyard::daemon {
+
+namespace asio = boost::asio;
+
+namespace {
+// Most transfers a daemon accepts towards one peer before answering BUSY.
+constexpr size_t kMaxOutstandingPerPeer = 16384;
+constexpr auto kLinkRefresh = std::chrono::milliseconds(20);
+constexpr int kRailSocketBuffer = 8 << 20;
+
+std::vector<std::byte> read_key(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof())
+    throw std::runtime_error(fmt::format("fabric: cannot read the key file {}; check fabric.psk_file", path));
+  std::vector<std::byte> key(bytes.size());
+  std::transform(bytes.begin(), bytes.end(), key.begin(), [](char c) { return static_cast<std::byte>(c); });
+  return key;
+}
+
+const char* class_name(bool activation) { return activation ? "activation" : "kv"; }
+
+std::string rail_state(const RailSnapshot& r) {
+  if (r.link == nic::LinkState::down) return "down";
+  if (r.up) return "up";
+  switch (r.reason) {
+    case fabric::DownReason::link: return "down";
+    case fabric::DownReason::ack_silence: return "probing";
+    case fabric::DownReason::none: break;
+  }
+  return "idle";  // no established peer uses it yet
+}
+
+std::string down_reason(const RailSnapshot& r) {
+  if (r.link == nic::LinkState::down) return "link down";
+  if (!r.up && r.reason == fabric::DownReason::ack_silence) return "ack silence";
+  return "";
+}
+
+std::string link_name(nic::LinkState s) {
+  switch (s) {
+    case nic::LinkState::up: return "up";
+    case nic::LinkState::down: return "down";
+    case nic::LinkState::unknown: break;
+  }
+  return "unknown";
+}
+}  // namespace
+
+struct FabricService::Probe {
+  v1::SendRequest request;
+  uint16_t peer = 0;
+  uint32_t posted = 0;
+  uint32_t in_flight = 0;
+  v1::SendReply reply;
+  std::vector<uint64_t> latencies;
+  std::chrono::steady_clock::time_point started;
+  std::function<void(v1::Status, std::string, v1::SendReply)> done;
+};
+
+FabricService::FabricService(asio::io_context& io, const config::Config& config, RegionTable& regions)
+    : io_(io),
+      regions_(regions),
+      host_name_(config.daemon.host_name),
+      rail_config_(config.rails),
+      peer_config_(config.peers),
+      link_fd_(io),
+      link_timer_(io),
+      event_fd_(io),
+      peer_up_(config.peers.size(), false) {
+  if (rail_config_.empty()) {
+    log::info("fabric: no rails configured; the fabric is idle (add [[rail]] and [[peer]] tables)");
+    return;
+  }
+  links_ = std::make_unique<nic::LinkMonitor>();
+  DataPlane::Settings settings;
+  settings.self_node = DataPlane::node_id(host_name_);
+  if (!peer_config_.empty()) settings.psk = read_key(config.fabric.psk_file);
+  for (size_t p = 0; p < peer_config_.size(); ++p) {
+    DataPlane::Peer peer{.name = peer_config_[p].name, .node = DataPlane::node_id(peer_config_[p].name)};
+    for (size_t r = 0; r < rail_config_.size(); ++r) {
+      for (const auto& [rail, address] : peer_config_[p].addresses) {
+        if (rail == rail_config_[r].name) peer.rail_mask |= 1u << r;
+      }
+    }
+    settings.peers.push_back(std::move(peer));
+  }
+  for (size_t r = 0; r < rail_config_.size(); ++r) {
+    const auto& rc = rail_config_[r];
+    nic::UdpRailConfig udp{.name = rc.name,
+                           .interface = rc.interface,
+                           .address = rc.address,
+                           .port = config.fabric.port,
+                           .send_buffer = kRailSocketBuffer,
+                           .receive_buffer = kRailSocketBuffer};
+    for (size_t p = 0; p < peer_config_.size(); ++p) {
+      for (const auto& [rail, address] : peer_config_[p].addresses) {
+        if (rail == rc.name)
+          udp.peers.push_back(nic::UdpPeer{.slot = static_cast<nic::PeerSlot>(p), .address = address,
+                                           .port = config.fabric.port});
+      }
+    }
+    settings.rails.push_back(std::make_unique<nic::UdpRail>(udp, links_.get()));
+    log::info("fabric: rail {} on {} ({}:{}, max datagram {} bytes)", rc.name, rc.interface, rc.address,
+              config.fabric.port, settings.rails.back()->max_datagram());
+  }
+  regions_.add_internal(kProbeRegion, kProbeRegionBytes, "railctl-probe");
+  plane_ = std::make_unique<DataPlane>(std::move(settings), regions_);
+  plane_->start();
+  link_fd_.assign(links_->fd());
+  event_fd_.assign(plane_->event_fd());
+  watch_links();
+  refresh_links();
+  watch_events();
+  log::info("fabric: {} rails, {} peers; data plane running", rail_config_.size(), peer_config_.size());
+}
+
+FabricService::~FabricService() { stop(); }
+
+void FabricService::stop() {
+  boost::system::error_code ignored;
+  link_timer_.cancel();
+  if (link_fd_.is_open()) {
+    link_fd_.cancel(ignored);
+    link_fd_.release();
+  }
+  if (event_fd_.is_open()) {
+    event_fd_.cancel(ignored);
+    event_fd_.release();
+  }
+  if (plane_) plane_->stop();
+}
+
+void FabricService::watch_links() {
+  link_fd_.async_wait(asio::posix::stream_descriptor::wait_read, [this](boost::system::error_code ec) {
+    if (ec) return;
+    links_->poll();
+    watch_links();
+  });
+}
+
+void FabricService::refresh_links() {
+  links_->refresh();
+  link_timer_.expires_after(kLinkRefresh);
+  link_timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) refresh_links();
+  });
+}
+
+void FabricService::watch_events() {
+  event_fd_.async_wait(asio::posix::stream_descriptor::wait_read, [this](boost::system::error_code ec) {
+    if (ec) return;
+    while (auto event = plane_->next_event()) on_event(*event);
+    regions_.reclaim();
+    watch_events();
+  });
+}
+
+void FabricService::on_event(const FabricEvent& event) {
+  switch (event.kind) {
+    case FabricEvent::Kind::peer_up:
+      peer_up_[event.peer] = true;
+      return;
+    case FabricEvent::Kind::peer_down:
+      peer_up_[event.peer] = false;
+      return;
+    case FabricEvent::Kind::received: {
+      ++completed_in_;
+      bytes_in_ += event.bytes;
+      if (event.region == kProbeRegion || workloads_ == nullptr) return;
+      const auto owner = workloads_->owner_of_region(event.region);
+      if (!owner) return;  // the region went away while the bytes travelled
+      v1::WorkloadEvent out;
+      out.set_protocol_version(1);
+      auto* in = out.mutable_inbound_transfer();
+      in->set_peer(peer_config_[event.peer].name);
+      in->set_transfer_id(event.transfer_id);
+      in->set_region_id(event.region);
+      in->set_offset(event.offset);
+      in->set_length(event.bytes);
+      in->set_traffic_class(event.cls == fabric::TrafficClass::activation ? v1::TRAFFIC_CLASS_ACTIVATION
+                                                                           : v1::TRAFFIC_CLASS_KV);
+      in->set_checksum_verified(event.checksum_requested && event.outcome == FabricEvent::Outcome::ok);
+      if (event.outcome == FabricEvent::Outcome::checksum_failed) {
+        out.set_error(v1::WORKLOAD_ERROR_CHECKSUM);
+        out.set_message("the transfer's bytes landed but their CRC32C differs from the sender's");
+      }
+      workloads_->deliver(*owner, out);
+      return;
+    }
+    case FabricEvent::Kind::sent:
+      break;
+  }
+  auto it = outbound_.find(event.transfer_id);
+  if (it == outbound_.end()) return;  // its workload went away
+  const Outbound t = it->second;
+  outbound_.erase(it);
+  v1::WorkloadError error = v1::WORKLOAD_ERROR_NONE;
+  switch (event.outcome) {
+    case FabricEvent::Outcome::ok: break;
+    case FabricEvent::Outcome::rejected: error = v1::WORKLOAD_ERROR_REMOTE_REJECTED; break;
+    case FabricEvent::Outcome::peer_restarted: error = v1::WORKLOAD_ERROR_PEER_UNREACHABLE; break;
+    case FabricEvent::Outcome::backlog_full: error = v1::WORKLOAD_ERROR_BUSY; break;
+    case FabricEvent::Outcome::checksum_failed: error = v1::WORKLOAD_ERROR_CHECKSUM; break;
+  }
+  if (error == v1::WORKLOAD_ERROR_NONE) {
+    ++completed_out_;
+    bytes_out_ += t.length;
+  } else {
+    ++failed_out_;
+  }
+  if (t.owner == 0) {
+    auto waiter = probe_waiters_.find(event.transfer_id);
+    if (waiter != probe_waiters_.end()) {
+      auto fn = std::move(waiter->second);
+      probe_waiters_.erase(waiter);
+      fn(event);
+    }
+    return;
+  }
+  if (workloads_ == nullptr) return;
+  v1::WorkloadEvent out;
+  out.set_protocol_version(1);
+  auto* c = out.mutable_transfer_completed();
+  c->set_transfer_id(event.transfer_id);
+  c->set_cookie(t.cookie);
+  c->set_error(error);
+  c->set_bytes(error == v1::WORKLOAD_ERROR_NONE ? t.length : 0);
+  c->set_duration_ns(static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t.posted).count()));
+  workloads_->deliver(t.owner, out);
+}
+
+int FabricService::peer_index(const std::string& name) const {
+  for (size_t i = 0; i < peer_config_.size(); ++i) {
+    if (peer_config_[i].name == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+std::vector<std::string> FabricService::peer_names() const {
+  std::vector<std::string> names;
+  for (const auto& p : peer_config_) names.push_back(p.name);
+  return names;
+}
+
+TransferPort::Posted FabricService::post(uint64_t owner, const v1::PostTransfer& request) {
+  using Posted = TransferPort::Posted;
+  const int peer = peer_index(request.peer());
+  if (peer < 0) {
+    std::string known;
+    for (const auto& p : peer_config_) known += (known.empty() ? "" : ", ") + p.name;
+    return Posted{.error = v1::WORKLOAD_ERROR_UNKNOWN_PEER,
+                  .message = fmt::format("peer '{}' is not configured on {}; configured peers: {}", request.peer(),
+                                         host_name_, known.empty() ? "none" : known)};
+  }
+  if (!plane_) return Posted{.error = v1::WORKLOAD_ERROR_PEER_UNREACHABLE, .message = "the fabric has no rails"};
+  if (request.remote_region() == 0 || request.remote_region() >= RegionTable::kMaxRegions)
+    return Posted{.error = v1::WORKLOAD_ERROR_BAD_REQUEST,
+                  .message = fmt::format("remote region {} is not a region id (1 to {})", request.remote_region(),
+                                         RegionTable::kMaxRegions - 1)};
+  size_t outstanding = 0;
+  for (const auto& [id, t] : outbound_) outstanding += t.peer == peer ? 1 : 0;
+  if (outstanding >= kMaxOutstandingPerPeer)
+    return Posted{.error = v1::WORKLOAD_ERROR_BUSY,
+                  .message = fmt::format("{} transfers to {} are outstanding; post again after a completion",
+                                         outstanding, request.peer())};
+  RegionTable::Pin pin;
+  std::string message;
+  const auto pinned = regions_.pin(request.local_region(), owner, request.local_offset(), request.length(), pin,
+                                   message);
+  if (pinned != RegionTable::Error::none)
+    return Posted{.error = pinned == RegionTable::Error::unknown ? v1::WORKLOAD_ERROR_UNKNOWN_REGION
+                                                                 : v1::WORKLOAD_ERROR_OUT_OF_RANGE,
+                  .message = message};
+  const bool activation = request.traffic_class() == v1::TRAFFIC_CLASS_ACTIVATION;
+  const uint64_t id = next_transfer_id_++;
+  FabricCommand command{.kind = FabricCommand::Kind::post,
+                        .peer = static_cast<uint16_t>(peer),
+                        .transfer_id = id,
+                        .source = pin,
+                        .dest_region = request.remote_region(),
+                        .dest_offset = request.remote_offset(),
+                        .cls = activation ? fabric::TrafficClass::activation : fabric::TrafficClass::kv,
+                        .checksum = request.checksum()};
+  if (!plane_->submit(command)) {
+    RegionTable::unpin(pin);
+    return Posted{.error = v1::WORKLOAD_ERROR_BUSY, .message = "the fabric's command queue is full; post again"};
+  }
+  outbound_[id] = Outbound{.owner = owner, .cookie = request.cookie(), .peer = static_cast<uint16_t>(peer),
+                           .length = request.length(), .activation = activation,
+                           .posted = std::chrono::steady_clock::now()};
+  return Posted{.error = v1::WORKLOAD_ERROR_NONE, .message = {}, .transfer_id = id};
+}
+
+void FabricService::abandon_owner(uint64_t owner) {
+  std::erase_if(outbound_, [owner](const auto& entry) { return entry.second.owner == owner; });
+}
+
+void FabricService::send(const v1::SendRequest& request,
+                         std::function<void(v1::Status, std::string, v1::SendReply)> done) {
+  const int peer = peer_index(request.peer());
+  if (peer < 0) return done(v1::STATUS_BAD_REQUEST, fmt::format("peer '{}' is not configured", request.peer()), {});
+  if (request.size() == 0 || request.size() > kProbeRegionBytes)
+    return done(v1::STATUS_BAD_REQUEST,
+                fmt::format("--size must be 1 byte to {} MiB", kProbeRegionBytes >> 20), {});
+  if (!plane_ || !peer_up_[peer])
+    return done(v1::STATUS_INTERNAL,
+                fmt::format("no session with peer {} yet: is railyardd running there, with the same fabric.psk_file, "
+                            "and are the rails up? (railctl peers)",
+                            request.peer()),
+                {});
+  auto probe = std::make_shared<Probe>();
+  probe->request = request;
+  if (probe->request.count() == 0) probe->request.set_count(1);
+  if (probe->request.concurrency() == 0) probe->request.set_concurrency(4);
+  probe->peer = static_cast<uint16_t>(peer);
+  probe->started = std::chrono::steady_clock::now();
+  probe->done = std::move(done);
+  probe->latencies.reserve(probe->request.count());
+  probe_next(probe);
+}
+
+void FabricService::probe_next(const std::shared_ptr<Probe>& probe) {
+  const auto& r = probe->request;
+  while (probe->in_flight < r.concurrency() && probe->posted < r.count()) {
+    RegionTable::Pin pin;
+    std::string message;
+    regions_.pin(kProbeRegion, 0, 0, r.size(), pin, message);
+    const uint64_t id = next_transfer_id_++;
+    FabricCommand command{.kind = FabricCommand::Kind::post, .peer = probe->peer, .transfer_id = id,
+                          .source = pin, .dest_region = kProbeRegion, .dest_offset = 0,
+                          .cls = r.activation() ? fabric::TrafficClass::activation : fabric::TrafficClass::kv,
+                          .checksum = r.checksum()};
+    if (!plane_->submit(command)) {
+      RegionTable::unpin(pin);
+      break;  // the ring drains as events come back; continue from the next completion
+    }
+    const auto posted_at = std::chrono::steady_clock::now();
+    outbound_[id] = Outbound{.owner = 0, .peer = probe->peer, .length = r.size(), .activation = r.activation(),
+                             .posted = posted_at};
+    probe_waiters_[id] = [this, probe, posted_at](const FabricEvent& event) {
+      --probe->in_flight;
+      const auto now = std::chrono::steady_clock::now();
+      if (event.outcome == FabricEvent::Outcome::ok) {
+        probe->reply.set_completed(probe->reply.completed() + 1);
+        probe->reply.set_bytes(probe->reply.bytes() + probe->request.size());
+        probe->latencies.push_back(static_cast<uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(now - posted_at).count()));
+      } else {
+        probe->reply.set_failed(probe->reply.failed() + 1);
+        if (probe->reply.first_error().empty())
+          probe->reply.set_first_error(event.outcome == FabricEvent::Outcome::rejected
+                                           ? "the peer refused the transfer (is its probe region there?)"
+                                           : "the peer went away");
+      }
+      if (probe->reply.completed() + probe->reply.failed() < probe->request.count()) return probe_next(probe);
+      const uint64_t ns = static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(now - probe->started).count());
+      probe->reply.set_duration_ns(ns);
+      probe->reply.set_goodput_bps(ns ? static_cast<double>(probe->reply.bytes()) * 8e9 / static_cast<double>(ns)
+                                      : 0);
+      auto& l = probe->latencies;
+      std::sort(l.begin(), l.end());
+      if (!l.empty()) {
+        probe->reply.set_latency_p50_ns(l[l.size() / 2]);
+        probe->reply.set_latency_p99_ns(l[std::min(l.size() - 1, l.size() * 99 / 100)]);
+        probe->reply.set_latency_max_ns(l.back());
+      }
+      probe->done(v1::STATUS_OK, {}, probe->reply);
+    };
+    ++probe->posted;
+    ++probe->in_flight;
+  }
+}
+
+v1::RailsReply FabricService::rails() const {
+  v1::RailsReply reply;
+  if (!plane_) return reply;
+  const FabricSnapshot snap = plane_->snapshot();
+  for (size_t r = 0; r < rail_config_.size(); ++r) {
+    const RailSnapshot& s = snap.rails[r];
+    auto* out = reply.add_rails();
+    out->set_name(rail_config_[r].name);
+    out->set_driver(rail_config_[r].driver);
+    out->set_state(rail_state(s));
+    out->set_interface(rail_config_[r].interface);
+    out->set_address(rail_config_[r].address);
+    out->set_link(link_name(s.link));
+    out->set_down_reason(down_reason(s));
+    out->set_tx_goodput_bps(static_cast<double>(s.delivery_rate_Bps) * 8);
+    out->set_rtt_us(static_cast<double>(s.srtt_ns) / 1000);
+    out->set_window_bytes(s.window_bytes);
+    out->set_inflight_bytes(s.inflight_bytes);
+    out->set_retransmits(s.retransmits);
+    out->set_tx_packets(s.counters.tx_frames);
+    out->set_tx_bytes(s.counters.tx_bytes);
+    out->set_rx_packets(s.counters.rx_frames);
+    out->set_rx_bytes(s.counters.rx_bytes);
+    out->set_ecn_marks(s.counters.rx_ecn_ce);
+    out->set_tx_would_block(s.counters.tx_would_block);
+  }
+  return reply;
+}
+
+v1::PeersReply FabricService::peers() const {
+  v1::PeersReply reply;
+  FabricSnapshot snap;
+  if (plane_) snap = plane_->snapshot();
+  for (size_t p = 0; p < peer_config_.size(); ++p) {
+    auto* out = reply.add_peers();
+    out->set_name(peer_config_[p].name);
+    for (const auto& [rail, address] : peer_config_[p].addresses) {
+      auto* pr = out->add_rails();
+      pr->set_rail(rail);
+      pr->set_address(address);
+    }
+    if (p >= snap.peers.size()) {
+      out->set_state("connecting");
+      continue;
+    }
+    const PeerSnapshot& s = snap.peers[p];
+    out->set_state(s.established ? "established" : "connecting");
+    out->set_session_id(s.session);
+    out->set_bytes_sent(s.bytes_sent);
+    out->set_bytes_received(s.bytes_received);
+    out->set_handshakes(s.handshakes);
+    out->set_handshake_failures(s.handshake_failures);
+  }
+  for (const auto& [id, t] : outbound_) reply.mutable_peers(t.peer)->set_transfers_in_flight(
+      reply.peers(t.peer).transfers_in_flight() + 1);
+  auto* f = reply.mutable_fabric();
+  f->set_rx_malformed(snap.rx_malformed);
+  f->set_rx_unknown_source(snap.rx_unknown_source);
+  f->set_rx_unauthenticated(snap.rx_unauthenticated);
+  f->set_rx_stale_session(snap.rx_stale_session);
+  f->set_rx_rejected(snap.rx_rejected);
+  return reply;
+}
+
+v1::TransfersReply FabricService::transfers() const {
+  v1::TransfersReply reply;
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& [id, t] : outbound_) {
+    auto* out = reply.add_transfers();
+    out->set_id(id);
+    out->set_peer(peer_config_[t.peer].name);
+    out->set_direction("out");
+    out->set_traffic_class(class_name(t.activation));
+    out->set_length(t.length);
+    out->set_age_ms(static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - t.posted).count()));
+  }
+  reply.set_completed_out(completed_out_);
+  reply.set_failed_out(failed_out_);
+  reply.set_completed_in(completed_in_);
+  reply.set_bytes_out(bytes_out_);
+  reply.set_bytes_in(bytes_in_);
+  return reply;
+}
+
+void FabricService::fill_status(v1::StatusReply& status) const {
+  const v1::RailsReply r = rails();
+  for (const auto& rail : r.rails()) {
+    auto* out = status.add_rails();
+    out->set_name(rail.name());
+    out->set_driver(rail.driver());
+    out->set_state(rail.state());
+  }
+  const v1::PeersReply p = peers();
+  for (const auto& peer : p.peers()) {
+    auto* out = status.add_peers();
+    out->set_name(peer.name());
+    out->set_state(peer.state());
+  }
+  *status.mutable_fabric() = p.fabric();
+}
+
+}  // namespace railyard::daemon

@@ -1,0 +1,91 @@
+#pragma once
+// The fabric on the control thread: builds the rails and the data plane from
+// the configuration, watches link state (rtnetlink) on the Asio loop, turns
+// workload posts into data-plane commands, routes completions and inbound
+// transfers back to workloads, answers railctl, and runs `railctl send`.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "daemon/config.h"
+#include "daemon/data_plane.h"
+#include "daemon/region_table.h"
+#include "daemon/workload_server.h"
+#include "drivers/nic/link_monitor.h"
+#include "railyard/v1/control.pb.h"
+
+namespace railyard::daemon {
+
+class FabricService {
+ public:
+  /// Region id each daemon keeps for `railctl send` probes (source and sink).
+  static constexpr uint32_t kProbeRegion = RegionTable::kMaxRegions - 1;
+  static constexpr uint64_t kProbeRegionBytes = 256ull << 20;
+
+  /// Opens the rails and starts the data plane. Throws std::runtime_error
+  /// naming the rail or peer and the fix.
+  FabricService(boost::asio::io_context& io, const config::Config& config, RegionTable& regions);
+  ~FabricService();
+
+  void stop();
+
+  /// Where inbound transfers and completions go.
+  void attach(WorkloadServer& workloads) { workloads_ = &workloads; }
+
+  // WorkloadServer's TransferPort.
+  TransferPort::Posted post(uint64_t owner, const v1::PostTransfer& request);
+  void abandon_owner(uint64_t owner);
+  std::vector<std::string> peer_names() const;
+
+  // railctl.
+  v1::RailsReply rails() const;
+  v1::PeersReply peers() const;
+  v1::TransfersReply transfers() const;
+  void send(const v1::SendRequest& request, std::function<void(v1::Status, std::string, v1::SendReply)> done);
+  void fill_status(v1::StatusReply& status) const;
+
+ private:
+  struct Outbound {
+    uint64_t owner = 0;  // 0: a railctl send probe
+    uint64_t cookie = 0;
+    uint16_t peer = 0;
+    uint64_t length = 0;
+    bool activation = false;
+    std::chrono::steady_clock::time_point posted;
+  };
+  struct Probe;
+
+  void watch_links();
+  void refresh_links();
+  void watch_events();
+  void on_event(const FabricEvent& event);
+  void probe_next(const std::shared_ptr<Probe>& probe);
+  int peer_index(const std::string& name) const;
+
+  boost::asio::io_context& io_;
+  RegionTable& regions_;
+  std::string host_name_;
+  std::vector<config::RailConfig> rail_config_;
+  std::vector<config::PeerConfig> peer_config_;
+  std::unique_ptr<nic::LinkMonitor> links_;
+  std::unique_ptr<DataPlane> plane_;
+  boost::asio::posix::stream_descriptor link_fd_;
+  boost::asio::steady_timer link_timer_;
+  boost::asio::posix::stream_descriptor event_fd_;
+  WorkloadServer* workloads_ = nullptr;
+
+  uint64_t next_transfer_id_ = 1;
+  std::map<uint64_t, Outbound> outbound_;
+  std::map<uint64_t, std::function<void(const FabricEvent&)>> probe_waiters_;
+  uint64_t completed_out_ = 0, failed_out_ = 0, completed_in_ = 0, bytes_out_ = 0, bytes_in_ = 0;
+  std::vector<bool> peer_up_;
+};
+
+}  // namespace railyard::daemon
