@@ -507,10 +507,21 @@ bool DataPlane::transmit(uint64_t now) {
 
 void DataPlane::publish(uint64_t now) {
   next_publish_ = now + kPublishIntervalNs;
+  const bool new_rate = now - rate_since_ >= 1'000'000'000u;
+  const double rate_seconds = static_cast<double>(now - rate_since_) / 1e9;
+  rate_base_.resize(rails_.size());
   for (size_t r = 0; r < rails_.size(); ++r) {
     RailSnapshot& s = counts_.rails[r];
+    const double tx_bps = s.tx_bps, rx_bps = s.rx_bps;
     s = RailSnapshot{};
     s.counters = rails_[r]->counters();
+    s.tx_bps = tx_bps;
+    s.rx_bps = rx_bps;
+    if (new_rate) {
+      s.tx_bps = static_cast<double>(s.counters.tx_bytes - rate_base_[r].tx_bytes) * 8 / rate_seconds;
+      s.rx_bps = static_cast<double>(s.counters.rx_bytes - rate_base_[r].rx_bytes) * 8 / rate_seconds;
+      rate_base_[r] = s.counters;
+    }
     s.link = rails_[r]->link_state();
     for (size_t i = 0; i < state_.size(); ++i) {
       const auto& p = *state_[i];
@@ -525,6 +536,7 @@ void DataPlane::publish(uint64_t now) {
       s.retransmits += st.retransmits_sent;
     }
   }
+  if (new_rate) rate_since_ = now;
   for (size_t i = 0; i < state_.size(); ++i) {
     auto& p = *state_[i];
     p.stats.backlog = p.backlog.size();

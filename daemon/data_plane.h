@@ -62,6 +62,7 @@ struct RailSnapshot {
   fabric::DownReason reason = fabric::DownReason::none;
   uint64_t window_bytes = 0, inflight_bytes = 0, srtt_ns = 0, delivery_rate_Bps = 0;
   uint64_t retransmits = 0, down_events = 0;
+  double tx_bps = 0, rx_bps = 0;  // wire bits per second over the last second
 };
 
 struct PeerSnapshot {
@@ -156,6 +157,8 @@ class DataPlane {
   uint64_t next_publish_ = 0;
   bool wake_control_ = false;  // events were queued this loop
   std::vector<nic::LinkState> last_link_;
+  std::vector<nic::RailCounters> rate_base_;  // counters at rate_since_
+  uint64_t rate_since_ = 0;
 
   mutable std::mutex snapshot_mu_;  // taken ten times a second, never per packet
   FabricSnapshot snapshot_;

@@ -401,6 +401,8 @@ v1::RailsReply FabricService::rails() const {
     out->set_link(link_name(s.link));
     out->set_down_reason(down_reason(s));
     out->set_tx_goodput_bps(static_cast<double>(s.delivery_rate_Bps) * 8);
+    out->set_tx_bps(s.tx_bps);
+    out->set_rx_bps(s.rx_bps);
     out->set_rtt_us(static_cast<double>(s.srtt_ns) / 1000);
     out->set_window_bytes(s.window_bytes);
     out->set_inflight_bytes(s.inflight_bytes);
