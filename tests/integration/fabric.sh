@@ -90,6 +90,8 @@ misuse() {
   "$SIM" exec --name $rack h1 "$BUILD/tests/integration/workload_misuse" "$state/h1/workload.sock" h2
 }
 check "librailyard misuse gets the documented errors" misuse
+c_api() { "$SIM" exec --name $rack h1 "$BUILD/tests/integration/c_api" "$state/h1/workload.sock" h2; }
+check "the C API: register, post, completion through the event fd, errors" c_api
 
 wrong_key() {
   "$SIM" stop --name $rack h2
