@@ -129,9 +129,7 @@ void ControlServer::apply(const Settings& settings) {
   std::optional<gid_t> gid = resolve_group(settings.group, "control");
   if (settings.socket_path != settings_.socket_path) {
     auto fresh = bind_unix_listener(io_, "control", settings.socket_path, settings.socket_mode, gid);
-    boost::system::error_code ignored;
-    acceptor_->close(ignored);
-    ::unlink(settings_.socket_path.c_str());
+    close_unix_listener(acceptor_, settings_.socket_path);
     acceptor_ = std::move(fresh);
     log::notice("control: moved from {} to {}", settings_.socket_path, settings.socket_path);
     settings_ = settings;
@@ -181,12 +179,7 @@ void ControlServer::on_accept(stream::socket socket) {
 }
 
 void ControlServer::close() {
-  if (acceptor_) {
-    boost::system::error_code ignored;
-    acceptor_->close(ignored);
-    acceptor_.reset();
-    ::unlink(settings_.socket_path.c_str());
-  }
+  close_unix_listener(acceptor_, settings_.socket_path);
   auto sessions = std::move(sessions_);
   sessions_.clear();
   for (const auto& s : sessions) s->close();

@@ -71,8 +71,7 @@ struct FabricService::Probe {
 };
 
 FabricService::FabricService(asio::io_context& io, const config::Config& config, RegionTable& regions)
-    : io_(io),
-      regions_(regions),
+    : regions_(regions),
       host_name_(config.daemon.host_name),
       rail_config_(config.rails),
       peer_config_(config.peers),

@@ -69,7 +69,6 @@ class FabricService {
   void probe_next(const std::shared_ptr<Probe>& probe);
   int peer_index(const std::string& name) const;
 
-  boost::asio::io_context& io_;
   RegionTable& regions_;
   std::string host_name_;
   std::vector<config::RailConfig> rail_config_;

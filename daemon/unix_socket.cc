@@ -77,6 +77,14 @@ std::unique_ptr<UnixAcceptor> bind_unix_listener(asio::io_context& io, std::stri
   return acceptor;
 }
 
+void close_unix_listener(std::unique_ptr<UnixAcceptor>& acceptor, const std::string& path) {
+  if (!acceptor) return;
+  boost::system::error_code ignored;
+  acceptor->close(ignored);
+  acceptor.reset();
+  ::unlink(path.c_str());
+}
+
 bool read_peer_identity(int fd, PeerIdentity& out) {
   socklen_t len = sizeof out.cred;
   if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &out.cred, &len) != 0) return false;

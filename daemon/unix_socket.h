@@ -27,6 +27,9 @@ std::optional<gid_t> resolve_group(const std::string& name, std::string_view wha
 std::unique_ptr<UnixAcceptor> bind_unix_listener(boost::asio::io_context& io, std::string_view what,
                                                  const std::string& path, mode_t mode, std::optional<gid_t> gid);
 
+/// Stops listening and removes the socket file; a no-op when already closed.
+void close_unix_listener(std::unique_ptr<UnixAcceptor>& acceptor, const std::string& path);
+
 /// Applies mode and group to an existing socket file; throws on failure.
 void set_socket_access(std::string_view what, const std::string& path, mode_t mode, std::optional<gid_t> gid);
 

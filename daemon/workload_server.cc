@@ -224,12 +224,7 @@ void WorkloadServer::open(const Settings& settings) {
 }
 
 void WorkloadServer::close() {
-  if (acceptor_) {
-    boost::system::error_code ignored;
-    acceptor_->close(ignored);
-    acceptor_.reset();
-    ::unlink(settings_.socket_path.c_str());
-  }
+  close_unix_listener(acceptor_, settings_.socket_path);
   auto sessions = std::move(sessions_);
   sessions_.clear();
   for (auto& [owner, s] : sessions) s->finish();
