@@ -1,0 +1,82 @@
+#include "policy/trend.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace railyard::policy {
+
+Series::Series(std::size_t capacity, TimeMs bucket_ms) : ring_(std::max<std::size_t>(capacity, 3)), bucket_ms_(bucket_ms) {}
+
+bool Series::add(TimeMs t_ms, double value) {
+  if (any_ && t_ms < last_t_) return false;
+  last_t_ = t_ms;
+  last_v_ = value;
+  any_ = true;
+  if (count_ > 0 && bucket_ms_ > 0 && t_ms - bucket_start_ < bucket_ms_) {
+    sum_t_ += static_cast<double>(t_ms);
+    sum_v_ += value;
+    ++n_;
+    Point& p = ring_[(head_ + count_ - 1) % ring_.size()];
+    p.t_ms = static_cast<TimeMs>(sum_t_ / static_cast<double>(n_));
+    p.value = sum_v_ / static_cast<double>(n_);
+    return true;
+  }
+  bucket_start_ = t_ms;
+  sum_t_ = static_cast<double>(t_ms);
+  sum_v_ = value;
+  n_ = 1;
+  if (count_ == ring_.size()) {
+    head_ = (head_ + 1) % ring_.size();
+    --count_;
+  }
+  ring_[(head_ + count_) % ring_.size()] = Point{t_ms, value};
+  ++count_;
+  return true;
+}
+
+double robust_level(const Series& series) {
+  const std::size_t n = series.size();
+  if (n == 1) return series.at(0).value;
+  if (n == 2) return 0.5 * (series.at(0).value + series.at(1).value);
+  double a = series.at(n - 1).value, b = series.at(n - 2).value, c = series.at(n - 3).value;
+  return std::max(std::min(a, b), std::min(std::max(a, b), c));
+}
+
+Trend estimate_trend(const Series& series, TimeMs from_ms, std::size_t min_points, std::vector<double>& scratch) {
+  Trend out;
+  if (series.empty()) return out;
+  out.level = robust_level(series);
+  std::size_t first = series.size();
+  while (first > 0 && series.at(first - 1).t_ms >= from_ms) --first;
+  const std::size_t n = series.size() - first;
+  out.points = n;
+  if (n < std::max<std::size_t>(min_points, 2)) return out;
+  scratch.clear();
+  for (std::size_t i = first; i < series.size(); ++i) {
+    const Point& a = series.at(i);
+    for (std::size_t j = i + 1; j < series.size(); ++j) {
+      const Point& b = series.at(j);
+      if (b.t_ms == a.t_ms) continue;
+      scratch.push_back((b.value - a.value) * 1000.0 / static_cast<double>(b.t_ms - a.t_ms));
+    }
+  }
+  if (scratch.empty()) return out;
+  const std::size_t mid = scratch.size() / 2;
+  std::nth_element(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(mid), scratch.end());
+  double slope = scratch[mid];
+  if (scratch.size() % 2 == 0) {
+    const double lower = *std::max_element(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(mid));
+    slope = 0.5 * (slope + lower);
+  }
+  out.slope_per_s = slope;
+  out.valid = true;
+  return out;
+}
+
+double linear_time_to_limit(double level, double slope_per_s, double limit) {
+  if (level >= limit) return 0.0;
+  if (!(slope_per_s > 0.0)) return std::numeric_limits<double>::infinity();
+  return (limit - level) / slope_per_s;
+}
+
+}  // namespace railyard::policy
