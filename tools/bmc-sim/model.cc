@@ -88,6 +88,17 @@ std::string render(const json::value& v) {
   return out;
 }
 
+void expand_members(const Source& source, json::value& doc, double t) {
+  auto* o = doc.if_object();
+  auto* members = o != nullptr ? o->if_contains("Members") : nullptr;
+  if (members == nullptr || !members->is_array()) return;
+  for (auto& m : members->as_array()) {
+    const auto* id = m.is_object() ? m.as_object().if_contains("@odata.id") : nullptr;
+    if (id == nullptr || !id->is_string()) continue;
+    if (auto member = source.get(std::string_view(id->as_string()), t)) m = std::move(*member);
+  }
+}
+
 int band(const Limits& l, double v) {
   if (l.upper_fatal && v >= *l.upper_fatal) return 3;
   if (l.upper_critical && v >= *l.upper_critical) return 2;

@@ -547,16 +547,7 @@ Reply Server::handle_normal(const Request& req, std::string_view path, std::stri
     reply.response = error_response(404, "ResourceNotFound", fmt::format("The requested resource {} was not found.", path), req);
     return reply;
   }
-  if (options_.expand && wants_expand(query)) {
-    if (auto* members = doc->is_object() ? doc->as_object().if_contains("Members") : nullptr;
-        members != nullptr && members->is_array()) {
-      for (auto& m : members->as_array()) {
-        const auto* id = m.is_object() ? m.as_object().if_contains("@odata.id") : nullptr;
-        if (id == nullptr || !id->is_string()) continue;
-        if (auto member = source_.get(std::string_view(id->as_string()), t)) m = std::move(*member);
-      }
-    }
-  }
+  if (options_.expand && wants_expand(query)) expand_members(source_, *doc, t);
   reply.response = json_response(200, *doc, req);
   return reply;
 }

@@ -58,6 +58,10 @@ std::string canonical_path(std::string_view path);
 /// boost::json::serialize would write "6.02E1".
 std::string render(const boost::json::value& v);
 
+/// $expand=.($levels=1) on a collection: each member of `doc`'s Members
+/// replaced by the member's document from `source`.
+void expand_members(const Source& source, boost::json::value& doc, double t);
+
 /// Which threshold band `value` is in: 0 normal, 1 caution, 2 critical,
 /// 3 fatal; negative for the lower bands (-1 caution, -2 critical).
 int band(const Limits& limits, double value);
