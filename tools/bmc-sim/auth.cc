@@ -59,7 +59,7 @@ std::optional<std::string> check_basic(std::string_view header, const Credential
   namespace b64 = boost::beast::detail::base64;
   std::string decoded(b64::decoded_size(encoded.size()), '\0');
   const auto [written, read] = b64::decode(decoded.data(), encoded.data(), encoded.size());
-  if (read != encoded.size()) return std::nullopt;
+  if (encoded.find_first_not_of('=', read) != std::string_view::npos) return std::nullopt;
   decoded.resize(written);
   const auto colon = decoded.find(':');
   if (colon == std::string::npos) return std::nullopt;
