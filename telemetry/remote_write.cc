@@ -1,18 +1,58 @@
 #include "telemetry/remote_write.h"
 
 #include <fmt/format.h>
-#include <google/protobuf/arena.h>
 #include <snappy.h>
 
 #include <algorithm>
+#include <bit>
 #include <fstream>
 
 #include "common/build_info.h"
 #include "common/log.h"
-#include "telemetry/remote_write.pb.h"
 #include "telemetry/text_escape.h"
 
 namespace railyard::telemetry {
+
+namespace {
+
+// Protobuf wire format: tag = field << 3 | wire type (0 varint, 1 fixed64, 2 length-delimited).
+constexpr char kTagTimeSeries = 0x0A;  // WriteRequest.timeseries = 1, LEN
+constexpr char kTagLabel = 0x0A;       // TimeSeries.labels = 1, LEN
+constexpr char kTagSample = 0x12;      // TimeSeries.samples = 2, LEN
+constexpr char kTagName = 0x0A;        // Label.name = 1, LEN
+constexpr char kTagValue = 0x12;       // Label.value = 2, LEN
+constexpr char kTagSampleValue = 0x09;      // Sample.value = 1, I64 (double)
+constexpr char kTagSampleTimestamp = 0x10;  // Sample.timestamp = 2, VARINT
+
+std::size_t varint_size(std::uint64_t v) {
+  std::size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+void put_varint(std::string& out, std::uint64_t v) {  // label sets, built once
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7F) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+void put_bytes_field(std::string& out, char tag, std::string_view bytes) {
+  out.push_back(tag);
+  put_varint(out, bytes.size());
+  out.append(bytes);
+}
+
+std::size_t sample_size(const BufferedSample& s) {
+  // int64 timestamps are varints of their two's complement (10 bytes if negative).
+  return 1 + 8 + 1 + varint_size(static_cast<std::uint64_t>(s.timestamp_ms));
+}
+
+}  // namespace
 
 std::string redact_url(const std::string& url) {
   std::string out = url;
@@ -63,6 +103,15 @@ void RemoteSeriesTable::add(const SeriesInfo& series, const std::string& name, c
     if (!own) l.emplace_back(name_, value);
   }
   std::sort(l.begin(), l.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::string encoded;
+  std::string label;
+  for (const auto& [n, v] : l) {
+    label.clear();
+    put_bytes_field(label, kTagName, n);
+    put_bytes_field(label, kTagValue, v);
+    put_bytes_field(encoded, kTagLabel, label);
+  }
+  encoded_.push_back(std::move(encoded));
   sets_.push_back(std::move(l));
 }
 
@@ -84,26 +133,67 @@ void flatten(const Snapshot& snapshot, RemoteSeriesTable& table, std::vector<Buf
 }
 
 std::string encode_write_request(const RemoteSeriesTable& table, const BufferedSample* samples, std::size_t count) {
-  google::protobuf::Arena arena;
-  auto* request = google::protobuf::Arena::CreateMessage<prometheus::WriteRequest>(&arena);
-  std::unordered_map<std::uint32_t, prometheus::TimeSeries*> by_series;
-  by_series.reserve(count);
+  // Group by label set, keeping first-appearance order (a counting sort over
+  // the table's dense ids), and size everything before writing.
+  constexpr std::uint32_t kNone = ~std::uint32_t{0};
+  std::vector<std::uint32_t> group_of_set(table.size(), kNone);
+  std::vector<std::uint32_t> order;   // label set of each group
+  std::vector<std::uint32_t> counts;  // samples per group
+  std::vector<std::uint32_t> group_of(count);
   for (std::size_t i = 0; i < count; ++i) {
-    const BufferedSample& s = samples[i];
-    auto [it, fresh] = by_series.try_emplace(s.series, nullptr);
-    if (fresh) {
-      it->second = request->add_timeseries();
-      for (const auto& [name, value] : table.labels(s.series)) {
-        prometheus::Label* l = it->second->add_labels();
-        l->set_name(name);
-        l->set_value(value);
-      }
+    std::uint32_t& g = group_of_set[samples[i].series];
+    if (g == kNone) {
+      g = static_cast<std::uint32_t>(order.size());
+      order.push_back(samples[i].series);
+      counts.push_back(0);
     }
-    prometheus::Sample* sample = it->second->add_samples();
-    sample->set_value(s.value);
-    sample->set_timestamp(s.timestamp_ms);
+    group_of[i] = g;
+    ++counts[g];
   }
-  return request->SerializeAsString();
+  std::vector<std::uint32_t> start(order.size() + 1, 0);
+  for (std::size_t g = 0; g < order.size(); ++g) start[g + 1] = start[g] + counts[g];
+  std::vector<std::uint32_t> sorted(count);
+  std::vector<std::size_t> body(order.size());
+  {
+    std::vector<std::uint32_t> fill(start.begin(), start.end() - 1);
+    for (std::size_t i = 0; i < count; ++i) {
+      sorted[fill[group_of[i]]++] = static_cast<std::uint32_t>(i);
+      const std::size_t n = sample_size(samples[i]);
+      body[group_of[i]] += 1 + varint_size(n) + n;
+    }
+  }
+  std::size_t total = 0;
+  for (std::size_t g = 0; g < order.size(); ++g) {
+    body[g] += table.encoded_labels(order[g]).size();
+    total += 1 + varint_size(body[g]) + body[g];
+  }
+
+  std::string out(total, '\0');
+  char* p = out.data();
+  auto varint = [&p](std::uint64_t v) {
+    while (v >= 0x80) {
+      *p++ = static_cast<char>((v & 0x7F) | 0x80);
+      v >>= 7;
+    }
+    *p++ = static_cast<char>(v);
+  };
+  for (std::size_t g = 0; g < order.size(); ++g) {
+    const std::string& labels = table.encoded_labels(order[g]);
+    *p++ = kTagTimeSeries;
+    varint(body[g]);
+    p = std::copy(labels.begin(), labels.end(), p);
+    for (std::uint32_t k = start[g]; k < start[g + 1]; ++k) {
+      const BufferedSample& s = samples[sorted[k]];
+      *p++ = kTagSample;
+      varint(sample_size(s));
+      *p++ = kTagSampleValue;
+      const auto bits = std::bit_cast<std::uint64_t>(s.value);
+      for (int b = 0; b < 8; ++b) *p++ = static_cast<char>((bits >> (8 * b)) & 0xFF);  // little-endian
+      *p++ = kTagSampleTimestamp;
+      varint(static_cast<std::uint64_t>(s.timestamp_ms));
+    }
+  }
+  return out;
 }
 
 std::string compress_snappy(const std::string& raw) {

@@ -17,6 +17,24 @@ using testing::FakeReceiver;
 using testing::run_until;
 using Flat = FakeReceiver::Flat;
 
+TEST(RemoteWrite, EncodesZeroesAndNegativeTimestamps) {
+  Registry r;
+  r.gauge_family({.name = "x", .help = "h"}).series({}).set(0);
+  RemoteSeriesTable table({});
+  std::vector<BufferedSample> samples;
+  flatten(r.collect(-5), table, samples);
+  flatten(r.collect(0), table, samples);
+  std::string raw = encode_write_request(table, samples.data(), samples.size());
+  prometheus::WriteRequest req;
+  ASSERT_TRUE(req.ParseFromString(raw));
+  ASSERT_EQ(req.timeseries_size(), 1);
+  ASSERT_EQ(req.timeseries(0).samples_size(), 2);
+  EXPECT_EQ(req.timeseries(0).samples(0).timestamp(), -5);
+  EXPECT_EQ(req.timeseries(0).samples(0).value(), 0);
+  EXPECT_EQ(req.timeseries(0).samples(1).timestamp(), 0);
+  EXPECT_EQ(encode_write_request(table, samples.data(), 0), "");
+}
+
 TEST(RemoteWrite, RedactsUrls) {
   EXPECT_EQ(redact_url("https://user:pw@example.com:9090/api/v1/write?token=x"), "https://example.com:9090/api/v1/write");
   EXPECT_EQ(redact_url("http://127.0.0.1:9090/api/v1/write"), "http://127.0.0.1:9090/api/v1/write");
@@ -46,6 +64,8 @@ TEST(RemoteWrite, EncodingRoundTrips) {
   prometheus::WriteRequest req;
   ASSERT_TRUE(req.ParseFromString(raw));
   ASSERT_EQ(req.timeseries_size(), 6);  // one TimeSeries per label set, two samples each
+  // Byte for byte what protobuf itself writes (no field here has its default value).
+  EXPECT_EQ(req.SerializeAsString(), raw);
 
   auto labels = [](const prometheus::TimeSeries& ts) {
     std::string s;
