@@ -23,9 +23,10 @@ iperf3_per_rail() {
   printf '%.0f\n' "$total"
 }
 
-# MPTCP: one iperf3 connection, subflows over every rail (kernel path manager).
-mptcp_all_rails() {
-  local j
+# MPTCP endpoints: h1 opens a subflow from every extra rail, h2 announces its
+# addresses on them (kernel path manager).
+mptcp_setup() {
+  local j h
   for h in h1 h2; do
     "$SIM" exec --name "$RACK" $h sysctl -q net.mptcp.enabled=1
     "$SIM" exec --name "$RACK" $h ip mptcp limits set subflow 8 add_addr_accepted 8
@@ -35,6 +36,11 @@ mptcp_all_rails() {
     "$SIM" exec --name "$RACK" h1 ip mptcp endpoint add "$(peer_addr 1 "$j")" dev "r$j" subflow
     "$SIM" exec --name "$RACK" h2 ip mptcp endpoint add "$(peer_addr 2 "$j")" dev "r$j" signal
   done
+}
+
+# MPTCP: one iperf3 connection, subflows over every rail.
+mptcp_all_rails() {
+  mptcp_setup
   "$SIM" exec --name "$RACK" h2 mptcpize run iperf3 -s -1 -p 5301 >/dev/null 2>&1 &
   sleep 0.5
   "$SIM" exec --name "$RACK" h1 mptcpize run iperf3 -c "$(peer_addr 2 0)" -p 5301 -t "$DURATION" -J \
@@ -51,7 +57,7 @@ ucx_tag_bw() {
     "$SIM" exec --name "$RACK" h2 ucx_perftest -p 13337 >/dev/null 2>&1 &
   sleep 1
   UCX_TLS=tcp UCX_NET_DEVICES=$devs_h1 UCX_MAX_RNDV_RAILS=$RAILS timeout $((DURATION + 20)) \
-    "$SIM" exec --name "$RACK" h1 ucx_perftest "$(peer_addr 2 0)" -p 13337 -t tag_bw -s 4194304 -n 200 \
+    "$SIM" exec --name "$RACK" h1 ucx_perftest "$(peer_addr 2 0)" -p 13337 -t tag_bw -s 4194304 -n "${PEER_ITERS:-200}" \
     >"$WORK/ucx.out" 2>&1 || true
   # Final line: ... bandwidth columns in MB/s; take the average bandwidth.
   awk '/Final:/ {print int($(NF-2) * 8 * 1.048576)}' "$WORK/ucx.out" | tail -1
