@@ -215,8 +215,7 @@ int main(int argc, char** argv) {
     ModelOptions mo{.schema = flags.schema,
                     .chassis_id = flags.chassis_id,
                     .expand = flags.server.expand,
-                    .sse_uri = flags.server.sse_uri,
-                    .session_timeout_seconds = static_cast<int>(flags.server.session_timeout.count())};
+                    .sse_uri = flags.server.sse_uri};
     source = std::make_unique<Model>(timeline, mo);
     what = fmt::format("GPU host {} ({} GPUs, {} schema)", flags.chassis_id, timeline.host().gpus, to_string(flags.schema));
   }

@@ -27,7 +27,6 @@ struct ModelOptions {
   bool expand = false;
   /// EventService.ServerSentEventUri.
   std::string sse_uri = "/redfish/v1/EventService/SSE";
-  int session_timeout_seconds = 300;
 };
 
 class Model : public Source {
