@@ -10,6 +10,12 @@ namespace railyard::policy {
 
 namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr TimeMs kMigrationSettleMs = 5'000;
+/// The model runs cold by more than this (°C, averaged): the fitted trend counts too.
+constexpr double kModelResidualC = 1.0;
+/// After a step up, the least wait before the next even when urgent: the
+/// effect must show in the robust level (median of the newest points).
+constexpr TimeMs kEffectShowMs = 1'000;
 
 constexpr std::array<std::string_view, kRungCount> kRungNames = {
     "normal", "admission", "batch", "power_cap", "power_cap_deep", "cpu_quota", "freeze",
@@ -17,8 +23,10 @@ constexpr std::array<std::string_view, kRungCount> kRungNames = {
 
 SignalConfig make_signal(TimeMs stale, TimeMs lost, bool precaution, TimeMs bucket, TimeMs window,
                          std::size_t min_points, std::size_t max_points, TimeMs settle, double band,
-                         double margin) {
+                         double margin, TimeMs min_span = 0, double min_rise = 0.0) {
   SignalConfig c;
+  c.min_span_ms = min_span;
+  c.min_rise = min_rise;
   c.stale_after_ms = stale;
   c.lost_after_ms = lost;
   c.precaution_on_loss = precaution;
@@ -68,25 +76,37 @@ std::string_view to_string(Action a) {
 PolicyConfig default_config() {
   PolicyConfig c;
   using S = Signal;
+  // Arguments: stale, lost, precaution, bucket, window, min points, max points, settle, band, margin,
+  // min span, min rise.
   // BMC signals: polled every 1–10 s. Stale after three missed 10 s polls, lost after 2 minutes.
-  c.signals[index(S::coolant_supply_c)] = make_signal(30'000, 120'000, true, 0, 300'000, 4, 48, 30'000, 1.0, 3.0);
-  c.signals[index(S::chassis_power_w)] = make_signal(30'000, 120'000, true, 0, 60'000, 4, 32, 1'000, 250.0, 200.0);
+  // Points of 5 s (coolant) and 2 s (chassis) so a fast BMC still fills the window.
+  c.signals[index(S::coolant_supply_c)] =
+      make_signal(30'000, 120'000, true, 5'000, 300'000, 4, 64, 30'000, 1.0, 3.0, 60'000, 0.3);
+  c.signals[index(S::chassis_power_w)] =
+      make_signal(30'000, 120'000, true, 2'000, 60'000, 4, 32, 1'000, 250.0, 200.0, 20'000, 100.0);
   c.signals[index(S::leak)] = make_signal(30'000, 120'000, false, 0, 60'000, 2, 8, 0, 0.0, 0.0);
-  // NVML signals: every 100 ms; points of 0.5 s (temperature) and 0.2 s (power).
-  c.signals[index(S::gpu_temp_c)] = make_signal(2'000, 10'000, true, 500, 20'000, 6, 48, 20'000, 4.0, 5.0);
-  c.signals[index(S::gpu_power_w)] = make_signal(2'000, 10'000, true, 200, 4'000, 5, 32, 500, 30.0, 20.0);
+  // NVML signals: every 100 ms; points of 0.5 s (temperature) and 0.2 s (power). The
+  // temperature settles in about 3τ after a change of power.
+  c.signals[index(S::gpu_temp_c)] =
+      make_signal(2'000, 10'000, true, 500, 20'000, 6, 48, 60'000, 4.0, 5.0, 10'000, 0.8);
+  c.signals[index(S::gpu_power_w)] =
+      make_signal(2'000, 10'000, true, 200, 4'000, 5, 32, 500, 30.0, 20.0, 2'500, 15.0);
   // Fabric and workload: reported only, or inputs to migration.
   c.signals[index(S::congestion)] = make_signal(5'000, 30'000, false, 500, 30'000, 4, 32, 0, 0.05, 0.0);
   c.signals[index(S::tokens_per_s)] = make_signal(5'000, 30'000, false, 1'000, 60'000, 4, 32, 0, 0.0, 0.0);
   c.signals[index(S::peer_headroom)] = make_signal(30'000, 120'000, false, 0, 60'000, 2, 8, 0, 0.0, 0.0);
 
-  c.rungs[index(Rung::normal)] = {.lead_ms = 0};
-  c.rungs[index(Rung::admission)] = {.lead_ms = 5'000};  // sequences finish over a few seconds
-  c.rungs[index(Rung::batch)] = {.lead_ms = 2'000};      // the workload acknowledges, next steps are smaller
-  c.rungs[index(Rung::power_cap)] = {.lead_ms = 500};    // NVML applies within a few 10 ms; one sample period
-  c.rungs[index(Rung::power_cap_deep)] = {.lead_ms = 500};
-  c.rungs[index(Rung::cpu_quota)] = {.lead_ms = 1'000};  // next CFS period, workload slows
-  c.rungs[index(Rung::freeze)] = {.lead_ms = 500};
+  c.rungs[index(Rung::normal)] = {.lead_ms = 0, .release_ms = 0};
+  // Sequences finish over a few seconds; new ones fill the batch again slowly.
+  c.rungs[index(Rung::admission)] = {.lead_ms = 5'000, .release_ms = 15'000};
+  // The workload acknowledges; its next steps are smaller.
+  c.rungs[index(Rung::batch)] = {.lead_ms = 2'000, .release_ms = 8'000};
+  // NVML applies within a few 10 ms: one sample period.
+  c.rungs[index(Rung::power_cap)] = {.lead_ms = 500, .release_ms = 2'000};
+  c.rungs[index(Rung::power_cap_deep)] = {.lead_ms = 500, .release_ms = 2'000};
+  // The next CFS period; the workload slows.
+  c.rungs[index(Rung::cpu_quota)] = {.lead_ms = 1'000, .release_ms = 4'000};
+  c.rungs[index(Rung::freeze)] = {.lead_ms = 500, .release_ms = 10'000};
   return c;
 }
 
@@ -101,7 +121,7 @@ Policy::Policy(const PolicyConfig& config)
     tracks_[i].limit_config = sc.limits;
     tracks_[i].limits = resolve_limits(sc.limits, {}, sc.fallback_margin);
   }
-  scratch_.reserve(48 * 48 / 2);
+  scratch_.reserve(64 * 64 / 2);
 }
 
 void Policy::set_bmc_thresholds(Signal signal, const BmcThresholds& thresholds) {
@@ -153,7 +173,8 @@ void Policy::report(const MigrationReport& r) {
     // A failed migration leaves the load here: escalate without waiting for it.
     last_up_ms_ = std::min(last_up_ms_, r.t_ms - config_.min_up_interval_ms);
   } else {
-    trend_from_ms_ = std::max(trend_from_ms_, r.t_ms);
+    // The stop-and-copy pause and the lighter load that follows are not a trend.
+    trend_from_ms_ = std::max(trend_from_ms_, r.t_ms + kMigrationSettleMs);
   }
 }
 
@@ -180,10 +201,11 @@ void Policy::fill_trend(Signal s, SignalView& v, TimeMs now) {
   const Track& t = tracks_[index(s)];
   const SignalConfig& sc = config_.signals[index(s)];
   if (t.series.empty()) return;
-  if (v.freshness == Freshness::fresh) {
+  const bool needed = v.limits.has_limit() || s == Signal::coolant_supply_c || s == Signal::gpu_power_w;
+  if (v.freshness == Freshness::fresh && needed) {
     TimeMs from = now - sc.window_ms;
     if (controlled(s)) from = std::max(from, trend_from_ms_);
-    const Trend tr = estimate_trend(t.series, from, sc.min_points, scratch_);
+    const Trend tr = estimate_trend(t.series, from, sc.min_points, sc.min_span_ms, sc.min_rise, scratch_);
     v.trend_valid = tr.valid;
     v.slope_per_s = tr.slope_per_s;
   }
@@ -201,9 +223,12 @@ void Policy::apply_model(std::array<SignalView, kSignalCount>& in, TimeMs now) {
   if (!coolant_ok || power.freshness != Freshness::fresh || !tracks_[index(Signal::gpu_temp_c)].seen) return;
   const double cslope = coolant.trend_valid ? std::max(0.0, coolant.slope_per_s) : 0.0;
 
-  if (gpu.freshness == Freshness::fresh && gpu.trend_valid && power.trend_valid && now > last_eval_ms_) {
+  if (gpu.freshness == Freshness::fresh && now > last_eval_ms_) {
     const double dt = std::min(5.0, static_cast<double>(now - last_eval_ms_) / 1000.0);
-    model_.learn(gpu.value, gpu.slope_per_s, coolant.value, power.value, power.slope_per_s, dt);
+    if (gpu.trend_valid && power.trend_valid) {
+      model_.learn(gpu.value, gpu.slope_per_s, coolant.value, power.value, power.slope_per_s, dt);
+    }
+    model_.observe(gpu.value, coolant.value, power.value, dt);
   }
   if (!model_.ready() || !gpu.limits.has_limit()) return;
 
@@ -219,11 +244,9 @@ void Policy::apply_model(std::array<SignalView, kSignalCount>& in, TimeMs now) {
   }
   const double model_ttl =
       model_.time_to_limit(temp, coolant.value, cslope, power.value, gpu.limits.limit, config_.model_horizon_s);
-  // Trust the model unless the temperature rises clearly faster than it says
-  // (R changed: lost flow, a fouled plate): then the fitted trend counts too.
-  const double model_slope = (model_.steady_state(coolant.value, power.value) - temp) / model_.tau_s() + cslope;
-  const bool model_low = gpu.trend_valid && gpu.slope_per_s > model_slope + 0.05;
-  if (model_low) {
+  // Trust the model unless the measurement runs clearly hotter than it
+  // (R rose: lost flow, a fouled plate): then the fitted trend counts too.
+  if (model_.residual() > kModelResidualC) {
     if (model_ttl < gpu.ttl_s) {
       gpu.ttl_s = model_ttl;
       gpu.from_model = true;
@@ -306,7 +329,7 @@ bool Policy::step_down_ok(const std::array<SignalView, kSignalCount>& in, TimeMs
     if (!remember) continue;
     // Would undoing this rung bring the signal back over? Judged from what
     // the rung took away (power before it), not from where it holds it now.
-    if (s == Signal::gpu_temp_c && b.has_gpu_power && model_.ready()) {
+    if (s == Signal::gpu_temp_c && b.thermal && b.has_gpu_power && model_.ready()) {
       const SignalView& c = in[index(Signal::coolant_supply_c)];
       if (c.freshness == Freshness::fresh) {
         const double tss = model_.steady_state(c.value, b.gpu_power);
@@ -316,22 +339,16 @@ bool Policy::step_down_ok(const std::array<SignalView, kSignalCount>& in, TimeMs
         }
       }
     }
-    if (s == Signal::gpu_power_w && b.has_gpu_power && b.gpu_power > v.limits.limit - band / 2) {
-      why = fmt::format("gpu_power_w was {:.0f} before {}", b.gpu_power, to_string(level_));
-      return false;
-    }
-    if (s == Signal::chassis_power_w && b.has_chassis_power && b.chassis_power > v.limits.limit - band / 2) {
-      why = fmt::format("chassis_power_w was {:.0f} before {}", b.chassis_power, to_string(level_));
-      return false;
-    }
   }
   return true;
 }
 
-void Policy::step_to(Rung to, TimeMs now, const std::array<SignalView, kSignalCount>& in) {
+void Policy::step_to(Rung to, TimeMs now, const std::array<SignalView, kSignalCount>& in,
+                     std::optional<Signal> cause) {
   if (index(to) > index(level_)) {
     Before& b = before_[index(to)];
     b.t_ms = now;
+    b.thermal = cause == Signal::gpu_temp_c || cause == Signal::coolant_supply_c;
     const SignalView& gp = in[index(Signal::gpu_power_w)];
     const SignalView& cp = in[index(Signal::chassis_power_w)];
     b.has_gpu_power = gp.freshness == Freshness::fresh;
@@ -351,7 +368,7 @@ void Policy::step_to(Rung to, TimeMs now, const std::array<SignalView, kSignalCo
   } else {
     last_down_ms_ = now;
     any_down_ = true;
-    trend_from_ms_ = now + config_.rungs[index(level_)].lead_ms;
+    trend_from_ms_ = now + config_.rungs[index(level_)].release_ms;
     ++counters_.step_downs;
   }
   level_ = to;
@@ -432,7 +449,7 @@ Decision Policy::evaluate(TimeMs now) {
         break;
       }
     }
-    if (index(back) > index(level_)) step_to(back, now, in);
+    if (index(back) > index(level_)) step_to(back, now, in, std::nullopt);
     level_ = back;
     last_change_ms_ = now;
     d.action = Action::undrain;
@@ -493,7 +510,8 @@ Decision Policy::evaluate(TimeMs now) {
     const std::string what = fmt::format("{} {:.1f} ({:+.3f}/s{}) limit {:.1f} in {} < horizon {:.1f} s",
                                          to_string(*binding), v.value, v.trend_valid ? v.slope_per_s : 0.0,
                                          v.from_model ? ", model" : "", v.limits.limit, fmt_ttl(binding_ttl), binding_h);
-    if (now - last_up_ms_ < wait && (!urgent || recovering)) {
+    const TimeMs wait_urgent = config_.rungs[index(level_)].lead_ms + kEffectShowMs;
+    if (now - last_up_ms_ < (urgent && !recovering ? wait_urgent : wait)) {
       d.reason = fmt::format("hold at {}: {}; waiting for {} to take effect", to_string(level_), what,
                              to_string(level_));
       return d;
@@ -522,7 +540,7 @@ Decision Policy::evaluate(TimeMs now) {
       d.reason = fmt::format("at the top of the ladder ({}): {}", to_string(level_), what);
       return d;
     }
-    step_to(*target, now, in);
+    step_to(*target, now, in, binding);
     d.action = Action::step_up;
     d.to = level_;
     d.reason = fmt::format("{} → {}: {}", to_string(d.from), to_string(d.to), what);
@@ -532,7 +550,7 @@ Decision Policy::evaluate(TimeMs now) {
   if (lost) {
     d.binding = lost;
     if (next) {
-      step_to(*next, now, in);
+      step_to(*next, now, in, lost);
       ++counters_.precautions;
       d.action = Action::step_up;
       d.to = level_;
@@ -554,7 +572,7 @@ Decision Policy::evaluate(TimeMs now) {
           break;
         }
       }
-      step_to(to, now, in);
+      step_to(to, now, in, std::nullopt);
       d.action = Action::step_down;
       d.to = level_;
       d.reason = fmt::format("{} → {}: every signal under its limit by its band, dwell {} s met", to_string(d.from),

@@ -42,6 +42,10 @@ struct RungConfig {
   /// Time from the decision until the signals show the effect (actuation and
   /// workload reaction, not thermal settling: that is SignalConfig::settle_ms).
   TimeMs lead_ms = 1'000;
+  /// Time from lifting the rung until the signals have settled again (the
+  /// workload refills its batch...). Trends restart after it: the recovery
+  /// is not a burst.
+  TimeMs release_ms = 3'000;
   /// False when the host has no such actuator (no NVML, no cgroup access):
   /// the ladder skips it. report() with `unavailable` also clears it.
   bool available = true;
@@ -74,11 +78,11 @@ struct PolicyConfig {
   /// halves after `quiet_ms` without a flip.
   TimeMs dwell_down_ms = 60'000;
   TimeMs dwell_down_max_ms = 960'000;
-  TimeMs flap_window_ms = 600'000;
+  TimeMs flap_window_ms = 180'000;
   TimeMs quiet_ms = 1'800'000;
   /// Temperatures/powers recorded at a step up are trusted for the
   /// step-down check this long (demand changes after that).
-  TimeMs restore_memory_ms = 900'000;
+  TimeMs restore_memory_ms = 300'000;
   /// A drain lasts at least this long, then the policy returns at the top
   /// throttle rung below freeze and steps down as usual.
   TimeMs drain_hold_ms = 600'000;
@@ -221,7 +225,7 @@ class Policy {
   bool can_migrate(const std::array<SignalView, kSignalCount>& in, TimeMs now) const;
   TimeMs migration_lead_ms(const std::array<SignalView, kSignalCount>& in) const;
   bool step_down_ok(const std::array<SignalView, kSignalCount>& in, TimeMs now, std::string& why) const;
-  void step_to(Rung to, TimeMs now, const std::array<SignalView, kSignalCount>& in);
+  void step_to(Rung to, TimeMs now, const std::array<SignalView, kSignalCount>& in, std::optional<Signal> cause);
 
   PolicyConfig config_;
   std::array<Track, kSignalCount> tracks_;
@@ -247,13 +251,14 @@ class Policy {
   TimeMs trend_from_ms_ = 0;  ///< trends use samples from here (after the last action showed)
   TimeMs dwell_down_ms_;
   /// Per rung: time of the step up to it and GPU power / chassis power just
-  /// before it (for the step-down check).
+  /// before it (for the step-down check of thermal steps).
   struct Before {
     TimeMs t_ms = -1;
     double gpu_power = 0.0;
     double chassis_power = 0.0;
     bool has_gpu_power = false;
     bool has_chassis_power = false;
+    bool thermal = false;  ///< taken for a temperature (the restore check applies)
   };
   std::array<Before, kRungCount> before_{};
 };

@@ -94,8 +94,13 @@ struct SignalConfig {
   TimeMs bucket_ms = 0;
   /// Trend window.
   TimeMs window_ms = 120'000;
-  /// Fewer points than this in the window: no trend (time to limit unknown).
+  /// Fewer points than this in the window, or spanning less than
+  /// `min_span_ms`: no trend (time to limit unknown).
   std::size_t min_points = 5;
+  TimeMs min_span_ms = 0;
+  /// A slope whose rise over the points' span is under this is noise: the
+  /// trend is flat (no time to limit from it).
+  double min_rise = 0.0;
   /// Capacity of the point history (bounds the cost of the slope).
   std::size_t max_points = 48;
   /// Time the signal needs, after an action took effect, to stop rising

@@ -25,6 +25,19 @@ void ThermalModel::learn(double temp, double temp_slope_per_s, double coolant, d
   learnt_s_ += dt_s;
 }
 
+void ThermalModel::observe(double measured, double coolant, double power, double dt_s) {
+  if (!ready()) return;
+  if (!observing_ || dt_s > 10.0) {
+    observing_ = true;
+    estimate_ = measured;
+    residual_ = 0.0;
+    return;
+  }
+  estimate_ = predict(estimate_, coolant, 0.0, power, dt_s);
+  residual_ += (measured - estimate_ - residual_) * std::min(1.0, dt_s / 10.0);
+  estimate_ += (measured - estimate_) * std::min(1.0, dt_s / 30.0);
+}
+
 double ThermalModel::predict(double temp, double coolant, double coolant_slope_per_s, double power,
                              double t_s) const {
   // Particular solution for a coolant ramp c·t: T_p = T_ss − c·τ + c·t.

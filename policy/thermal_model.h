@@ -24,7 +24,7 @@ namespace railyard::policy {
 struct ThermalModelConfig {
   double tau_s = 20.0;           ///< GPU + cold plate time constant
   double initial_r = 0.0;        ///< K/W if known from the data sheet; 0 = learn
-  double learn_time_s = 300.0;   ///< averaging time of R
+  double learn_time_s = 120.0;   ///< averaging time of R
   double min_power_w = 100.0;    ///< below this R is not learnt (idle: too little signal)
   double steady_power = 0.03;    ///< learn only while |dP/dt|·τ < this share of P
   double ready_after_s = 20.0;   ///< seconds of learning before the model is used
@@ -42,6 +42,12 @@ class ThermalModel {
   double tau_s() const { return config_.tau_s; }
   double steady_state(double coolant, double power) const { return coolant + r_ * power; }
 
+  /// Observer: integrates the model along the measured power and coolant and
+  /// follows the measurement slowly; the residual (measured − modelled,
+  /// averaged over ~10 s) says whether the model runs cold (R rose: lost
+  /// flow). Call once per evaluation with the fresh measurement.
+  void observe(double measured, double coolant, double power, double dt_s);
+  double residual() const { return residual_; }
   /// Temperature `t_s` seconds ahead from `temp` with coolant rising at
   /// `coolant_slope_per_s` and power held at `power`.
   double predict(double temp, double coolant, double coolant_slope_per_s, double power, double t_s) const;
@@ -54,6 +60,9 @@ class ThermalModel {
   ThermalModelConfig config_;
   double r_ = 0.0;
   double learnt_s_ = 0.0;
+  bool observing_ = false;
+  double estimate_ = 0.0;
+  double residual_ = 0.0;
 };
 
 }  // namespace railyard::policy

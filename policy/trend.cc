@@ -42,7 +42,8 @@ double robust_level(const Series& series) {
   return std::max(std::min(a, b), std::min(std::max(a, b), c));
 }
 
-Trend estimate_trend(const Series& series, TimeMs from_ms, std::size_t min_points, std::vector<double>& scratch) {
+Trend estimate_trend(const Series& series, TimeMs from_ms, std::size_t min_points, TimeMs min_span_ms,
+                     double min_rise, std::vector<double>& scratch) {
   Trend out;
   if (series.empty()) return out;
   out.level = robust_level(series);
@@ -51,6 +52,8 @@ Trend estimate_trend(const Series& series, TimeMs from_ms, std::size_t min_point
   const std::size_t n = series.size() - first;
   out.points = n;
   if (n < std::max<std::size_t>(min_points, 2)) return out;
+  const TimeMs span = series.newest().t_ms - series.at(first).t_ms;
+  if (span < min_span_ms || span <= 0) return out;
   scratch.clear();
   for (std::size_t i = first; i < series.size(); ++i) {
     const Point& a = series.at(i);
@@ -68,7 +71,7 @@ Trend estimate_trend(const Series& series, TimeMs from_ms, std::size_t min_point
     const double lower = *std::max_element(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(mid));
     slope = 0.5 * (slope + lower);
   }
-  out.slope_per_s = slope;
+  out.slope_per_s = std::abs(slope) * static_cast<double>(span) / 1000.0 < min_rise ? 0.0 : slope;
   out.valid = true;
   return out;
 }

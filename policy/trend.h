@@ -68,7 +68,10 @@ double robust_level(const Series& series);
 
 /// Theil–Sen slope over the points at or after `from_ms`. `scratch` is
 /// reused between calls so an evaluation does not allocate once warm.
-Trend estimate_trend(const Series& series, TimeMs from_ms, std::size_t min_points, std::vector<double>& scratch);
+/// Needs `min_points` spanning `min_span_ms`; a slope rising less than
+/// `min_rise` over the span is reported as 0 (flat).
+Trend estimate_trend(const Series& series, TimeMs from_ms, std::size_t min_points, TimeMs min_span_ms,
+                     double min_rise, std::vector<double>& scratch);
 
 /// Time in seconds until `level + slope·t` reaches `limit`: 0 when already at
 /// or over it, +inf when not rising.

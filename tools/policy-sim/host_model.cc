@@ -12,7 +12,7 @@ Actuation actuation_for(policy::Rung level) {
   if (at_least(Rung::admission)) a.admit = 0.93;
   if (at_least(Rung::batch)) a.admit = 0.93 * 0.88;
   if (at_least(Rung::power_cap)) a.power_cap_w = 600.0;
-  if (at_least(Rung::power_cap_deep)) a.power_cap_w = 480.0;
+  if (at_least(Rung::power_cap_deep)) a.power_cap_w = 450.0;
   if (at_least(Rung::cpu_quota)) a.cpu_factor = 1.5;
   if (at_least(Rung::freeze)) a.frozen = true;
   return a;
@@ -20,8 +20,10 @@ Actuation actuation_for(policy::Rung level) {
 
 HostModel::HostModel(const HostParams& params) : p_(params) {}
 
-double HostModel::power(double batch, double clock, double congestion) const {
-  const double u = std::pow(std::min(1.0, std::max(0.0, batch) / p_.batch_ref), 0.6) / (1.0 + 0.3 * congestion);
+double HostModel::power(double batch, double clock, double congestion, double cpu_factor) const {
+  // Waiting on the fabric or on a throttled CPU leaves the GPU idle part of the time.
+  const double u = std::pow(std::min(1.0, std::max(0.0, batch) / p_.batch_ref), 0.6) / (1.0 + 0.3 * congestion) /
+                   cpu_factor;
   return p_.p_idle_w + p_.p_dyn_w * u * clock * clock;
 }
 
@@ -33,7 +35,7 @@ double HostModel::step_ms(double batch, double clock, double cpu_factor, double 
 void HostModel::reset(const HostInputs& in) {
   s_ = HostState{};
   s_.batch = in.demand_batch;
-  s_.power_w = power(s_.batch, 1.0, in.congestion);
+  s_.power_w = power(s_.batch, 1.0, in.congestion, 1.0);
   s_.temp_c = in.coolant_c + p_.r_k_per_w * in.r_factor * s_.power_w;
 }
 
@@ -47,7 +49,7 @@ void HostModel::step(double dt, const HostInputs& in, const Actuation& act) {
   // Firmware clock: power cap, then slowdown and brake.
   double f = 1.0;
   const double cap = std::min(p_.tdp_w, act.power_cap_w);
-  const double full = power(s_.batch, 1.0, in.congestion);
+  const double full = power(s_.batch, 1.0, in.congestion, act.cpu_factor);
   if (full > cap) f = std::sqrt(std::max(0.05, (cap - p_.p_idle_w) / (full - p_.p_idle_w)));
   if (s_.temp_c >= p_.slowdown_c) s_.slowdown = true;
   if (s_.slowdown && s_.temp_c < p_.release_c) s_.slowdown = false;
@@ -55,7 +57,7 @@ void HostModel::step(double dt, const HostInputs& in, const Actuation& act) {
   const bool idle = act.frozen || in.paused || s_.batch < 0.5;
   // The brake asserts when the chassis would draw more than the PSU allows
   // (before the GPUs slow down) and holds a while after the excess is gone.
-  const double unbraked = idle ? p_.p_idle_w : power(s_.batch, f, in.congestion);
+  const double unbraked = idle ? p_.p_idle_w : power(s_.batch, f, in.congestion, act.cpu_factor);
   if (p_.chassis_base_w + p_.gpus * unbraked > p_.brake_w) {
     s_.brake_left_s = p_.brake_hold_s;
   } else {
@@ -63,7 +65,7 @@ void HostModel::step(double dt, const HostInputs& in, const Actuation& act) {
   }
   if (s_.brake_left_s > 0.0) f = std::min(f, p_.brake_clock);
   s_.clock = f;
-  s_.power_w = idle ? p_.p_idle_w : power(s_.batch, f, in.congestion);
+  s_.power_w = idle ? p_.p_idle_w : power(s_.batch, f, in.congestion, act.cpu_factor);
   s_.chassis_w = p_.chassis_base_w + p_.gpus * s_.power_w;
 
   // Thermal.
@@ -75,7 +77,7 @@ void HostModel::step(double dt, const HostInputs& in, const Actuation& act) {
   s_.tokens_per_s = idle ? 0.0 : s_.batch * 1000.0 / s_.step_ms;
 
   // Ideal: all demand here, at the clock TDP allows, nothing else in the way.
-  const double ideal_full = power(in.demand_batch, 1.0, in.congestion);
+  const double ideal_full = power(in.demand_batch, 1.0, in.congestion, 1.0);
   const double fi = ideal_full > p_.tdp_w
                         ? std::sqrt((p_.tdp_w - p_.p_idle_w) / (ideal_full - p_.p_idle_w))
                         : 1.0;

@@ -85,7 +85,7 @@ class HostModel {
   bool hw_throttled() const { return s_.slowdown || s_.brake_left_s > 0.0; }
 
  private:
-  double power(double batch, double clock, double congestion) const;
+  double power(double batch, double clock, double congestion, double cpu_factor) const;
   double step_ms(double batch, double clock, double cpu_factor, double congestion) const;
   HostParams p_;
   HostState s_;

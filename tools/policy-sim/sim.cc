@@ -152,7 +152,7 @@ class Simulation {
     if (c.level != level_) {
       ++r_.level_changes;
       const int dir = policy::index(c.level) > policy::index(level_) ? 1 : -1;
-      if (last_dir_ != 0 && dir != last_dir_ && now_ - last_change_ <= 600'000) ++r_.flips;
+      if (last_dir_ != 0 && dir != last_dir_ && now_ - last_change_ <= 300'000) ++r_.flips;
       last_dir_ = dir;
       last_change_ = now_;
       level_ = c.level;

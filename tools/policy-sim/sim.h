@@ -33,7 +33,7 @@ struct RunResult {
   double ideal_tokens = 0.0;
   int slo_violation_s = 0;    ///< seconds under 90 % of ideal throughput or over the TPOT SLO
   int level_changes = 0;
-  int flips = 0;              ///< a change reversing the previous one within 10 min
+  int flips = 0;              ///< a change reversing the previous one within 5 min
   int migrations = 0;
   int failed_migrations = 0;
   int drains = 0;
