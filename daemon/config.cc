@@ -41,6 +41,16 @@ class TableReader {
     if (auto error = apply(value)) report(*node, key, fmt::format("{}: {}", show(*node), *error));
   }
 
+  void take_bool(std::string_view key, bool& out) {
+    const toml::node* node = take(key);
+    if (node == nullptr) return;
+    if (!node->is_boolean()) {
+      report(*node, key, fmt::format("{} is {}, expected true or false", show(*node), type_name(*node)));
+      return;
+    }
+    out = node->value<bool>().value_or(false);
+  }
+
   void take_integer(std::string_view key, int64_t min, int64_t max, const std::function<void(int64_t)>& apply) {
     const toml::node* node = take(key);
     if (node == nullptr) return;
@@ -281,6 +291,41 @@ void read_fabric(const toml::table& t, const std::string& file, FabricSection& o
   r.finish();
 }
 
+void read_bmc(const toml::table& t, const std::string& file, BmcSection& out, std::vector<Problem>& problems) {
+  TableReader r(t, "bmc", file, problems);
+  r.take_string("url", [&](const std::string& v) -> std::optional<std::string> {
+    if (!(v.starts_with("https://") || v.starts_with("http://")) || v.size() < 9)
+      return "allowed: an http(s) URL of the BMC such as \"https://10.0.0.5\" (Redfish lives under /redfish/v1)";
+    out.url = v;
+    return std::nullopt;
+  });
+  r.take_string("ca_file", [&](const std::string& v) {
+    auto error = check_absolute_path(v);
+    if (!error) out.ca_file = v;
+    return error;
+  });
+  r.take_bool("insecure", out.insecure);
+  r.take_string("credentials_file", [&](const std::string& v) {
+    auto error = check_absolute_path(v);
+    if (!error) out.credentials_file = v;
+    return error;
+  });
+  r.take_string("credential", [&](const std::string& v) -> std::optional<std::string> {
+    if (v.empty() || v.find('/') != std::string::npos) return "allowed: a systemd credential name (LoadCredential=NAME:...)";
+    out.credential = v;
+    return std::nullopt;
+  });
+  r.take_integer("poll_interval_ms", 100, 3'600'000, [&](int64_t v) { out.poll_interval_ms = static_cast<uint32_t>(v); });
+  r.take_integer("timeout_ms", 100, 120'000, [&](int64_t v) { out.timeout_ms = static_cast<uint32_t>(v); });
+  r.take_integer("max_in_flight", 1, 16, [&](int64_t v) { out.max_in_flight = static_cast<uint32_t>(v); });
+  if (!out.url.empty() && out.credentials_file.empty() && out.credential.empty())
+    r.problem("url", "a BMC needs credentials: set credentials_file (a 0600 file \"user:password\") or credential "
+                     "(a systemd credential name)");
+  if (!out.credentials_file.empty() && !out.credential.empty())
+    r.problem("credential", "set credentials_file or credential, not both");
+  r.finish();
+}
+
 void read_rail(const toml::table& t, size_t index, const std::string& file, RailConfig& out,
                std::vector<Problem>& problems) {
   TableReader r(t, fmt::format("rail[{}]", index), file, problems);
@@ -436,7 +481,7 @@ Config parse(std::string_view text, std::string_view source_name) {
                                .key = std::string(key.str()),
                                .message = std::move(message)});
   };
-  constexpr std::array<std::string_view, 3> kTables{"daemon", "control", "fabric"};
+  constexpr std::array<std::string_view, 4> kTables{"daemon", "control", "fabric", "bmc"};
   constexpr std::array<std::string_view, 2> kArrays{"rail", "peer"};
   for (auto&& [key, node] : root) {
     const std::string_view name = key.str();
@@ -445,12 +490,13 @@ Config parse(std::string_view text, std::string_view source_name) {
     } else if (std::find(kArrays.begin(), kArrays.end(), name) != kArrays.end()) {
       if (!node.is_array_of_tables()) at_key(key, fmt::format("must be written as [[{}]] tables", name));
     } else {
-      at_key(key, "unknown table; allowed: [daemon], [control], [fabric], [[rail]], [[peer]]");
+      at_key(key, "unknown table; allowed: [daemon], [control], [fabric], [bmc], [[rail]], [[peer]]");
     }
   }
   if (const auto* t = root["daemon"].as_table()) read_daemon(*t, file, config.daemon, problems);
   if (const auto* t = root["control"].as_table()) read_control(*t, file, config.control, problems);
   if (const auto* t = root["fabric"].as_table()) read_fabric(*t, file, config.fabric, problems);
+  if (const auto* t = root["bmc"].as_table()) read_bmc(*t, file, config.bmc, problems);
   if (const auto* a = root["rail"].as_array(); a != nullptr && a->is_array_of_tables()) {
     for (size_t i = 0; i < a->size(); ++i)
       read_rail(*a->get(i)->as_table(), i, file, config.rails.emplace_back(), problems);

@@ -32,6 +32,18 @@ struct FabricSection {
   std::string workload_socket = "/run/railyard/workload.sock";
 };
 
+/// The host's BMC, read over Redfish. Absent url: no BMC telemetry.
+struct BmcSection {
+  std::string url;               // https://bmc-host[:port]; empty: no BMC
+  std::string ca_file;           // CA bundle to verify the BMC's certificate; empty: the system's
+  bool insecure = false;         // skip TLS verification (logged as a warning at start)
+  std::string credentials_file;  // "user:password", mode 0600
+  std::string credential;        // or a systemd credential name ($CREDENTIALS_DIRECTORY/<name>)
+  uint32_t poll_interval_ms = 1000;
+  uint32_t timeout_ms = 5000;    // per request
+  uint32_t max_in_flight = 2;    // requests at once: small BMCs run out of connections
+};
+
 /// One NIC rail of this host.
 struct RailConfig {
   std::string name;  // e.g. "r0"; peers name their addresses by it
@@ -50,6 +62,7 @@ struct Config {
   DaemonSection daemon;
   ControlSection control;
   FabricSection fabric;
+  BmcSection bmc;
   std::vector<RailConfig> rails;
   std::vector<PeerConfig> peers;
   std::string source_path;  // file it came from; empty for embedded defaults

@@ -89,7 +89,7 @@ TEST(Config, UnknownTableIsAnError) {
   auto p = problems_of("[contrl]\nsocket = \"/x\"\n");
   ASSERT_EQ(p.size(), 1u);
   EXPECT_EQ(p[0].key, "contrl");
-  EXPECT_THAT(p[0].message, AllOf(HasSubstr("unknown table"), HasSubstr("[daemon], [control]")));
+  EXPECT_THAT(p[0].message, AllOf(HasSubstr("unknown table"), HasSubstr("[daemon], [control], [fabric], [bmc]")));
 }
 
 TEST(Config, SectionGivenAsValue) {
@@ -310,6 +310,32 @@ name = "h3"
       << ::testing::PrintToString(seen);
   EXPECT_TRUE(has("peer[1].addresses", "missing")) << ::testing::PrintToString(seen);
   EXPECT_EQ(p.size(), 9u) << ::testing::PrintToString(seen);
+}
+
+TEST(Config, Bmc) {
+  const Config c = parse(R"(
+[bmc]
+url = "https://127.0.0.1:8443"
+ca_file = "/run/railyard/bmc-ca.pem"
+credentials_file = "/etc/railyard/bmc.credentials"
+poll_interval_ms = 500
+max_in_flight = 3
+)",
+                         "bmc.toml");
+  EXPECT_EQ(c.bmc.url, "https://127.0.0.1:8443");
+  EXPECT_EQ(c.bmc.poll_interval_ms, 500u);
+  EXPECT_EQ(c.bmc.max_in_flight, 3u);
+  EXPECT_FALSE(c.bmc.insecure);
+
+  auto p = problems_of("[bmc]\nurl = \"https://bmc\"\ninsecure = \"yes\"\n");
+  ASSERT_EQ(p.size(), 2u);
+  EXPECT_EQ(p[0].key, "bmc.insecure");
+  EXPECT_THAT(p[0].message, HasSubstr("expected true or false"));
+  EXPECT_EQ(p[1].key, "bmc.url");
+  EXPECT_THAT(p[1].message, HasSubstr("needs credentials"));
+  p = problems_of("[bmc]\nurl = \"ftp://bmc\"\ncredential = \"bmc\"\n");
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_THAT(p[0].message, HasSubstr("an http(s) URL"));
 }
 
 TEST(Config, RailMustBeAnArrayOfTables) {
