@@ -109,11 +109,11 @@ class HttpExporter::Session : public std::enable_shared_from_this<Session> {
 
 HttpExporter::HttpExporter(boost::asio::io_context& io, const Registry& registry, HttpExporterOptions options,
                            Clock clock)
-    : io_(io),
-      registry_(registry),
+    : registry_(registry),
       options_(std::move(options)),
       clock_(clock ? std::move(clock) : Clock(&wall_ms)),
       acceptor_(io),
+      accept_retry_(io),
       alive_(std::make_shared<int>(0)) {}
 
 HttpExporter::~HttpExporter() { stop(); }
@@ -141,6 +141,7 @@ boost::system::error_code HttpExporter::start() {
 void HttpExporter::stop() {
   boost::system::error_code ignored;
   acceptor_.close(ignored);
+  accept_retry_.cancel();
   for (auto& weak : sessions_) {
     if (auto s = weak.lock()) s->close();
   }
@@ -165,8 +166,14 @@ void HttpExporter::do_accept() {
 void HttpExporter::on_accept(const boost::system::error_code& ec, tcp::socket socket) {
   if (!acceptor_.is_open()) return;
   if (ec) {
-    // EMFILE and friends: log, and keep accepting rather than stop serving.
+    // Out of descriptors or memory: log, and try again a little later rather
+    // than spin on the error or stop serving.
     log::warning("telemetry: accept on /metrics endpoint: {}", ec.message());
+    accept_retry_.expires_after(std::chrono::milliseconds(100));
+    accept_retry_.async_wait([this, alive = std::weak_ptr<int>(alive_)](const boost::system::error_code& wec) {
+      if (!wec && !alive.expired() && acceptor_.is_open()) do_accept();
+    });
+    return;
   } else {
     sessions_.remove_if([](const std::weak_ptr<Session>& w) { return w.expired(); });
     if (sessions_.size() >= options_.max_connections) {

@@ -8,6 +8,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -55,11 +56,11 @@ class HttpExporter {
   void do_accept();
   void on_accept(const boost::system::error_code& ec, boost::asio::ip::tcp::socket socket);
 
-  boost::asio::io_context& io_;
   const Registry& registry_;
   HttpExporterOptions options_;
   Clock clock_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer accept_retry_;
   std::list<std::weak_ptr<Session>> sessions_;
   std::uint64_t scrapes_ = 0;
   std::shared_ptr<int> alive_;

@@ -81,7 +81,9 @@ class Shard {
 };
 
 namespace {
-thread_local Shard* tls_shard = nullptr;
+// initial-exec: a plain %fs-relative load even though the library is built
+// -fPIC (it is linked into executables, never dlopen()ed).
+__attribute__((tls_model("initial-exec"))) thread_local Shard* tls_shard = nullptr;
 
 Shard* own_shard(const Registry* registry) noexcept {
   Shard* s = tls_shard;

@@ -196,7 +196,8 @@ class CounterFamily {
     return series(std::span<const std::string_view>(values.begin(), values.size()));
   }
   /// A counter whose raw value is read by the collector (e.g. a driver's own
-  /// count); it must not decrease.
+  /// count); it must not decrease. Callbacks run on the collecting thread
+  /// with the registry locked: they must be quick and not use the registry.
   SeriesId callback(std::initializer_list<std::string_view> values, std::function<double()> read) const;
   const FamilyInfo& info() const { return *family_; }
 
@@ -214,7 +215,7 @@ class GaugeFamily {
   Gauge series(std::initializer_list<std::string_view> values) const {
     return series(std::span<const std::string_view>(values.begin(), values.size()));
   }
-  /// A gauge read by the collector at each collection.
+  /// A gauge read by the collector at each collection (same rules as above).
   SeriesId callback(std::initializer_list<std::string_view> values, std::function<double()> read) const;
   const FamilyInfo& info() const { return *family_; }
 

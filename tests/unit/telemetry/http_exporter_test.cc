@@ -75,15 +75,23 @@ TEST_F(HttpExporterTest, ServesMetricsWithKeepAlive) {
   EXPECT_EQ(exporter.connections(), 1u);  // one connection, reused
 }
 
-TEST_F(HttpExporterTest, NotFoundAndMethodNotAllowed) {
-  Fetch a, b, c;
+TEST_F(HttpExporterTest, NotFoundMethodNotAllowedAndHead) {
+  Fetch a, b, c, d;
   start_fetch(multi, a, base + "/");
   start_fetch(multi, b, base + "/metrics", "POST");
   start_fetch(multi, c, base + "/metrics?x=1");
-  ASSERT_TRUE(run_until(io, [&] { return a.done && b.done && c.done; }));
+  curl_easy_setopt(d.easy.get(), CURLOPT_NOBODY, 1L);
+  start_fetch(multi, d, base + "/metrics", "HEAD");
+  ASSERT_TRUE(run_until(io, [&] { return a.done && b.done && c.done && d.done; }));
   EXPECT_EQ(a.code, 404);
   EXPECT_EQ(b.code, 405);
   EXPECT_EQ(c.code, 200);
+  EXPECT_EQ(d.rc, CURLE_OK);
+  EXPECT_EQ(d.code, 200);
+  EXPECT_EQ(d.body, "");
+  curl_off_t length = -1;
+  curl_easy_getinfo(d.easy.get(), CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+  EXPECT_EQ(length, static_cast<curl_off_t>(exporter.render().size()));
 }
 
 // A client sending an oversized request is cut off; others are unaffected.
