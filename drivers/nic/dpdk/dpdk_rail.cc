@@ -128,8 +128,9 @@ std::string probe_hint(const PortSpec& spec) {
   if (spec.driver == "net_af_xdp") {
     return fmt::format(
         "af_xdp needs the interface {} up in this network namespace, CAP_NET_ADMIN and CAP_BPF (or root), a kernel "
-        "with XDP sockets, and a BPF filesystem (mount -t bpf bpf /sys/fs/bpf); no other XDP program may be attached "
-        "to {} (ip link set dev {} xdp off)",
+        "with XDP sockets, and a BPF filesystem (mount -t bpf bpf /sys/fs/bpf); no other XDP program or AF_XDP "
+        "socket may use {} (ip link set dev {} xdp off), and this process must not have opened it with af_xdp "
+        "before (DPDK 22.11 keeps the XDP socket after the port closes: restart the process)",
         spec.iface, spec.iface, spec.iface);
   }
   if (spec.driver == "net_af_packet") {

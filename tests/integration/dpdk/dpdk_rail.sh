@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# dpdk_rail.sh TEST_BINARY PMD: two network namespaces joined by a veth pair,
-# named uniquely (pid suffix) and removed on exit even when a check fails; the
-# DPDK side's veth end has no kernel address (DPDK owns it); then the gtest
+# dpdk_rail.sh TEST_BINARY PMD: two network namespaces, named uniquely (pid
+# suffix) and removed on exit even when a check fails, which the test program
+# joins with a fresh veth pair per test (the DPDK side's end has no kernel
+# address: DPDK owns it); the gtest
 # program drives a DpdkRail on PMD (net_af_packet or net_af_xdp) against the
 # kernel UdpRail, and a second run checks the EAL's start-up error.
 # Exit 77 (skip) without root, without the PMD, or when the EAL cannot start.
@@ -22,21 +23,19 @@ if [[ $pmd == net_af_xdp ]] && ! mountpoint -q /sys/fs/bpf; then
   mount -t bpf bpf /sys/fs/bpf 2>/dev/null || echo "note: no BPF filesystem at /sys/fs/bpf (af_xdp works without libxdp's dispatcher)"
 fi
 
+# The test program adds one veth pair per test between these (and deletes it);
+# deleting the namespaces removes whatever a failed run left.
 ns_d=ry-dpdk-d-$$ ns_u=ry-dpdk-u-$$
-if_d=rydd$$ if_u=rydu$$
 on_exit ip netns del "$ns_d"
 on_exit ip netns del "$ns_u"
 ip netns add "$ns_d" && ip netns add "$ns_u" || exit 1
-ip link add "$if_d" netns "$ns_d" type veth peer name "$if_u" netns "$ns_u" || exit 1
 for ns in "$ns_d" "$ns_u"; do
   ip -n "$ns" link set lo up
-  # No IPv6 chatter (router solicitations, MLD) on the rail.
+  # No IPv6 chatter (router solicitations, MLD) on the rails.
   ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 done
-ip -n "$ns_u" address add 10.203.0.2/24 dev "$if_u" || exit 1
-ip -n "$ns_d" link set "$if_d" up && ip -n "$ns_u" link set "$if_u" up || exit 1
 
-export RY_NS_D=$ns_d RY_NS_U=$ns_u RY_IF_D=$if_d RY_IF_U=$if_u RY_ADDR_D=10.203.0.1 RY_ADDR_U=10.203.0.2
+export RY_NS_D=$ns_d RY_NS_U=$ns_u RY_ADDR_D=10.203.0.1 RY_ADDR_U=10.203.0.2
 export RY_PMD=$pmd RY_PREFIX=ry-it-$pmd-$$
 
 "$bin" >"$WORK/run.out" 2>&1

@@ -5,8 +5,7 @@
 // with setns(2), so the vdev's socket lives in the DPDK namespace and the UDP
 // socket in the other.
 //
-// Environment: RY_NS_D, RY_IF_D (DPDK side), RY_NS_U, RY_IF_U (UDP side),
-// RY_ADDR_D, RY_ADDR_U, RY_PMD (net_af_packet or net_af_xdp), RY_PREFIX (a
+// Environment: RY_NS_D (DPDK side), RY_NS_U (UDP side), RY_ADDR_D, RY_ADDR_U, RY_PMD (net_af_packet or net_af_xdp), RY_PREFIX (a
 // unique EAL file prefix).
 //
 // `dpdk_rail_it --eal-error` instead starts an EAL that must fail and checks
@@ -49,12 +48,15 @@ std::string env(const char* name) {
 
 struct Setup {
   std::string ns_d = env("RY_NS_D"), ns_u = env("RY_NS_U");
-  std::string if_d = env("RY_IF_D"), if_u = env("RY_IF_U");
+  // Each test gets its own veth pair (see DpdkInterop::SetUp): DPDK 22.11's
+  // af_xdp leaks its XSK socket on close, so an interface can be opened by
+  // af_xdp only once per process.
+  std::string if_d, if_u;
   std::string addr_d = env("RY_ADDR_D"), addr_u = env("RY_ADDR_U");
   std::string pmd = env("RY_PMD"), prefix = env("RY_PREFIX");
-  bool ready() const { return !ns_d.empty() && !ns_u.empty() && !if_d.empty() && !if_u.empty() && !pmd.empty(); }
+  bool ready() const { return !ns_d.empty() && !ns_u.empty() && !pmd.empty(); }
 };
-const Setup setup;
+Setup setup;
 std::shared_ptr<DpdkEnv> g_env;
 
 /// Moves this thread into a named network namespace for the scope.
@@ -207,8 +209,17 @@ class DpdkInterop : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!setup.ready() || !g_env) GTEST_SKIP() << "run by dpdk_rail.sh (namespaces and EAL)";
-    // Each test starts with no neighbour entry for the DPDK address on the kernel side.
-    std::system(fmt::format("ip -n {} neigh flush dev {} >/dev/null 2>&1", setup.ns_u, setup.if_u).c_str());
+    static int count = 0;
+    ++count;
+    setup.if_d = fmt::format("ryd{}x{}", ::getpid(), count);
+    setup.if_u = fmt::format("ryu{}x{}", ::getpid(), count);
+    run(fmt::format("ip link add {} netns {} type veth peer name {} netns {}", setup.if_d, setup.ns_d, setup.if_u,
+                    setup.ns_u));
+    run(fmt::format("ip -n {} address add {}/24 dev {}", setup.ns_u, setup.addr_u, setup.if_u));
+    run(fmt::format("ip -n {} link set {} up && ip -n {} link set {} up", setup.ns_d, setup.if_d, setup.ns_u, setup.if_u));
+  }
+  void TearDown() override {
+    if (!setup.if_d.empty()) std::system(fmt::format("ip -n {} link del {} 2>/dev/null", setup.ns_d, setup.if_d).c_str());
   }
 };
 
