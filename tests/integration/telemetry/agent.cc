@@ -5,7 +5,7 @@
 // the test can tell exactly which samples arrived.
 //
 //   telemetry_it_agent --name NAME --port-file FILE [--remote-write URL]
-//       [--buffer SAMPLES] [--interval-ms MS] [--groups a,b]
+//       [--ca-file PEM] [--buffer SAMPLES] [--interval-ms MS] [--groups a,b]
 //   telemetry_it_agent --free-port     prints a free loopback TCP port
 
 #include <boost/asio/ip/tcp.hpp>
@@ -27,7 +27,7 @@
 namespace tel = railyard::telemetry;
 
 int main(int argc, char** argv) {
-  std::string name = "agent", port_file, url, groups;
+  std::string name = "agent", port_file, url, groups, ca_file;
   std::size_t buffer = 100000;
   int interval_ms = 250;
   for (int i = 1; i < argc; ++i) {
@@ -54,6 +54,8 @@ int main(int argc, char** argv) {
       buffer = std::stoul(next());
     } else if (a == "--interval-ms") {
       interval_ms = std::stoi(next());
+    } else if (a == "--ca-file") {
+      ca_file = next();
     } else if (a == "--groups") {
       groups = next();
     } else {
@@ -114,7 +116,7 @@ int main(int argc, char** argv) {
                              .max_backoff = std::chrono::milliseconds(500),
                              .request_timeout = std::chrono::milliseconds(3000),
                              .external_labels = {{"agent", name}}};
-  if (!url.empty()) rw.endpoints.push_back({.url = url});
+  if (!url.empty()) rw.endpoints.push_back({.url = url, .ca_file = ca_file});
   tel::RemoteWriter writer(io, curl, registry, rw);
   if (auto err = writer.start(); !err.empty()) {
     std::cerr << err << "\n";

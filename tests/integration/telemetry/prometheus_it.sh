@@ -5,7 +5,9 @@
 # Prometheus is stopped for a while and restarted on the same storage: the
 # samples buffered meanwhile arrive, none missing; a second agent with a
 # 5-sample buffer drops the oldest and counts exactly what it dropped.
-# `promtool check metrics` must be clean on the exporter's output.
+# `promtool check metrics` must be clean on the exporter's output. Last,
+# Prometheus serves TLS with a self-signed certificate: remote-write verifies
+# it (succeeds with the certificate as CA file, fails without).
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib.sh"
 
@@ -33,13 +35,15 @@ start_agent() {
 }
 
 PROM_PID=
+CURL=(curl -sf)
+# start_prometheus [FLAGS...]
 start_prometheus() {
   "$PROMETHEUS" --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/tsdb" \
     --web.listen-address="127.0.0.1:$PPORT" --web.enable-remote-write-receiver \
-    --log.level=warn 2>>"$WORK/prometheus.log" &
+    --log.level=warn "$@" 2>>"$WORK/prometheus.log" &
   PROM_PID=$!
   on_exit "kill -9 $PROM_PID 2>/dev/null"
-  wait_for 30 curl -sf "$PROM/-/ready" || { echo "prometheus did not start"; tail "$WORK/prometheus.log"; exit 1; }
+  wait_for 30 "${CURL[@]}" "$PROM/-/ready" || { echo "prometheus did not start"; tail "$WORK/prometheus.log"; exit 1; }
 }
 stop_prometheus() {
   kill -TERM "$PROM_PID"
@@ -53,7 +57,7 @@ stop_prometheus() {
 }
 
 # query PROMQL JQ: evaluates an instant query, filters the answer with jq.
-query() { curl -sf --data-urlencode "query=$1" "$PROM/api/v1/query" | jq -r "$2"; }
+query() { "${CURL[@]}" --data-urlencode "query=$1" "$PROM/api/v1/query" | jq -r "$2"; }
 value_is() { [[ $(query "$1" '.data.result[0].value[1] // empty') == "$2" ]]; }
 present() { [[ $(query "$1" '.data.result | length') -ge 1 ]]; }
 # metric PORT SAMPLE-PREFIX: a value from an agent's own /metrics.
@@ -127,4 +131,23 @@ check "tiny buffer: $tiny_dropped samples missing in Prometheus, all in one run 
 check "tiny buffer: the newest samples of the outage arrived" \
   awk 'NR > 1 && $1 - prev > 1 { after = 1 } after { n++ } { prev = $1 } END { exit !(n >= 5) }' "$WORK/tiny.seq"
 
+# TLS: the same Prometheus restarted behind a self-signed certificate.
+# Remote-write verifies the peer: with the certificate as its CA file the
+# samples arrive; without it every attempt fails and nothing arrives.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+  -keyout "$WORK/key.pem" -out "$WORK/cert.pem" -subj /CN=127.0.0.1 \
+  -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+printf 'tls_server_config:\n  cert_file: %s\n  key_file: %s\n' "$WORK/cert.pem" "$WORK/key.pem" >"$WORK/web.yml"
+stop_prometheus
+PROM=https://127.0.0.1:$PPORT
+CURL=(curl -sf --cacert "$WORK/cert.pem")
+start_prometheus --web.config.file="$WORK/web.yml"
+start_agent tls --remote-write "$PROM/api/v1/write" --ca-file "$WORK/cert.pem" --groups seq
+start_agent untrusted --remote-write "$PROM/api/v1/write" --groups seq
+check "TLS: remote-write with the CA file arrives over https" wait_for 15 present 'railyard_it_sequence{agent="tls"}'
+failing() { [[ $(metric "$1" 'railyard_remote_write_failed_requests_total{') -ge 2 ]]; }
+check "TLS: an unverifiable certificate fails (and is retried)" wait_for 10 failing "$(cat "$WORK/untrusted.port")"
+check_not "TLS: no sample of the unverified agent in Prometheus" present 'railyard_it_sequence{agent="untrusted"}'
+
+stop_prometheus
 finish
