@@ -41,6 +41,9 @@ void ControlService::handle(const v1::Request& request, ControlReply reply) cons
     case v1::Request::kTransfers:
       *response.mutable_transfers_reply() = handlers_.transfers();
       return reply(std::move(response));
+    case v1::Request::kBmc:
+      *response.mutable_bmc_reply() = handlers_.bmc();
+      return reply(std::move(response));
     case v1::Request::kSend:
       return handlers_.send(request.send(), [response = std::move(response), reply = std::move(reply)](
                                                 v1::Status status, std::string error, v1::SendReply result) mutable {

@@ -22,6 +22,7 @@ struct ControlHandlers {
   std::function<v1::RailsReply()> rails;
   std::function<v1::PeersReply()> peers;
   std::function<v1::TransfersReply()> transfers;
+  std::function<v1::BmcReply()> bmc;
   /// Calls `done` exactly once, with an OK response carrying a SendReply or an error response.
   std::function<void(const v1::SendRequest&, std::function<void(v1::Status, std::string, v1::SendReply)> done)> send;
 };

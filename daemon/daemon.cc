@@ -56,6 +56,13 @@ ControlHandlers Daemon::control_handlers() {
       .rails = [this] { return fabric_ ? fabric_->rails() : v1::RailsReply(); },
       .peers = [this] { return fabric_ ? fabric_->peers() : v1::PeersReply(); },
       .transfers = [this] { return fabric_ ? fabric_->transfers() : v1::TransfersReply(); },
+      .bmc =
+          [this] {
+            v1::BmcReply reply;
+            reply.set_url(config_.bmc.url);
+            reply.set_state(config_.bmc.url.empty() ? "not configured" : "not started");
+            return reply;
+          },
       .send =
           [this](const v1::SendRequest& request, std::function<void(v1::Status, std::string, v1::SendReply)> done) {
             if (!fabric_) return done(v1::STATUS_INTERNAL, "the fabric is not running", {});

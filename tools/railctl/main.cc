@@ -33,6 +33,7 @@ commands:
   transfers           transfers in flight, and totals
   send --peer P --size N[K|M|G] [--count N] [--class kv|activation] [--checksum] [--concurrency N]
                       a bandwidth/latency probe through the real path to peer P
+  bmc                 the BMC's sensors: reading, unit, thresholds, age, status
   version             railctl's version, and the daemon's when it runs
   config check FILE   validate a railyard.toml exactly as railyardd would
 
@@ -290,6 +291,37 @@ int cmd_send(const Options& o, const std::vector<std::string>& args) {
   return r.failed() == 0 ? kExitOk : kExitFailure;
 }
 
+int cmd_bmc(const Options& o) {
+  v1::Request request;
+  request.mutable_bmc();
+  const v1::BmcReply r = call(o, request).bmc_reply();
+  if (o.json) {
+    std::cout << to_json(r);
+    return kExitOk;
+  }
+  if (r.url().empty()) {
+    std::cout << "no BMC configured (add a [bmc] section with url and credentials)\n";
+    return kExitOk;
+  }
+  std::cout << fmt::format("BMC {} — {}; last sweep {} ms; {} requests, {} session(s){}\n", r.url(), r.state(),
+                           r.last_sweep_ms(), r.requests(), r.sessions_created(),
+                           r.events() ? "; events over SSE" : "");
+  auto num = [](bool has, double v) { return has ? fmt::format("{:g}", v) : std::string("-"); };
+  std::cout << fmt::format("{:<34} {:<28} {:>10} {:<8} {:>9} {:>9} {:>9} {:>8} {:<10}\n", "SENSOR", "KIND", "READING",
+                           "UNIT", "CAUTION", "CRITICAL", "FATAL", "AGE", "STATUS");
+  for (const auto& x : r.sensors()) {
+    std::string status = x.health().empty() ? x.state() : x.health();
+    if (x.stale()) status += " STALE";
+    std::cout << fmt::format("{:<34} {:<28} {:>10} {:<8} {:>9} {:>9} {:>9} {:>6.1f}s {:<10}\n",
+                             x.name().substr(0, 34), x.kind().substr(0, 28), num(x.has_reading(), x.reading()),
+                             x.unit(), num(x.has_upper_caution(), x.upper_caution()),
+                             num(x.has_upper_critical(), x.upper_critical()), num(x.has_upper_fatal(), x.upper_fatal()),
+                             static_cast<double>(x.age_ms()) / 1000, status);
+  }
+  for (const auto& [kind, n] : r.problems()) std::cout << fmt::format("problems: {} {}\n", kind, n);
+  return kExitOk;
+}
+
 int cmd_version(const Options& o) {
   std::optional<std::string> daemon_version;
   std::string why_not;
@@ -352,6 +384,7 @@ int dispatch(const Options& o) {
   if (c[0] == "rails" && c.size() == 1) return cmd_rails(o);
   if (c[0] == "peers" && c.size() == 1) return cmd_peers(o);
   if (c[0] == "transfers" && c.size() == 1) return cmd_transfers(o);
+  if (c[0] == "bmc" && c.size() == 1) return cmd_bmc(o);
   if (c[0] == "send") return cmd_send(o, c);
   if (c[0] == "version" && c.size() == 1) return cmd_version(o);
   if (c[0] == "config") {

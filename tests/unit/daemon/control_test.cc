@@ -68,6 +68,7 @@ class ControlServiceTest : public ::testing::Test {
           },
       .peers = [] { return v1::PeersReply(); },
       .transfers = [] { return v1::TransfersReply(); },
+      .bmc = [] { return v1::BmcReply(); },
       .send = [this](const v1::SendRequest&,
                      std::function<void(v1::Status, std::string, v1::SendReply)> done) { pending_send = done; },
   }};
