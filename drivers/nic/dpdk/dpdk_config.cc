@@ -63,7 +63,10 @@ std::optional<PortSpec> parse_port_spec(std::string_view text, std::string& erro
     return spec;
   }
   if (!name.starts_with("net_")) {
-    error = fmt::format("port '{}' is neither {}", text, kPortExamples);
+    error = fmt::format(
+        "port '{}' is neither a PCI address (0000:3b:00.0) nor a vdev string (net_af_xdp0,iface=r0 or "
+        "net_af_packet0,iface=r0)",
+        text);
     return std::nullopt;
   }
   spec.kind = PortSpec::Kind::vdev;
