@@ -89,8 +89,12 @@ PolicyConfig default_config() {
   // temperature settles in about 3τ after a change of power.
   c.signals[index(S::gpu_temp_c)] =
       make_signal(2'000, 10'000, true, 500, 20'000, 6, 48, 60'000, 4.0, 5.0, 10'000, 0.8);
+  c.signals[index(S::gpu_temp_c)].confirm_ms = 1'000;
+  // Power jitters (decode steps, NVML's short averaging): stricter significance, 0.6 s confirmation.
   c.signals[index(S::gpu_power_w)] =
       make_signal(2'000, 10'000, true, 200, 4'000, 5, 32, 500, 30.0, 20.0, 2'500, 15.0);
+  c.signals[index(S::gpu_power_w)].significance = 5.0;
+  c.signals[index(S::gpu_power_w)].confirm_ms = 600;
   // Fabric and workload: reported only, or inputs to migration.
   c.signals[index(S::congestion)] = make_signal(5'000, 30'000, false, 500, 30'000, 4, 32, 0, 0.05, 0.0);
   c.signals[index(S::tokens_per_s)] = make_signal(5'000, 30'000, false, 1'000, 60'000, 4, 32, 0, 0.0, 0.0);
@@ -205,7 +209,12 @@ void Policy::fill_trend(Signal s, SignalView& v, TimeMs now) {
   if (v.freshness == Freshness::fresh && needed) {
     TimeMs from = now - sc.window_ms;
     if (controlled(s)) from = std::max(from, trend_from_ms_);
-    const Trend tr = estimate_trend(t.series, from, sc.min_points, sc.min_span_ms, sc.min_rise, scratch_);
+    const Trend tr = estimate_trend(t.series, from,
+                                    {.min_points = sc.min_points,
+                                     .min_span_ms = sc.min_span_ms,
+                                     .min_rise = sc.min_rise,
+                                     .significance = sc.significance},
+                                    scratch_);
     v.trend_valid = tr.valid;
     v.slope_per_s = tr.slope_per_s;
   }
@@ -318,6 +327,11 @@ bool Policy::step_down_ok(const std::array<SignalView, kSignalCount>& in, TimeMs
       why = fmt::format("{} {}", to_string(s), to_string(v.freshness));
       return false;
     }
+    if (tracks_[i].last_near >= 0 && now - tracks_[i].last_near < dwell_down_ms_) {
+      why = fmt::format("{} {:.1f}: not clear of its band (limit {:.1f} − {:.1f}) for {} s yet", to_string(s),
+                        v.value, v.limits.limit, band, dwell_down_ms_ / 1000);
+      return false;
+    }
     if (v.value > v.limits.limit - band) {
       why = fmt::format("{} {:.1f} within band {:.1f} of limit {:.1f}", to_string(s), v.value, band, v.limits.limit);
       return false;
@@ -396,6 +410,13 @@ Decision Policy::evaluate(TimeMs now) {
   apply_model(d.inputs, now);
   last_eval_ms_ = now;
   const auto& in = d.inputs;
+  for (std::size_t i = 0; i < kSignalCount; ++i) {
+    const SignalView& v = in[i];
+    if (!v.limits.has_limit()) continue;
+    const bool near = v.freshness != Freshness::fresh || v.value > v.limits.limit - config_.signals[i].band ||
+                      v.ttl_s < 2.0 * horizon_s(static_cast<Signal>(i), level_);
+    if (near) tracks_[i].last_near = now;
+  }
 
   if (dwell_down_ms_ > config_.dwell_down_ms && now - last_flip_ms_ >= config_.quiet_ms) {
     dwell_down_ms_ = std::max(config_.dwell_down_ms, dwell_down_ms_ / 2);
@@ -468,7 +489,18 @@ Decision Policy::evaluate(TimeMs now) {
     const SignalView& v = in[i];
     if (!v.limits.has_limit() || v.freshness == Freshness::absent || v.freshness == Freshness::lost) continue;
     const double h = horizon_s(s, next.value_or(level_));
-    if (v.ttl_s < h && v.ttl_s - h < worst) {
+    Track& t = tracks_[i];
+    const TimeMs confirm = config_.signals[i].confirm_ms;
+    if (v.ttl_s >= h) {
+      // Noise flickering across the horizon does not restart the confirmation.
+      if (t.ok_since < 0) t.ok_since = now;
+      if (now - t.ok_since >= confirm) t.short_since = -1;
+      continue;
+    }
+    t.ok_since = -1;
+    if (t.short_since < 0) t.short_since = now;
+    const bool confirmed = now - t.short_since >= confirm || v.value >= v.limits.limit;
+    if (confirmed && v.ttl_s - h < worst) {
       worst = v.ttl_s - h;
       binding = s;
       binding_ttl = v.ttl_s;
@@ -482,9 +514,10 @@ Decision Policy::evaluate(TimeMs now) {
     Track& t = tracks_[i];
     const SignalView& v = in[i];
     if (v.freshness == Freshness::fresh) t.loss_handled = false;
-    if (!lost && v.freshness == Freshness::lost && !t.loss_handled && v.limits.has_limit() &&
+    // Signals lost together (one NVML or BMC outage) count as one episode: one step.
+    if (v.freshness == Freshness::lost && !t.loss_handled && v.limits.has_limit() &&
         config_.signals[i].precaution_on_loss) {
-      lost = static_cast<Signal>(i);
+      if (!lost) lost = static_cast<Signal>(i);
       t.loss_handled = true;
     }
   }
@@ -575,7 +608,7 @@ Decision Policy::evaluate(TimeMs now) {
       step_to(to, now, in, std::nullopt);
       d.action = Action::step_down;
       d.to = level_;
-      d.reason = fmt::format("{} → {}: every signal under its limit by its band, dwell {} s met", to_string(d.from),
+      d.reason = fmt::format("{} → {}: every signal clear of its limit by its band for {} s", to_string(d.from),
                              to_string(d.to), dwell_down_ms_ / 1000);
       return d;
     }

@@ -214,6 +214,9 @@ class Policy {
     BmcThresholds bmc;
     bool seen = false;
     bool loss_handled = false;
+    TimeMs short_since = -1;  ///< since when ttl < horizon (−1: not short)
+    TimeMs ok_since = -1;     ///< since when ttl ≥ horizon (−1: short)
+    TimeMs last_near = -1;    ///< last evaluation it was within its band or heading there
   };
 
   SignalView view(Signal s, TimeMs now) const;

@@ -101,6 +101,13 @@ struct SignalConfig {
   /// A slope whose rise over the points' span is under this is noise: the
   /// trend is flat (no time to limit from it).
   double min_rise = 0.0;
+  /// ... and so is a slope under `significance` standard errors (from the
+  /// scatter of the points around the fitted line: robust, 1.4826·MAD).
+  double significance = 4.0;
+  /// A time to limit under the horizon must persist this long before the
+  /// policy acts on it (unless the value is already at the limit): a lucky
+  /// run of noise lasts one or two evaluations, a trend does not go away.
+  TimeMs confirm_ms = 0;
   /// Capacity of the point history (bounds the cost of the slope).
   std::size_t max_points = 48;
   /// Time the signal needs, after an action took effect, to stop rising

@@ -1,6 +1,7 @@
 #include "policy/trend.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 namespace railyard::policy {
@@ -42,8 +43,7 @@ double robust_level(const Series& series) {
   return std::max(std::min(a, b), std::min(std::max(a, b), c));
 }
 
-Trend estimate_trend(const Series& series, TimeMs from_ms, std::size_t min_points, TimeMs min_span_ms,
-                     double min_rise, std::vector<double>& scratch) {
+Trend estimate_trend(const Series& series, TimeMs from_ms, const TrendParams& params, std::vector<double>& scratch) {
   Trend out;
   if (series.empty()) return out;
   out.level = robust_level(series);
@@ -51,9 +51,9 @@ Trend estimate_trend(const Series& series, TimeMs from_ms, std::size_t min_point
   while (first > 0 && series.at(first - 1).t_ms >= from_ms) --first;
   const std::size_t n = series.size() - first;
   out.points = n;
-  if (n < std::max<std::size_t>(min_points, 2)) return out;
+  if (n < std::max<std::size_t>(params.min_points, 3)) return out;
   const TimeMs span = series.newest().t_ms - series.at(first).t_ms;
-  if (span < min_span_ms || span <= 0) return out;
+  if (span < params.min_span_ms || span <= 0) return out;
   scratch.clear();
   for (std::size_t i = first; i < series.size(); ++i) {
     const Point& a = series.at(i);
@@ -71,7 +71,24 @@ Trend estimate_trend(const Series& series, TimeMs from_ms, std::size_t min_point
     const double lower = *std::max_element(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(mid));
     slope = 0.5 * (slope + lower);
   }
-  out.slope_per_s = std::abs(slope) * static_cast<double>(span) / 1000.0 < min_rise ? 0.0 : slope;
+  // Scatter around the line: residuals' median absolute deviation.
+  const TimeMs t0 = series.at(first).t_ms;
+  scratch.clear();
+  for (std::size_t i = first; i < series.size(); ++i) {
+    const Point& p = series.at(i);
+    scratch.push_back(p.value - slope * static_cast<double>(p.t_ms - t0) / 1000.0);
+  }
+  const std::size_t m = scratch.size() / 2;
+  std::nth_element(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(m), scratch.end());
+  const double centre = scratch[m];
+  for (double& r : scratch) r = std::abs(r - centre);
+  std::nth_element(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(m), scratch.end());
+  const double sigma = 1.4826 * scratch[m];
+  out.scatter = sigma;
+  // Standard error of the rise over the span for n points spread evenly: σ·√(12/n).
+  const double se_rise = sigma * std::sqrt(12.0 / static_cast<double>(n));
+  const double rise = std::abs(slope) * static_cast<double>(span) / 1000.0;
+  out.slope_per_s = (rise < params.min_rise || rise < params.significance * se_rise) ? 0.0 : slope;
   out.valid = true;
   return out;
 }

@@ -61,6 +61,7 @@ struct Trend {
   double slope_per_s = 0.0;  ///< Theil–Sen slope, value units per second
   double level = 0.0;        ///< median of the newest three points (robust "now")
   std::size_t points = 0;    ///< points the slope used
+  double scatter = 0.0;      ///< robust σ of the points around the line
 };
 
 /// Median of the newest min(3, size) points; the series must not be empty.
@@ -68,10 +69,17 @@ double robust_level(const Series& series);
 
 /// Theil–Sen slope over the points at or after `from_ms`. `scratch` is
 /// reused between calls so an evaluation does not allocate once warm.
-/// Needs `min_points` spanning `min_span_ms`; a slope rising less than
-/// `min_rise` over the span is reported as 0 (flat).
-Trend estimate_trend(const Series& series, TimeMs from_ms, std::size_t min_points, TimeMs min_span_ms,
-                     double min_rise, std::vector<double>& scratch);
+struct TrendParams {
+  std::size_t min_points = 5;
+  TimeMs min_span_ms = 0;
+  double min_rise = 0.0;
+  double significance = 4.0;
+};
+
+/// Needs `min_points` spanning `min_span_ms`; a slope whose rise over the
+/// span is under `min_rise`, or under `significance` standard errors, is
+/// reported as 0 (flat): noise is not a trend.
+Trend estimate_trend(const Series& series, TimeMs from_ms, const TrendParams& params, std::vector<double>& scratch);
 
 /// Time in seconds until `level + slope·t` reaches `limit`: 0 when already at
 /// or over it, +inf when not rising.
