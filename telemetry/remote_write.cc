@@ -348,6 +348,7 @@ void RemoteWriter::stop() {
 }
 
 void RemoteWriter::push(const Snapshot& snapshot) {
+  if (endpoints_.empty()) return;
   scratch_.clear();
   flatten(snapshot, table_, scratch_);
   for (auto& ep : endpoints_) {

@@ -96,7 +96,8 @@ std::string compress_snappy(const std::string& raw);
 
 class RemoteWriter {
  public:
-  /// Registers its own metrics in `registry` (labelled url=...).
+  /// Registers its own metrics in `registry` (labelled url=...). `curl` and
+  /// `registry` must outlive the writer.
   RemoteWriter(boost::asio::io_context& io, CurlMulti& curl, Registry& registry, RemoteWriteOptions options);
   ~RemoteWriter();
   RemoteWriter(const RemoteWriter&) = delete;
