@@ -13,8 +13,8 @@ source "$here/../lib.sh"
 
 PROMETHEUS=${PROMETHEUS:-/usr/bin/prometheus}
 PROMTOOL=${PROMTOOL:-/usr/bin/promtool}
-if [[ ! -x $PROMETHEUS || ! -x $PROMTOOL ]]; then
-  echo "SKIP: needs $PROMETHEUS and $PROMTOOL (apt-get install prometheus)"
+if [[ ! -x $PROMETHEUS || ! -x $PROMTOOL ]] || ! command -v openssl >/dev/null; then
+  echo "SKIP: needs $PROMETHEUS, $PROMTOOL (apt-get install prometheus) and openssl"
   exit 77
 fi
 AGENT=$BUILD/tests/integration/telemetry/telemetry_it_agent
