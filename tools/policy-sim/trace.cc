@@ -61,7 +61,7 @@ std::vector<TraceRow> read_trace(std::istream& in) {
 void write_trace_header(std::ostream& out) { out << "t_s,signal,value\n"; }
 
 void write_trace_row(std::ostream& out, const policy::Sample& s) {
-  out << fmt::format("{:.3f},{},{}\n", static_cast<double>(s.t_ms) / 1000.0, policy::to_string(s.signal), s.value);
+  out << fmt::format("{:.3f},{},{:.6g}\n", static_cast<double>(s.t_ms) / 1000.0, policy::to_string(s.signal), s.value);
 }
 
 ReplayResult replay(const std::vector<TraceRow>& rows, const policy::PolicyConfig& config, TimeMs eval_period_ms) {
