@@ -41,6 +41,18 @@ class TableReader {
     if (auto error = apply(value)) report(*node, key, fmt::format("{}: {}", show(*node), *error));
   }
 
+  /// The array of tables at `key` (marked known), or nullptr with a problem
+  /// reported when it is something else.
+  const toml::array* take_array_of_tables(std::string_view key) {
+    const toml::node* node = take(key);
+    if (node == nullptr) return nullptr;
+    if (!node->is_array_of_tables()) {
+      report(*node, key, fmt::format("must be written as [[{}.{}]] tables", prefix_, key));
+      return nullptr;
+    }
+    return node->as_array();
+  }
+
   void take_bool(std::string_view key, bool& out) {
     const toml::node* node = take(key);
     if (node == nullptr) return;
@@ -326,6 +338,56 @@ void read_bmc(const toml::table& t, const std::string& file, BmcSection& out, st
   r.finish();
 }
 
+void read_telemetry(const toml::table& t, const std::string& file, TelemetrySection& out,
+                    std::vector<Problem>& problems) {
+  TableReader r(t, "telemetry", file, problems);
+  r.take_string("listen_address", [&](const std::string& v) -> std::optional<std::string> {
+    in_addr a4{};
+    in6_addr a6{};
+    if (::inet_pton(AF_INET, v.c_str(), &a4) != 1 && ::inet_pton(AF_INET6, v.c_str(), &a6) != 1)
+      return "allowed: an IP address such as \"127.0.0.1\" (loopback keeps the endpoint private)";
+    out.listen_address = v;
+    return std::nullopt;
+  });
+  r.take_integer("listen_port", 0, 65535, [&](int64_t v) { out.listen_port = static_cast<uint16_t>(v); });
+  r.take_integer("rails_interval_ms", 10, 60'000, [&](int64_t v) { out.rails_interval_ms = static_cast<uint32_t>(v); });
+  r.take_integer("interval_ms", 100, 3'600'000, [&](int64_t v) { out.interval_ms = static_cast<uint32_t>(v); });
+  r.take_integer("history_points", 0, 1'000'000, [&](int64_t v) { out.history_points = static_cast<uint32_t>(v); });
+  r.take_integer("buffer_samples", 1000, 100'000'000, [&](int64_t v) { out.buffer_samples = static_cast<uint32_t>(v); });
+  if (const toml::array* targets = r.take_array_of_tables("remote_write")) {
+    for (size_t i = 0; i < targets->size(); ++i) {
+      TableReader w(*targets->get(i)->as_table(), fmt::format("telemetry.remote_write[{}]", i), file, problems);
+      RemoteWriteTarget target;
+      take_required(w, "url", target.url, "\"http://127.0.0.1:9090/api/v1/write\"",
+                    [](const std::string& v) -> std::optional<std::string> {
+                      if (!(v.starts_with("https://") || v.starts_with("http://")))
+                        return "allowed: the collector's http(s) remote-write URL";
+                      return std::nullopt;
+                    });
+      for (auto [key, field] : {std::pair{"bearer_token_file", &target.bearer_token_file},
+                                std::pair{"basic_auth_password_file", &target.basic_auth_password_file},
+                                std::pair{"ca_file", &target.ca_file}}) {
+        w.take_string(key, [field](const std::string& v) {
+          auto error = check_absolute_path(v);
+          if (!error) *field = v;
+          return error;
+        });
+      }
+      w.take_string("basic_auth_username", [&](const std::string& v) -> std::optional<std::string> {
+        target.basic_auth_username = v;
+        return std::nullopt;
+      });
+      if (!target.bearer_token_file.empty() && !target.basic_auth_username.empty())
+        w.problem("bearer_token_file", "use a bearer token or basic auth, not both");
+      if (target.basic_auth_username.empty() != target.basic_auth_password_file.empty())
+        w.problem("basic_auth_username", "basic auth needs both basic_auth_username and basic_auth_password_file");
+      w.finish();
+      out.remote_write.push_back(std::move(target));
+    }
+  }
+  r.finish();
+}
+
 void read_rail(const toml::table& t, size_t index, const std::string& file, RailConfig& out,
                std::vector<Problem>& problems) {
   TableReader r(t, fmt::format("rail[{}]", index), file, problems);
@@ -481,7 +543,7 @@ Config parse(std::string_view text, std::string_view source_name) {
                                .key = std::string(key.str()),
                                .message = std::move(message)});
   };
-  constexpr std::array<std::string_view, 4> kTables{"daemon", "control", "fabric", "bmc"};
+  constexpr std::array<std::string_view, 5> kTables{"daemon", "control", "fabric", "bmc", "telemetry"};
   constexpr std::array<std::string_view, 2> kArrays{"rail", "peer"};
   for (auto&& [key, node] : root) {
     const std::string_view name = key.str();
@@ -490,13 +552,14 @@ Config parse(std::string_view text, std::string_view source_name) {
     } else if (std::find(kArrays.begin(), kArrays.end(), name) != kArrays.end()) {
       if (!node.is_array_of_tables()) at_key(key, fmt::format("must be written as [[{}]] tables", name));
     } else {
-      at_key(key, "unknown table; allowed: [daemon], [control], [fabric], [bmc], [[rail]], [[peer]]");
+      at_key(key, "unknown table; allowed: [daemon], [control], [fabric], [bmc], [telemetry], [[rail]], [[peer]]");
     }
   }
   if (const auto* t = root["daemon"].as_table()) read_daemon(*t, file, config.daemon, problems);
   if (const auto* t = root["control"].as_table()) read_control(*t, file, config.control, problems);
   if (const auto* t = root["fabric"].as_table()) read_fabric(*t, file, config.fabric, problems);
   if (const auto* t = root["bmc"].as_table()) read_bmc(*t, file, config.bmc, problems);
+  if (const auto* t = root["telemetry"].as_table()) read_telemetry(*t, file, config.telemetry, problems);
   if (const auto* a = root["rail"].as_array(); a != nullptr && a->is_array_of_tables()) {
     for (size_t i = 0; i < a->size(); ++i)
       read_rail(*a->get(i)->as_table(), i, file, config.rails.emplace_back(), problems);

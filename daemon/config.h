@@ -44,6 +44,25 @@ struct BmcSection {
   uint32_t max_in_flight = 2;    // requests at once: small BMCs run out of connections
 };
 
+struct RemoteWriteTarget {
+  std::string url;
+  std::string bearer_token_file;
+  std::string basic_auth_username;
+  std::string basic_auth_password_file;
+  std::string ca_file;
+};
+
+/// Metrics for collectors: a Prometheus endpoint and remote-write pushes.
+struct TelemetrySection {
+  std::string listen_address = "127.0.0.1";
+  uint16_t listen_port = 9469;        // 0: no HTTP endpoint
+  uint32_t rails_interval_ms = 100;   // fabric series
+  uint32_t interval_ms = 1000;        // everything else (BMC, host)
+  uint32_t history_points = 600;      // kept per policy signal
+  uint32_t buffer_samples = 100000;   // per remote-write target while it is away
+  std::vector<RemoteWriteTarget> remote_write;
+};
+
 /// One NIC rail of this host.
 struct RailConfig {
   std::string name;  // e.g. "r0"; peers name their addresses by it
@@ -63,6 +82,7 @@ struct Config {
   ControlSection control;
   FabricSection fabric;
   BmcSection bmc;
+  TelemetrySection telemetry;
   std::vector<RailConfig> rails;
   std::vector<PeerConfig> peers;
   std::string source_path;  // file it came from; empty for embedded defaults

@@ -89,7 +89,7 @@ TEST(Config, UnknownTableIsAnError) {
   auto p = problems_of("[contrl]\nsocket = \"/x\"\n");
   ASSERT_EQ(p.size(), 1u);
   EXPECT_EQ(p[0].key, "contrl");
-  EXPECT_THAT(p[0].message, AllOf(HasSubstr("unknown table"), HasSubstr("[daemon], [control], [fabric], [bmc]")));
+  EXPECT_THAT(p[0].message, AllOf(HasSubstr("unknown table"), HasSubstr("[daemon], [control], [fabric], [bmc], [telemetry]")));
 }
 
 TEST(Config, SectionGivenAsValue) {
@@ -336,6 +336,42 @@ max_in_flight = 3
   p = problems_of("[bmc]\nurl = \"ftp://bmc\"\ncredential = \"bmc\"\n");
   ASSERT_EQ(p.size(), 1u);
   EXPECT_THAT(p[0].message, HasSubstr("an http(s) URL"));
+}
+
+TEST(Config, Telemetry) {
+  const Config c = parse(R"(
+[telemetry]
+listen_address = "::1"
+listen_port = 0
+rails_interval_ms = 50
+
+[[telemetry.remote_write]]
+url = "http://127.0.0.1:9090/api/v1/write"
+
+[[telemetry.remote_write]]
+url = "https://collector.example:443/api/v1/push"
+bearer_token_file = "/etc/railyard/collector.token"
+ca_file = "/etc/railyard/collector-ca.pem"
+)",
+                         "telemetry.toml");
+  EXPECT_EQ(c.telemetry.listen_address, "::1");
+  EXPECT_EQ(c.telemetry.listen_port, 0);
+  EXPECT_EQ(c.telemetry.rails_interval_ms, 50u);
+  ASSERT_EQ(c.telemetry.remote_write.size(), 2u);
+  EXPECT_EQ(c.telemetry.remote_write[1].bearer_token_file, "/etc/railyard/collector.token");
+
+  auto p = problems_of(R"(
+[telemetry]
+listen_address = "localhost"
+[[telemetry.remote_write]]
+basic_auth_username = "ry"
+token = "x"
+)");
+  std::vector<std::string> keys;
+  for (const auto& x : p) keys.push_back(x.key);
+  EXPECT_THAT(keys, ::testing::UnorderedElementsAre("telemetry.listen_address", "telemetry.remote_write[0].url",
+                                                    "telemetry.remote_write[0].basic_auth_username",
+                                                    "telemetry.remote_write[0].token"));
 }
 
 TEST(Config, RailMustBeAnArrayOfTables) {
