@@ -515,10 +515,13 @@ Decision Policy::evaluate(TimeMs now) {
     const SignalView& v = in[i];
     if (v.freshness == Freshness::fresh) t.loss_handled = false;
     // Signals lost together (one NVML or BMC outage) count as one episode: one step.
+    // A signal last seen far from its limit (more than two bands under it) is
+    // only held: stepping up for it would cost tokens for nothing.
     if (v.freshness == Freshness::lost && !t.loss_handled && v.limits.has_limit() &&
         config_.signals[i].precaution_on_loss) {
-      if (!lost) lost = static_cast<Signal>(i);
       t.loss_handled = true;
+      const bool near = !t.seen || v.value > v.limits.limit - 2.0 * config_.signals[i].band;
+      if (!lost && near) lost = static_cast<Signal>(i);
     }
   }
 

@@ -104,7 +104,10 @@ class Simulation {
     was_hw_ = hw;
     if (hw) r_.hw_seconds += dt;
     r_.over_limit_cs += std::max(0.0, s.temp_c - o_.limits.gpu_temp_c) * dt;
-    const double delivered = s.tokens_per_s + s.ideal_tokens_per_s * share_;
+    // A peer serves the migrated share as the ideal host would; nothing is
+    // served beyond demand (a smaller local batch decodes faster per sequence,
+    // but no more work arrives than the ideal host serves).
+    const double delivered = std::min(s.ideal_tokens_per_s, s.tokens_per_s + s.ideal_tokens_per_s * share_);
     r_.tokens += delivered * dt;
     r_.ideal_tokens += s.ideal_tokens_per_s * dt;
     sec_tokens_ += delivered * dt;

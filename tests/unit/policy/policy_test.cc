@@ -201,9 +201,17 @@ TEST(Policy, OscillationNearTheLimitDoesNotFlap) {
 }
 
 TEST(Policy, StaleSensorHoldsThenOnePrecautionaryStep) {
+  // Lost far from the limit (70 °C, limit 83, band 4): hold, no step.
+  {
+    Policy far(temp_only());
+    drive(far, 0, 60'000, [&](TimeMs t) { far.observe({.signal = Signal::gpu_temp_c, .t_ms = t, .value = 70.0}); });
+    const Trace r = drive(far, 60'000, 300'000, [](TimeMs) {});
+    EXPECT_TRUE(r.changes.empty());
+    EXPECT_EQ(far.level(), Rung::normal);
+  }
   Policy p(temp_only());
-  // Fresh at 75 °C for a minute, then silence.
-  drive(p, 0, 60'000, [&](TimeMs t) { p.observe({.signal = Signal::gpu_temp_c, .t_ms = t, .value = 75.0}); });
+  // Fresh at 78 °C (within two bands of the limit) for a minute, then silence.
+  drive(p, 0, 60'000, [&](TimeMs t) { p.observe({.signal = Signal::gpu_temp_c, .t_ms = t, .value = 78.0}); });
   EXPECT_EQ(p.level(), Rung::normal);
   // Stale (after 2 s): hold.
   Decision d = p.evaluate(63'000);
