@@ -87,6 +87,9 @@ void Daemon::start() {
                    .peer_names = [this] { return fabric_->peer_names(); }});
   fabric_->attach(*workloads_);
   workloads_->open(workload_settings(config_));
+  telemetry_ = std::make_unique<TelemetryService>(io_, config_);
+  telemetry_->watch_fabric(*fabric_, config_.rails, config_.peers);
+  telemetry_->start();
   wait_for_signal();
   const auto watchdog = watchdog_.start();
   if (watchdog.count() > 0) log::info("systemd watchdog: {} ms, pinged every quarter", watchdog.count() / 1000);
@@ -100,6 +103,7 @@ void Daemon::stop() {
   watchdog_.stop();
   boost::system::error_code ignored;
   signals_.cancel(ignored);
+  if (telemetry_) telemetry_->stop();
   if (workloads_) workloads_->close();
   if (fabric_) fabric_->stop();
   control_server_.close();

@@ -13,6 +13,7 @@
 #include "daemon/fabric_service.h"
 #include "daemon/region_table.h"
 #include "daemon/systemd_notify.h"
+#include "daemon/telemetry_service.h"
 #include "daemon/workload_server.h"
 
 namespace railyard::daemon {
@@ -53,6 +54,7 @@ class Daemon {
   RegionTable regions_;
   std::unique_ptr<FabricService> fabric_;  // built in start(): opening rails can fail
   std::unique_ptr<WorkloadServer> workloads_;
+  std::unique_ptr<TelemetryService> telemetry_;
   ControlService control_service_;
   ControlServer control_server_;
   Watchdog watchdog_;

@@ -176,8 +176,8 @@ void FabricService::on_event(const FabricEvent& event) {
       peer_up_[event.peer] = false;
       return;
     case FabricEvent::Kind::received: {
-      ++completed_in_;
-      bytes_in_ += event.bytes;
+      ++totals_.completed_in;
+      totals_.bytes_in += event.bytes;
       if (event.region == kProbeRegion || workloads_ == nullptr) return;
       const auto owner = workloads_->owner_of_region(event.region);
       if (!owner) return;  // the region went away while the bytes travelled
@@ -215,10 +215,10 @@ void FabricService::on_event(const FabricEvent& event) {
     case FabricEvent::Outcome::checksum_failed: error = v1::WORKLOAD_ERROR_CHECKSUM; break;
   }
   if (error == v1::WORKLOAD_ERROR_NONE) {
-    ++completed_out_;
-    bytes_out_ += t.length;
+    ++totals_.completed_out;
+    totals_.bytes_out += t.length;
   } else {
-    ++failed_out_;
+    ++totals_.failed_out;
   }
   if (t.owner == 0) {
     auto waiter = probe_waiters_.find(event.transfer_id);
@@ -464,11 +464,11 @@ v1::TransfersReply FabricService::transfers() const {
     out->set_age_ms(static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::milliseconds>(now - t.posted).count()));
   }
-  reply.set_completed_out(completed_out_);
-  reply.set_failed_out(failed_out_);
-  reply.set_completed_in(completed_in_);
-  reply.set_bytes_out(bytes_out_);
-  reply.set_bytes_in(bytes_in_);
+  reply.set_completed_out(totals_.completed_out);
+  reply.set_failed_out(totals_.failed_out);
+  reply.set_completed_in(totals_.completed_in);
+  reply.set_bytes_out(totals_.bytes_out);
+  reply.set_bytes_in(totals_.bytes_in);
   return reply;
 }
 

@@ -51,6 +51,13 @@ class FabricService {
   void send(const v1::SendRequest& request, std::function<void(v1::Status, std::string, v1::SendReply)> done);
   void fill_status(v1::StatusReply& status) const;
 
+  // Telemetry.
+  FabricSnapshot snapshot() const { return plane_ ? plane_->snapshot() : FabricSnapshot{}; }
+  struct Totals {
+    uint64_t completed_out = 0, failed_out = 0, completed_in = 0, bytes_out = 0, bytes_in = 0;
+  };
+  const Totals& totals() const { return totals_; }
+
  private:
   struct Outbound {
     uint64_t owner = 0;  // 0: a railctl send probe
@@ -83,7 +90,7 @@ class FabricService {
   uint64_t next_transfer_id_ = 1;
   std::map<uint64_t, Outbound> outbound_;
   std::map<uint64_t, std::function<void(const FabricEvent&)>> probe_waiters_;
-  uint64_t completed_out_ = 0, failed_out_ = 0, completed_in_ = 0, bytes_out_ = 0, bytes_in_ = 0;
+  Totals totals_;
   std::vector<bool> peer_up_;
 };
 

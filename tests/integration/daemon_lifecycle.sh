@@ -13,6 +13,9 @@ host_name = "it-host"
 socket = "$sock"
 socket_mode = "0666"   # let other users reach the daemon's own SO_PEERCRED check
 group = "nogroup"
+
+[telemetry]
+listen_port = 0   # several daemons share this network namespace
 TOML
 
 # --- bad configuration at start-up -------------------------------------------

@@ -1,0 +1,191 @@
+#include "daemon/telemetry_service.h"
+
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "common/build_info.h"
+#include "common/log.h"
+#include "daemon/fabric_service.h"
+
+namespace railyard::daemon {
+
+namespace tel = railyard::telemetry;
+using std::chrono::milliseconds;
+
+TelemetryService::TelemetryService(boost::asio::io_context& io, const config::Config& config)
+    : settings_(config.telemetry),
+      host_(config.daemon.host_name),
+      registry_(tel::RegistryOptions{.history_points = 0}),
+      curl_(io),
+      fast_(io, registry_, tel::SamplerOptions{.interval = milliseconds(settings_.rails_interval_ms), .groups = {"rails"}}),
+      slow_(io, registry_,
+            tel::SamplerOptions{.interval = milliseconds(settings_.interval_ms), .groups = {"default", "bmc"}}) {
+  registry_
+      .gauge_family({.name = "railyard_build_info",
+                     .help = "railyardd's version; always 1",
+                     .labels = {"host", "version"}})
+      .series(std::array<std::string_view, 2>{host_, kVersion})
+      .set(1);
+  registry_
+      .gauge_family({.name = "railyard_uptime_seconds",
+                     .help = "Seconds since railyardd started",
+                     .unit = tel::Unit::seconds,
+                     .labels = {"host"}})
+      .callback({host_}, [this] {
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+      });
+  if (settings_.listen_port != 0) {
+    exporter_ = std::make_unique<tel::HttpExporter>(
+        io, registry_, tel::HttpExporterOptions{.address = settings_.listen_address, .port = settings_.listen_port});
+  }
+  if (!settings_.remote_write.empty()) {
+    tel::RemoteWriteOptions options{.buffer_samples = settings_.buffer_samples, .external_labels = {{"host", host_}}};
+    for (const auto& t : settings_.remote_write) {
+      options.endpoints.push_back(tel::RemoteWriteEndpoint{.url = t.url,
+                                                           .bearer_token_file = t.bearer_token_file,
+                                                           .basic_auth_username = t.basic_auth_username,
+                                                           .basic_auth_password_file = t.basic_auth_password_file,
+                                                           .ca_file = t.ca_file});
+    }
+    writer_ = std::make_unique<tel::RemoteWriter>(io, curl_, registry_, std::move(options));
+  }
+}
+
+TelemetryService::~TelemetryService() { stop(); }
+
+void TelemetryService::watch_fabric(const FabricService& fabric, const std::vector<config::RailConfig>& rails,
+                                    const std::vector<config::PeerConfig>& peers) {
+  fabric_ = &fabric;
+  // One snapshot per sample serves every series below.
+  fast_.add_before([this] { fabric_cache_ = fabric_->snapshot(); });
+  fabric_cache_ = fabric.snapshot();
+
+  auto rail_counter = [&](const char* name, const char* help, tel::Unit unit, auto read) {
+    auto family = registry_.counter_family(
+        {.name = name, .help = help, .unit = unit, .labels = {"host", "rail"}, .group = "rails"});
+    for (size_t r = 0; r < rails.size(); ++r)
+      family.callback({host_, rails[r].name}, [this, r, read] {
+        return r < fabric_cache_.rails.size() ? static_cast<double>(read(fabric_cache_.rails[r])) : 0.0;
+      });
+  };
+  auto rail_gauge = [&](const char* name, const char* help, tel::Unit unit, auto read) {
+    auto family = registry_.gauge_family(
+        {.name = name, .help = help, .unit = unit, .labels = {"host", "rail"}, .group = "rails"});
+    for (size_t r = 0; r < rails.size(); ++r)
+      family.callback({host_, rails[r].name}, [this, r, read] {
+        return r < fabric_cache_.rails.size() ? static_cast<double>(read(fabric_cache_.rails[r])) : 0.0;
+      });
+  };
+  using R = const RailSnapshot&;
+  rail_counter("railyard_rail_tx_bytes", "Bytes sent on the rail (headers and retransmissions included)",
+               tel::Unit::bytes, [](R s) { return s.counters.tx_bytes; });
+  rail_counter("railyard_rail_rx_bytes", "Bytes received on the rail", tel::Unit::bytes,
+               [](R s) { return s.counters.rx_bytes; });
+  rail_counter("railyard_rail_tx_packets", "Datagrams sent on the rail", tel::Unit::none,
+               [](R s) { return s.counters.tx_frames; });
+  rail_counter("railyard_rail_rx_packets", "Datagrams received on the rail", tel::Unit::none,
+               [](R s) { return s.counters.rx_frames; });
+  rail_counter("railyard_rail_retransmits", "Packets first sent on the rail that had to be sent again",
+               tel::Unit::none, [](R s) { return s.retransmits; });
+  rail_counter("railyard_rail_ecn_marks", "Datagrams received with an ECN Congestion Experienced mark",
+               tel::Unit::none, [](R s) { return s.counters.rx_ecn_ce; });
+  rail_counter("railyard_rail_tx_would_block", "Datagrams the rail's queue refused for being full", tel::Unit::none,
+               [](R s) { return s.counters.tx_would_block; });
+  rail_gauge("railyard_rail_up", "1 while the fabric sends on the rail, else 0", tel::Unit::none,
+             [](R s) { return s.up ? 1 : 0; });
+  rail_gauge("railyard_rail_link_up", "1 while the rail's link is up, else 0", tel::Unit::none,
+             [](R s) { return s.link == nic::LinkState::up ? 1 : 0; });
+  rail_gauge("railyard_rail_rtt_seconds", "Smoothed round-trip time on the rail", tel::Unit::seconds,
+             [](R s) { return static_cast<double>(s.srtt_ns) / 1e9; });
+  rail_gauge("railyard_rail_window_bytes", "Congestion window on the rail", tel::Unit::bytes,
+             [](R s) { return s.window_bytes; });
+  rail_gauge("railyard_rail_inflight_bytes", "Bytes sent on the rail and not yet acknowledged", tel::Unit::bytes,
+             [](R s) { return s.inflight_bytes; });
+
+  using P = const PeerSnapshot&;
+  auto peer_series = [&](auto family, auto read) {
+    for (size_t p = 0; p < peers.size(); ++p)
+      family.callback({host_, peers[p].name}, [this, p, read] {
+        return p < fabric_cache_.peers.size() ? static_cast<double>(read(fabric_cache_.peers[p])) : 0.0;
+      });
+  };
+  peer_series(registry_.gauge_family({.name = "railyard_peer_established",
+                                      .help = "1 while an authenticated session with the peer exists",
+                                      .labels = {"host", "peer"},
+                                      .group = "rails"}),
+              [](P s) { return s.established ? 1 : 0; });
+  peer_series(registry_.counter_family({.name = "railyard_peer_sent_bytes",
+                                        .help = "Payload bytes the peer acknowledged",
+                                        .unit = tel::Unit::bytes,
+                                        .labels = {"host", "peer"},
+                                        .group = "rails"}),
+              [](P s) { return s.bytes_sent; });
+  peer_series(registry_.counter_family({.name = "railyard_peer_received_bytes",
+                                        .help = "Payload bytes placed from the peer",
+                                        .unit = tel::Unit::bytes,
+                                        .labels = {"host", "peer"},
+                                        .group = "rails"}),
+              [](P s) { return s.bytes_received; });
+  peer_series(registry_.counter_family({.name = "railyard_peer_handshake_failures",
+                                        .help = "Handshakes from the peer that were refused",
+                                        .labels = {"host", "peer"},
+                                        .group = "rails"}),
+              [](P s) { return s.handshake_failures; });
+
+  auto refused = registry_.counter_family({.name = "railyard_fabric_refused_datagrams",
+                                           .help = "Datagrams the fabric dropped, by reason",
+                                           .labels = {"host", "reason"},
+                                           .group = "rails"});
+  const std::pair<const char*, uint64_t FabricSnapshot::*> reasons[] = {
+      {"malformed", &FabricSnapshot::rx_malformed},
+      {"unknown_source", &FabricSnapshot::rx_unknown_source},
+      {"unauthenticated", &FabricSnapshot::rx_unauthenticated},
+      {"stale_session", &FabricSnapshot::rx_stale_session},
+      {"rejected", &FabricSnapshot::rx_rejected}};
+  for (const auto& [reason, field] : reasons)
+    refused.callback({host_, reason}, [this, field] { return static_cast<double>(fabric_cache_.*field); });
+
+  auto transfers = registry_.counter_family({.name = "railyard_transfers",
+                                             .help = "Transfers finished, by direction and outcome",
+                                             .labels = {"host", "direction", "outcome"},
+                                             .group = "rails"});
+  transfers.callback({host_, "out", "completed"}, [&fabric] { return static_cast<double>(fabric.totals().completed_out); });
+  transfers.callback({host_, "out", "failed"}, [&fabric] { return static_cast<double>(fabric.totals().failed_out); });
+  transfers.callback({host_, "in", "completed"}, [&fabric] { return static_cast<double>(fabric.totals().completed_in); });
+}
+
+void TelemetryService::start() {
+  if (exporter_) {
+    if (auto ec = exporter_->start())
+      throw std::runtime_error(fmt::format("telemetry: cannot serve metrics on {}:{}: {}; set telemetry.listen_port "
+                                           "(0 turns the endpoint off)",
+                                           settings_.listen_address, settings_.listen_port, ec.message()));
+    log::info("telemetry: Prometheus metrics on http://{}:{}/metrics", settings_.listen_address, port());
+  }
+  if (writer_) {
+    if (auto error = writer_->start(); !error.empty()) throw std::runtime_error("telemetry: remote-write: " + error);
+    // Rails are sampled often for history and `railctl watch`; collectors get one point a second.
+    const unsigned every = std::max(1u, 1000u / std::max(1u, settings_.rails_interval_ms));
+    fast_.add_sink([this](const tel::Snapshot& s) { writer_->push(s); }, every);
+    slow_.add_sink([this](const tel::Snapshot& s) { writer_->push(s); });
+    log::info("telemetry: remote-write to {} target(s)", settings_.remote_write.size());
+  }
+  fast_.start();
+  slow_.start();
+}
+
+void TelemetryService::stop() {
+  fast_.stop();
+  slow_.stop();
+  if (writer_) writer_->stop();
+  if (exporter_) exporter_->stop();
+}
+
+uint16_t TelemetryService::port() const { return exporter_ ? exporter_->local_endpoint().port() : 0; }
+
+std::vector<tel::RemoteWriter::EndpointStats> TelemetryService::remote_write_stats() const {
+  return writer_ ? writer_->stats() : std::vector<tel::RemoteWriter::EndpointStats>{};
+}
+
+}  // namespace railyard::daemon
