@@ -64,7 +64,10 @@ struct Client::Call {
   CURLcode code = CURLE_OK;
   char error[CURL_ERROR_SIZE] = {};
   std::string token_used;
+  std::string token_override;  // a session being deleted after a 401
   bool auth_retried = false;
+  bool sweep = false;  // a poll of this sweep: may be shed when the BMC stops answering
+  bool shed = false;   // never sent
   SteadyClock::time_point started{};
 };
 
@@ -388,7 +391,9 @@ void Client::configure(Call& call) {
             telemetry::append_header(call.headers, "OData-Version: 4.0") &&
             telemetry::append_header(call.headers, "Expect:");
   call.token_used.clear();
-  if (call.auth) {
+  if (!call.token_override.empty()) {
+    ok = ok && telemetry::append_header(call.headers, "X-Auth-Token: " + call.token_override);
+  } else if (call.auth) {
     if (auth_ == AuthMode::session && !token_.empty()) {
       call.token_used = token_;
       ok = ok && telemetry::append_header(call.headers, "X-Auth-Token: " + token_);
@@ -494,6 +499,7 @@ Issue issue_of(int outcome) {
 
 std::string Client::describe(const Call& call, Outcome outcome) const {
   const std::string what = fmt::format("{} {}", call.method, call.path);
+  if (call.shed) return fmt::format("{}: not sent, the BMC is not answering", what);
   switch (outcome) {
     case Outcome::ok: return fmt::format("{}: HTTP {}", what, call.status);
     case Outcome::unauthorized:
@@ -510,6 +516,22 @@ std::string Client::describe(const Call& call, Outcome outcome) const {
       return fmt::format("{}: {}", what, call.error[0] != '\0' ? call.error : curl_easy_strerror(call.code));
   }
   return what;
+}
+
+void Client::shed_sweep(Outcome outcome) {
+  std::vector<std::unique_ptr<Call>> shed;
+  for (auto it = queue_.begin(); it != queue_.end();) {
+    if ((*it)->sweep) {
+      shed.push_back(std::move(*it));
+      it = queue_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& call : shed) {
+    call->shed = true;
+    if (auto done = std::move(call->done)) done(*call, outcome);
+  }
 }
 
 void Client::hold_until(SteadyClock::time_point until) {
@@ -532,10 +554,6 @@ void Client::on_transfer_done(CURL* easy, CURLcode code) {
   if (outcome == Outcome::ok) {
     ++counters_.responses;
     connection_backoff_.reset();
-    if (call->auth && !call->token_used.empty()) {
-      auth_streak_ = 0;
-      auth_backoff_.reset();
-    }
   }
   if (live && outcome == Outcome::unauthorized && call->auth) {
     on_unauthorized(std::move(call));
@@ -547,10 +565,18 @@ void Client::on_transfer_done(CURL* easy, CURLcode code) {
     const milliseconds wait = after ? std::min<milliseconds>(*after, config_.max_retry_after) : connection_backoff_.next();
     hold_until(now + wait);
   }
-  if (live && (outcome == Outcome::connect || outcome == Outcome::tls)) hold_until(now + connection_backoff_.next());
+  // A BMC that stops answering altogether (every slot timed out, or it
+  // refuses connections) is backed off as a whole, and the rest of the
+  // sweep is not sent: its readings go stale now rather than after
+  // targets x timeout / max_in_flight.
+  consecutive_timeouts_ = outcome == Outcome::timeout ? consecutive_timeouts_ + 1 : 0;
+  const bool unresponsive = outcome == Outcome::connect || outcome == Outcome::tls ||
+                            (outcome == Outcome::timeout && consecutive_timeouts_ >= config_.max_in_flight);
+  if (live && unresponsive) hold_until(now + connection_backoff_.next());
   if (live && outcome != Outcome::ok && call->note_errors) note(issue_of(static_cast<int>(outcome)), describe(*call, outcome));
   if (auto done = std::move(call->done)) done(*call, outcome);
   recycle(std::move(call->easy));
+  if (live && unresponsive) shed_sweep(outcome);
   dispatch();
 }
 
@@ -559,6 +585,7 @@ void Client::on_transfer_done(CURL* easy, CURLcode code) {
 
 void Client::on_unauthorized(std::unique_ptr<Call> call) {
   const auto now = SteadyClock::now();
+  unauthorized_in_sweep_ = true;
   if (auth_ == AuthMode::basic) {
     note(Issue::login_failed,
          fmt::format("{}: HTTP 401 with Basic: the BMC refuses the user '{}' (check the credentials)", call->path,
@@ -568,21 +595,39 @@ void Client::on_unauthorized(std::unique_ptr<Call> call) {
     recycle(std::move(call->easy));
     return;
   }
-  if (!call->token_used.empty() && call->token_used == token_) {
-    // The BMC dropped our session (expired, BMC reset, or deleted): log in
-    // again, once, whatever number of requests were refused with it.
-    note(Issue::unauthorized, describe(*call, Outcome::unauthorized));
-    token_.clear();
-    session_uri_.clear();
-    ++auth_streak_;
-  }
   if (call->auth_retried) {
+    // Refused again with a token fresh from a login: a new session does not
+    // help. Counted; login() backs off once this repeats.
+    ++auth_streak_;
+    note(Issue::unauthorized, describe(*call, Outcome::unauthorized));
     if (auto done = std::move(call->done)) done(*call, Outcome::unauthorized);
     recycle(std::move(call->easy));
     return;
   }
+  if (!call->token_used.empty() && call->token_used == token_) {
+    // The BMC dropped our session (expired, BMC reset, deleted): log in
+    // again, once, however many requests were refused with it.
+    note(Issue::unauthorized, describe(*call, Outcome::unauthorized));
+    drop_session();
+  }
   call->auth_retried = true;
   queue_.push_front(std::move(call));
+}
+
+void Client::drop_session() {
+  if (!session_uri_.empty() && !token_.empty()) {
+    // Best effort: if the BMC only pretends the session is gone, it must not
+    // pile up there (BMCs have a handful of session slots).
+    auto del = make_call("DELETE", session_uri_, [this](Call&, Outcome o) {
+      if (o == Outcome::ok) ++counters_.sessions_deleted;
+    });
+    del->auth = false;
+    del->note_errors = false;
+    del->token_override = token_;
+    queue_.push_back(std::move(del));
+  }
+  token_.clear();
+  session_uri_.clear();
 }
 
 void Client::login() {
@@ -592,8 +637,8 @@ void Client::login() {
     // A fresh token refused at once, again: logging in harder will not help
     // and could exhaust the BMC's sessions. Back off.
     note(Issue::auth_loop,
-         fmt::format("{} session tokens refused right after logging in; next login in up to {} ms", auth_streak_,
-                     auth_backoff_.ceiling(auth_backoff_.failures() + 1).count()));
+         fmt::format("{} requests refused (401) right after fresh logins; logging in again in up to {} ms",
+                     auth_streak_, auth_backoff_.ceiling(auth_backoff_.failures() + 1).count()));
     login_waiting_ = true;
     login_timer_.expires_after(auth_backoff_.next());
     login_timer_.async_wait([this, g = guard()](const boost::system::error_code& ec) {
@@ -818,7 +863,9 @@ void Client::start_sweep() {
     ++sweep_pending_;
     std::string path = targets_[i].poll.uri;
     if (targets_[i].poll.expand) path += query;
-    queue_.push_back(make_call("GET", std::move(path), [this, i](Call& c, Outcome o) { after_target(i, c, o); }));
+    auto call = make_call("GET", std::move(path), [this, i](Call& c, Outcome o) { after_target(i, c, o); });
+    call->sweep = true;
+    queue_.push_back(std::move(call));
   }
   if (sweep_pending_ == 0) {
     finish_sweep();
@@ -913,6 +960,11 @@ void Client::finish_sweep() {
   last_sweep_ = now - sweep_started_;
   ++counters_.sweeps;
   if (first_sweep_ == Duration{}) first_sweep_ = now - started_at_;
+  if (!unauthorized_in_sweep_) {
+    auth_streak_ = 0;
+    auth_backoff_.reset();
+  }
+  unauthorized_in_sweep_ = false;
   clean_issues();
   if (on_sweep_) on_sweep_();
   if (sweep_due_ && phase_ == Phase::polling) start_sweep();
@@ -1036,9 +1088,7 @@ void Client::after_stream(CURLcode code) {
   if (status == 401 && auth_ == AuthMode::session) {
     if (!stream_token_.empty() && stream_token_ == token_) {
       note(Issue::unauthorized, fmt::format("GET {}: HTTP 401", *sse_uri_));
-      token_.clear();
-      session_uri_.clear();
-      ++auth_streak_;
+      drop_session();
     }
     login();
     dispatch();

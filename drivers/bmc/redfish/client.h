@@ -236,6 +236,7 @@ class Client {
   std::string describe(const Call& call, Outcome outcome) const;
   void recycle(telemetry::CurlEasy easy);
   void hold_until(std::chrono::steady_clock::time_point until);
+  void shed_sweep(Outcome outcome);
 
   // Authentication.
   bool auth_ready() const;
@@ -243,6 +244,7 @@ class Client {
   void do_login();
   void after_login(Call& call, Outcome outcome);
   void on_unauthorized(std::unique_ptr<Call> call);
+  void drop_session();
 
   // Discovery.
   void begin();
@@ -299,6 +301,7 @@ class Client {
   boost::asio::steady_timer hold_timer_;
   bool hold_armed_ = false;
   Backoff connection_backoff_;
+  std::size_t consecutive_timeouts_ = 0;
 
   // Authentication.
   AuthMode auth_ = AuthMode::session;
@@ -307,7 +310,8 @@ class Client {
   std::string session_uri_;
   bool login_running_ = false;
   bool login_waiting_ = false;
-  unsigned auth_streak_ = 0;  // tokens refused since the last authenticated success
+  unsigned auth_streak_ = 0;  // requests refused even with a fresh token, since a clean sweep
+  bool unauthorized_in_sweep_ = false;
   Backoff auth_backoff_;
   boost::asio::steady_timer login_timer_;
 
