@@ -110,7 +110,18 @@ v1::Response ControlClient::call(v1::Request request) {
   request.set_protocol_version(v1::PROTOCOL_VERSION_CURRENT);
   request.set_request_id(next_request_id_++);
   write_all(framing::encode(request));
+  return read_response();
+}
 
+void ControlClient::stream(v1::Request request, const std::function<bool(const v1::Response&)>& on_response) {
+  request.set_protocol_version(v1::PROTOCOL_VERSION_CURRENT);
+  request.set_request_id(next_request_id_++);
+  write_all(framing::encode(request));
+  while (on_response(read_response())) {
+  }
+}
+
+v1::Response ControlClient::read_response() {
   unsigned char header[framing::kHeaderBytes];
   read_exact(reinterpret_cast<char*>(header), sizeof header);
   const uint32_t length = framing::decode_length(header);

@@ -2,6 +2,7 @@
 // Blocking client for railyardd's control socket, used by railctl and tests.
 
 #include <chrono>
+#include <functional>
 #include <stdexcept>
 #include <string>
 
@@ -41,11 +42,16 @@ class ControlClient {
   /// non-OK status is returned as is.
   v1::Response call(v1::Request request);
 
+  /// Sends a request that opens a stream (watch) and hands each response to
+  /// `on_response` until it returns false. Throws ControlError like call().
+  void stream(v1::Request request, const std::function<bool(const v1::Response&)>& on_response);
+
  private:
   ControlClient(int fd, std::string path, std::chrono::milliseconds timeout)
       : fd_(fd), path_(std::move(path)), timeout_(timeout) {}
   void write_all(const std::string& bytes);
   void read_exact(char* out, size_t size);
+  v1::Response read_response();
 
   int fd_ = -1;
   std::string path_;

@@ -9,10 +9,12 @@
 #include <algorithm>
 #include <array>
 #include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <vector>
 
@@ -32,6 +34,8 @@ namespace {
 // Connections beyond this are closed at once: the control socket serves
 // operators and tools, never thousands of clients.
 constexpr size_t kMaxSessions = 128;
+// A watch subscriber whose update has waited this long to be written is gone.
+constexpr auto kStalledSubscriber = std::chrono::seconds(30);
 
 }  // namespace
 
@@ -50,6 +54,7 @@ class ControlServer::Session : public std::enable_shared_from_this<Session> {
 
   void close() {
     boost::system::error_code ignored;
+    if (watch_timer_) watch_timer_->cancel();
     socket_.shutdown(stream::socket::shutdown_both, ignored);
     socket_.close(ignored);
   }
@@ -79,6 +84,7 @@ class ControlServer::Session : public std::enable_shared_from_this<Session> {
   void on_body() {
     v1::Request request;
     if (!decode_request(body_, request)) return malformed("message is not a railyard.v1.Request");
+    if (request.has_watch() && request.protocol_version() == v1::PROTOCOL_VERSION_CURRENT) return start_watch(request);
     // One request at a time per connection: the next is read once this one
     // is answered, which may be later (railctl send).
     std::weak_ptr<Session> weak = shared_from_this();
@@ -90,6 +96,45 @@ class ControlServer::Session : public std::enable_shared_from_this<Session> {
         if (ec) return self->finish();
         self->read_header();
       });
+    });
+  }
+
+  // A watch stream: an update every interval until the client closes the
+  // connection. While a write is pending, ticks are skipped (and counted), so a
+  // slow reader costs the daemon one buffered update, never a backlog.
+  void start_watch(const v1::Request& request) {
+    watch_ = request;
+    watch_timer_.emplace(socket_.get_executor());
+    // Anything the client sends, or its closing, ends the stream.
+    auto self = shared_from_this();
+    socket_.async_wait(stream::socket::wait_read, [self](boost::system::error_code) { self->finish(); });
+    watch_tick();
+  }
+
+  void watch_tick() {
+    if (!socket_.is_open()) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (writing_) {
+      ++skipped_;
+      if (now - write_started_ > kStalledSubscriber) {
+        log::warning("control: watch subscriber pid {} has not read for {} s; closing it", peer_.cred.pid,
+                     std::chrono::duration_cast<std::chrono::seconds>(kStalledSubscriber).count());
+        return finish();
+      }
+    } else {
+      out_ = framing::encode(server_.service_.stream_update(*watch_, skipped_));
+      writing_ = true;
+      write_started_ = now;
+      auto self = shared_from_this();
+      asio::async_write(socket_, asio::buffer(out_), [self](boost::system::error_code ec, size_t) {
+        self->writing_ = false;
+        if (ec) self->finish();
+      });
+    }
+    watch_timer_->expires_after(ControlService::watch_interval(watch_->watch()));
+    auto self = shared_from_this();
+    watch_timer_->async_wait([self](boost::system::error_code ec) {
+      if (!ec) self->watch_tick();
     });
   }
 
@@ -110,6 +155,11 @@ class ControlServer::Session : public std::enable_shared_from_this<Session> {
   std::array<unsigned char, framing::kHeaderBytes> header_{};
   std::string body_;
   std::string out_;
+  std::optional<v1::Request> watch_;
+  std::optional<asio::steady_timer> watch_timer_;
+  bool writing_ = false;
+  std::chrono::steady_clock::time_point write_started_;
+  uint64_t skipped_ = 0;
 };
 
 ControlServer::ControlServer(asio::io_context& io, const ControlService& service) : io_(io), service_(service) {}

@@ -1,5 +1,7 @@
 #include "daemon/control_service.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace railyard::daemon {
@@ -41,6 +43,8 @@ void ControlService::handle(const v1::Request& request, ControlReply reply) cons
     case v1::Request::kTransfers:
       *response.mutable_transfers_reply() = handlers_.transfers();
       return reply(std::move(response));
+    case v1::Request::kWatch:
+      return reply(stream_update(request, 0));
     case v1::Request::kBmc:
       *response.mutable_bmc_reply() = handlers_.bmc();
       return reply(std::move(response));
@@ -58,6 +62,18 @@ void ControlService::handle(const v1::Request& request, ControlReply reply) cons
   reply(response_to(request, v1::STATUS_BAD_REQUEST,
                     "the request names no operation (or one this railyardd does not know): upgrade the daemon or use "
                     "a railctl of the same release"));
+}
+
+v1::Response ControlService::stream_update(const v1::Request& request, uint64_t skipped) const {
+  v1::Response response = response_to(request, v1::STATUS_OK);
+  *response.mutable_watch_update() = handlers_.watch(request.watch());
+  response.mutable_watch_update()->set_skipped(skipped);
+  return response;
+}
+
+std::chrono::milliseconds ControlService::watch_interval(const v1::WatchRequest& request) {
+  if (request.interval_ms() == 0) return std::chrono::milliseconds(1000);
+  return std::chrono::milliseconds(std::clamp<uint32_t>(request.interval_ms(), 50, 60000));
 }
 
 v1::Response ControlService::permission_denied(std::string_view reason) {

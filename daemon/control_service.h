@@ -4,6 +4,7 @@
 // Most answers are immediate; `send` (a probe through the fabric) answers
 // when its transfers finish.
 
+#include <chrono>
 #include <functional>
 #include <string_view>
 
@@ -23,6 +24,8 @@ struct ControlHandlers {
   std::function<v1::PeersReply()> peers;
   std::function<v1::TransfersReply()> transfers;
   std::function<v1::BmcReply()> bmc;
+  /// One update of a watch stream (the server calls it every interval).
+  std::function<v1::WatchUpdate(const v1::WatchRequest&)> watch;
   /// Calls `done` exactly once, with an OK response carrying a SendReply or an error response.
   std::function<void(const v1::SendRequest&, std::function<void(v1::Status, std::string, v1::SendReply)> done)> send;
 };
@@ -31,8 +34,15 @@ class ControlService {
  public:
   explicit ControlService(ControlHandlers handlers) : handlers_(std::move(handlers)) {}
 
-  /// Calls `reply` exactly once, now or later.
+  /// Calls `reply` exactly once, now or later. A watch request is answered
+  /// with its first update; the server then streams more (stream_update).
   void handle(const v1::Request& request, ControlReply reply) const;
+
+  /// The next update of a watch stream opened by `request`.
+  v1::Response stream_update(const v1::Request& request, uint64_t skipped) const;
+
+  /// Bounds a watch interval to what the daemon serves.
+  static std::chrono::milliseconds watch_interval(const v1::WatchRequest& request);
 
   /// The answer sent to a peer that may not use the socket.
   static v1::Response permission_denied(std::string_view reason);

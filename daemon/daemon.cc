@@ -63,6 +63,7 @@ ControlHandlers Daemon::control_handlers() {
             reply.set_state(config_.bmc.url.empty() ? "not configured" : "not started");
             return reply;
           },
+      .watch = [this](const v1::WatchRequest& r) { return telemetry_ ? telemetry_->watch(r) : v1::WatchUpdate(); },
       .send =
           [this](const v1::SendRequest& request, std::function<void(v1::Status, std::string, v1::SendReply)> done) {
             if (!fabric_) return done(v1::STATUS_INTERNAL, "the fabric is not running", {});

@@ -1,5 +1,6 @@
 #include "daemon/telemetry_service.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -180,6 +181,28 @@ void TelemetryService::stop() {
   slow_.stop();
   if (writer_) writer_->stop();
   if (exporter_) exporter_->stop();
+}
+
+v1::WatchUpdate TelemetryService::watch(const v1::WatchRequest& request) const {
+  const auto wall = std::chrono::system_clock::now().time_since_epoch();
+  const tel::Snapshot snap = registry_.collect(std::chrono::duration_cast<milliseconds>(wall).count());
+  v1::WatchUpdate update;
+  update.set_timestamp_ms(snap.timestamp_ms);
+  for (const auto& family : snap.families) {
+    const std::string& name = family.family->exposition_name;
+    const bool wanted = request.filter().empty() ||
+                        std::any_of(request.filter().begin(), request.filter().end(),
+                                    [&](const std::string& f) { return name.find(f) != std::string::npos; });
+    if (!wanted || family.family->type == tel::MetricType::histogram) continue;
+    for (const auto& series : family.series) {
+      auto* sample = update.add_samples();
+      sample->set_name(name);
+      for (size_t i = 0; i < family.family->labels.size(); ++i)
+        (*sample->mutable_labels())[family.family->labels[i]] = series.series->label_values[i];
+      sample->set_value(series.value);
+    }
+  }
+  return update;
 }
 
 uint16_t TelemetryService::port() const { return exporter_ ? exporter_->local_endpoint().port() : 0; }

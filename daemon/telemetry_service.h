@@ -10,6 +10,7 @@
 
 #include "daemon/config.h"
 #include "daemon/data_plane.h"
+#include "railyard/v1/control.pb.h"
 #include "telemetry/curl_asio.h"
 #include "telemetry/http_exporter.h"
 #include "telemetry/registry.h"
@@ -39,6 +40,8 @@ class TelemetryService {
 
   /// The endpoint's port (0: none); useful when the config asked for port 0.
   uint16_t port() const;
+  /// Current values for `railctl watch`.
+  v1::WatchUpdate watch(const v1::WatchRequest& request) const;
   std::vector<telemetry::RemoteWriter::EndpointStats> remote_write_stats() const;
 
  private:

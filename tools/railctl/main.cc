@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,6 +35,8 @@ commands:
   send --peer P --size N[K|M|G] [--count N] [--class kv|activation] [--checksum] [--concurrency N]
                       a bandwidth/latency probe through the real path to peer P
   bmc                 the BMC's sensors: reading, unit, thresholds, age, status
+  watch [--filter TEXT]... [--interval MS] [--count N]
+                      live telemetry values (metric names containing TEXT), until interrupted
   version             railctl's version, and the daemon's when it runs
   config check FILE   validate a railyard.toml exactly as railyardd would
 
@@ -81,7 +84,7 @@ Options parse_args(int argc, char** argv) {
     } else if (arg == "--help" || arg == "-h") {
       o.command = {"help"};
       return o;
-    } else if (arg.starts_with("--") && (o.command.empty() || o.command[0] != "send")) {
+    } else if (arg.starts_with("--") && (o.command.empty() || (o.command[0] != "send" && o.command[0] != "watch"))) {
       throw UsageError(fmt::format("unknown option '{}'", arg));
     } else {
       o.command.emplace_back(arg);
@@ -322,6 +325,61 @@ int cmd_bmc(const Options& o) {
   return kExitOk;
 }
 
+int cmd_watch(const Options& o, const std::vector<std::string>& args) {
+  v1::Request request;
+  auto* w = request.mutable_watch();
+  uint64_t count = 0;  // 0: until interrupted
+  for (size_t i = 1; i < args.size(); ++i) {
+    auto value = [&]() -> const std::string& {
+      if (i + 1 >= args.size()) throw UsageError(fmt::format("{} needs a value", args[i]));
+      return args[++i];
+    };
+    auto number = [&](const std::string& flag) -> uint64_t {
+      const std::string& v = value();
+      try {
+        return std::stoull(v);
+      } catch (const std::exception&) {
+        throw UsageError(fmt::format("{} takes a number, not '{}'", flag, v));
+      }
+    };
+    if (args[i] == "--filter") {
+      w->add_filter(value());
+    } else if (args[i] == "--interval") {
+      w->set_interval_ms(static_cast<uint32_t>(number("--interval")));
+    } else if (args[i] == "--count") {
+      count = number("--count");
+    } else {
+      throw UsageError(fmt::format("watch: unknown option '{}'", args[i]));
+    }
+  }
+  const auto interval = std::chrono::milliseconds(w->interval_ms() ? w->interval_ms() : 1000);
+  auto client = client::ControlClient::connect(o.socket, interval + (o.timeout.count() ? o.timeout : std::chrono::seconds(5)));
+  uint64_t seen = 0;
+  client.stream(request, [&](const v1::Response& r) {
+    if (r.status() != v1::STATUS_OK) throw std::runtime_error(r.error());
+    const auto& u = r.watch_update();
+    if (o.json) {
+      google::protobuf::util::JsonPrintOptions options;
+      options.preserve_proto_field_names = true;
+      std::string line;
+      (void)google::protobuf::util::MessageToJsonString(u, &line, options);
+      std::cout << line << std::endl;
+    } else {
+      std::cout << fmt::format("-- {} ({} samples{})\n", u.timestamp_ms(), u.samples_size(),
+                               u.skipped() ? fmt::format(", {} updates skipped", u.skipped()) : "");
+      for (const auto& x : u.samples()) {
+        std::string labels;
+        std::map<std::string, std::string> sorted(x.labels().begin(), x.labels().end());
+        for (const auto& [k, v] : sorted) labels += fmt::format("{}{}=\"{}\"", labels.empty() ? "" : ",", k, v);
+        std::cout << fmt::format("{}{{{}}} {:g}\n", x.name(), labels, x.value());
+      }
+      std::cout.flush();
+    }
+    return count == 0 || ++seen < count;
+  });
+  return kExitOk;
+}
+
 int cmd_version(const Options& o) {
   std::optional<std::string> daemon_version;
   std::string why_not;
@@ -385,6 +443,7 @@ int dispatch(const Options& o) {
   if (c[0] == "peers" && c.size() == 1) return cmd_peers(o);
   if (c[0] == "transfers" && c.size() == 1) return cmd_transfers(o);
   if (c[0] == "bmc" && c.size() == 1) return cmd_bmc(o);
+  if (c[0] == "watch") return cmd_watch(o, c);
   if (c[0] == "send") return cmd_send(o, c);
   if (c[0] == "version" && c.size() == 1) return cmd_version(o);
   if (c[0] == "config") {
