@@ -1237,6 +1237,14 @@ ClientCounters Client::counters() const {
   return c;
 }
 
+std::vector<std::string> Client::poll_paths() const {
+  check_thread();
+  std::vector<std::string> out;
+  const std::string query = discovery_ ? discovery_->expand().query() : std::string();
+  for (const auto& t : targets_) out.push_back(t.poll.expand ? t.poll.uri + query : t.poll.uri);
+  return out;
+}
+
 ClientStatus Client::status() const {
   check_thread();
   ClientStatus s;

@@ -204,6 +204,9 @@ class Client {
   std::vector<SensorState> snapshot() const;
   ClientCounters counters() const;
   ClientStatus status() const;
+  /// What each sweep reads (complete once discovery is done), as GET paths
+  /// relative to the URL ("?$expand=..." included where used).
+  std::vector<std::string> poll_paths() const;
   /// Wall time of the last complete sweep (zero before the first).
   Duration sweep_duration() const { return last_sweep_; }
   /// Start of discovery to the end of the first sweep (zero before).
