@@ -300,6 +300,8 @@ void read_fabric(const toml::table& t, const std::string& file, FabricSection& o
     if (!error) out.workload_socket = v;
     return error;
   });
+  r.take_bool("ebpf", out.ebpf);
+  r.take_bool("fault_injection", out.fault_injection);
   r.finish();
 }
 

@@ -30,6 +30,8 @@ struct FabricSection {
   uint16_t port = 7470;  // UDP port of the fabric on every rail
   std::string psk_file;  // pre-shared key authenticating peer daemons; required with peers
   std::string workload_socket = "/run/railyard/workload.sock";
+  bool ebpf = true;              // attach the eBPF rail monitor where the kernel allows
+  bool fault_injection = false;  // allow `railctl fault` (test racks only)
 };
 
 /// The host's BMC, read over Redfish. Absent url: no BMC telemetry.

@@ -43,6 +43,12 @@ void ControlService::handle(const v1::Request& request, ControlReply reply) cons
     case v1::Request::kTransfers:
       *response.mutable_transfers_reply() = handlers_.transfers();
       return reply(std::move(response));
+    case v1::Request::kFault: {
+      std::string error;
+      const v1::Status status = handlers_.fault(request.fault(), error, *response.mutable_fault_reply());
+      if (status != v1::STATUS_OK) return reply(response_to(request, status, std::move(error)));
+      return reply(std::move(response));
+    }
     case v1::Request::kWatch:
       return reply(stream_update(request, 0));
     case v1::Request::kBmc:

@@ -24,6 +24,7 @@ struct ControlHandlers {
   std::function<v1::PeersReply()> peers;
   std::function<v1::TransfersReply()> transfers;
   std::function<v1::BmcReply()> bmc;
+  std::function<v1::Status(const v1::FaultRequest&, std::string& error, v1::FaultReply& reply)> fault;
   /// One update of a watch stream (the server calls it every interval).
   std::function<v1::WatchUpdate(const v1::WatchRequest&)> watch;
   /// Calls `done` exactly once, with an OK response carrying a SendReply or an error response.

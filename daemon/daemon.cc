@@ -63,6 +63,14 @@ ControlHandlers Daemon::control_handlers() {
             reply.set_state(config_.bmc.url.empty() ? "not configured" : "not started");
             return reply;
           },
+      .fault =
+          [this](const v1::FaultRequest& r, std::string& error, v1::FaultReply& reply) {
+            if (!fabric_) {
+              error = "the fabric is not running";
+              return v1::STATUS_INTERNAL;
+            }
+            return fabric_->fault(r, error, reply);
+          },
       .watch = [this](const v1::WatchRequest& r) { return telemetry_ ? telemetry_->watch(r) : v1::WatchUpdate(); },
       .send =
           [this](const v1::SendRequest& request, std::function<void(v1::Status, std::string, v1::SendReply)> done) {

@@ -78,7 +78,8 @@ FabricService::FabricService(asio::io_context& io, const config::Config& config,
       link_fd_(io),
       link_timer_(io),
       event_fd_(io),
-      peer_up_(config.peers.size(), false) {
+      peer_up_(config.peers.size(), false),
+      fault_injection_(config.fabric.fault_injection) {
   if (rail_config_.empty()) {
     log::info("fabric: no rails configured; the fabric is idle (add [[rail]] and [[peer]] tables)");
     return;
@@ -115,6 +116,11 @@ FabricService::FabricService(asio::io_context& io, const config::Config& config,
     log::info("fabric: rail {} on {} ({}:{}, max datagram {} bytes)", rc.name, rc.interface, rc.address,
               config.fabric.port, settings.rails.back()->max_datagram());
   }
+  std::vector<RailEbpf::Rail> ebpf_rails;
+  for (size_t r = 0; r < settings.rails.size(); ++r)
+    ebpf_rails.push_back({.name = rail_config_[r].name,
+                          .ifindex = static_cast<const nic::UdpRail&>(*settings.rails[r]).ifindex()});
+  ebpf_ = std::make_unique<RailEbpf>(config.fabric.port, std::move(ebpf_rails), config.fabric.ebpf);
   regions_.add_internal(kProbeRegion, kProbeRegionBytes, "railctl-probe");
   plane_ = std::make_unique<DataPlane>(std::move(settings), regions_);
   plane_->start();
@@ -412,8 +418,41 @@ v1::RailsReply FabricService::rails() const {
     out->set_rx_bytes(s.counters.rx_bytes);
     out->set_ecn_marks(s.counters.rx_ecn_ce);
     out->set_tx_would_block(s.counters.tx_would_block);
+    ebpf_->fill(r, *out->mutable_ebpf());
   }
   return reply;
+}
+
+v1::EbpfRail FabricService::ebpf(size_t r) const {
+  v1::EbpfRail out;
+  if (ebpf_ && r < rail_config_.size()) ebpf_->fill(r, out);
+  return out;
+}
+
+v1::Status FabricService::fault(const v1::FaultRequest& request, std::string& error, v1::FaultReply& reply) {
+  if (!fault_injection_) {
+    error = "fault injection is off on this host: set fabric.fault_injection = true in railyard.toml and reload "
+            "(meant for test racks; rack-sim turns it on)";
+    return v1::STATUS_BAD_REQUEST;
+  }
+  size_t r = 0;
+  while (r < rail_config_.size() && rail_config_[r].name != request.rail()) ++r;
+  if (r == rail_config_.size() || !ebpf_) {
+    error = fmt::format("no rail '{}' on this host (railctl rails lists them)", request.rail());
+    return v1::STATUS_BAD_REQUEST;
+  }
+  if (request.drop() < 0 || request.drop() > 1 || request.ecn() < 0 || request.ecn() > 1) {
+    error = "--drop and --ecn take a probability from 0 to 1";
+    return v1::STATUS_BAD_REQUEST;
+  }
+  if (!request.traffic_class().empty() && request.traffic_class() != "kv" && request.traffic_class() != "activation") {
+    error = "--class is kv or activation";
+    return v1::STATUS_BAD_REQUEST;
+  }
+  error = ebpf_->set_fault(r, request);
+  if (!error.empty()) return v1::STATUS_INTERNAL;
+  ebpf_->fill(r, *reply.mutable_rail());
+  return v1::STATUS_OK;
 }
 
 v1::PeersReply FabricService::peers() const {

@@ -16,6 +16,7 @@
 
 #include "daemon/config.h"
 #include "daemon/data_plane.h"
+#include "daemon/rail_ebpf.h"
 #include "daemon/region_table.h"
 #include "daemon/workload_server.h"
 #include "drivers/nic/link_monitor.h"
@@ -50,6 +51,11 @@ class FabricService {
   v1::TransfersReply transfers() const;
   void send(const v1::SendRequest& request, std::function<void(v1::Status, std::string, v1::SendReply)> done);
   void fill_status(v1::StatusReply& status) const;
+  /// railctl fault; refused unless fabric.fault_injection is on.
+  v1::Status fault(const v1::FaultRequest& request, std::string& error, v1::FaultReply& reply);
+  /// eBPF view of rail `r` (for telemetry).
+  v1::EbpfRail ebpf(size_t r) const;
+  size_t rail_count() const { return rail_config_.size(); }
 
   // Telemetry.
   FabricSnapshot snapshot() const { return plane_ ? plane_->snapshot() : FabricSnapshot{}; }
@@ -82,6 +88,7 @@ class FabricService {
   std::vector<config::PeerConfig> peer_config_;
   std::unique_ptr<nic::LinkMonitor> links_;
   std::unique_ptr<DataPlane> plane_;
+  std::unique_ptr<RailEbpf> ebpf_;
   boost::asio::posix::stream_descriptor link_fd_;
   boost::asio::steady_timer link_timer_;
   boost::asio::posix::stream_descriptor event_fd_;
@@ -92,6 +99,7 @@ class FabricService {
   std::map<uint64_t, std::function<void(const FabricEvent&)>> probe_waiters_;
   Totals totals_;
   std::vector<bool> peer_up_;
+  const bool fault_injection_;
 };
 
 }  // namespace railyard::daemon

@@ -35,6 +35,8 @@ commands:
   send --peer P --size N[K|M|G] [--count N] [--class kv|activation] [--checksum] [--concurrency N]
                       a bandwidth/latency probe through the real path to peer P
   bmc                 the BMC's sensors: reading, unit, thresholds, age, status
+  fault rail R --drop P | --ecn P [--class kv|activation] | --clear
+                      eBPF fault injector on this host's rail R (fabric.fault_injection must be on)
   watch [--filter TEXT]... [--interval MS] [--count N]
                       live telemetry values (metric names containing TEXT), until interrupted
   version             railctl's version, and the daemon's when it runs
@@ -84,7 +86,7 @@ Options parse_args(int argc, char** argv) {
     } else if (arg == "--help" || arg == "-h") {
       o.command = {"help"};
       return o;
-    } else if (arg.starts_with("--") && (o.command.empty() || (o.command[0] != "send" && o.command[0] != "watch"))) {
+    } else if (arg.starts_with("--") && (o.command.empty() || (o.command[0] != "send" && o.command[0] != "watch" && o.command[0] != "fault"))) {
       throw UsageError(fmt::format("unknown option '{}'", arg));
     } else {
       o.command.emplace_back(arg);
@@ -159,6 +161,8 @@ std::string bytes(uint64_t b) {
   return fmt::format("{} B", b);
 }
 
+std::string ebpf_summary(const v1::EbpfRail& e);
+
 int cmd_rails(const Options& o) {
   v1::Request request;
   request.mutable_rails();
@@ -182,6 +186,7 @@ int cmd_rails(const Options& o) {
                              rate(x.rx_bps()), x.rtt_us(), bytes(x.window_bytes()), bytes(x.inflight_bytes()),
                              x.retransmits(), x.tx_packets(), x.rx_packets(), x.ecn_marks());
   }
+  for (const auto& x : r.rails()) std::cout << fmt::format("  {}: {}\n", x.name(), ebpf_summary(x.ebpf()));
   return kExitOk;
 }
 
@@ -325,6 +330,59 @@ int cmd_bmc(const Options& o) {
   return kExitOk;
 }
 
+std::string ebpf_summary(const v1::EbpfRail& e) {
+  if (!e.monitored()) return "eBPF monitor off: " + e.unavailable();
+  std::string out;
+  for (const auto& c : e.classes()) {
+    if (c.packets() == 0) continue;
+    out += fmt::format("{}{} {} {} pkts {}", out.empty() ? "" : ", ", c.direction(), c.traffic_class(), c.packets(),
+                       bytes(c.bytes()));
+    if (c.ecn_ce()) out += fmt::format(" ({} CE)", c.ecn_ce());
+  }
+  if (out.empty()) out = "no fabric traffic seen";
+  if (e.malformed()) out += fmt::format(", {} malformed", e.malformed());
+  if (!e.fault().empty())
+    out += fmt::format("; fault: {} ({} XDP: {} matched, {} dropped, {} marked)", e.fault(), e.fault_mode(),
+                       e.fault_matched(), e.fault_dropped(), e.fault_marked());
+  return out;
+}
+
+int cmd_fault(const Options& o, const std::vector<std::string>& args) {
+  if (args.size() < 3 || args[1] != "rail") throw UsageError("usage: railctl fault rail R --drop P | --ecn P [--class kv|activation] | --clear");
+  v1::Request request;
+  auto* f = request.mutable_fault();
+  f->set_rail(args[2]);
+  for (size_t i = 3; i < args.size(); ++i) {
+    auto probability = [&](const std::string& flag) {
+      if (i + 1 >= args.size()) throw UsageError(flag + " needs a probability from 0 to 1");
+      try {
+        return std::stod(args[++i]);
+      } catch (const std::exception&) {
+        throw UsageError(fmt::format("{} takes a probability from 0 to 1, not '{}'", flag, args[i]));
+      }
+    };
+    if (args[i] == "--drop") {
+      f->set_drop(probability("--drop"));
+    } else if (args[i] == "--ecn") {
+      f->set_ecn(probability("--ecn"));
+    } else if (args[i] == "--clear") {
+      f->set_clear(true);
+    } else if (args[i] == "--class" && i + 1 < args.size()) {
+      f->set_traffic_class(args[++i]);
+    } else {
+      throw UsageError(fmt::format("fault: unknown option '{}'", args[i]));
+    }
+  }
+  if (!f->clear() && f->drop() == 0 && f->ecn() == 0) throw UsageError("fault needs --drop P, --ecn P or --clear");
+  const v1::FaultReply r = call(o, request).fault_reply();
+  if (o.json) {
+    std::cout << to_json(r);
+  } else {
+    std::cout << fmt::format("rail {}: {}\n", f->rail(), ebpf_summary(r.rail()));
+  }
+  return kExitOk;
+}
+
 int cmd_watch(const Options& o, const std::vector<std::string>& args) {
   v1::Request request;
   auto* w = request.mutable_watch();
@@ -444,6 +502,7 @@ int dispatch(const Options& o) {
   if (c[0] == "transfers" && c.size() == 1) return cmd_transfers(o);
   if (c[0] == "bmc" && c.size() == 1) return cmd_bmc(o);
   if (c[0] == "watch") return cmd_watch(o, c);
+  if (c[0] == "fault") return cmd_fault(o, c);
   if (c[0] == "send") return cmd_send(o, c);
   if (c[0] == "version" && c.size() == 1) return cmd_version(o);
   if (c[0] == "config") {

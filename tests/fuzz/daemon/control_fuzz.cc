@@ -16,6 +16,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       .peers = [] { return v1::PeersReply(); },
       .transfers = [] { return v1::TransfersReply(); },
       .bmc = [] { return v1::BmcReply(); },
+      .fault = [](const v1::FaultRequest&, std::string& error, v1::FaultReply&) {
+        error = "fault injection is off";
+        return v1::STATUS_BAD_REQUEST;
+      },
       .watch = [](const v1::WatchRequest&) { return v1::WatchUpdate(); },
       .send = [](const v1::SendRequest&, std::function<void(v1::Status, std::string, v1::SendReply)> done) {
         done(v1::STATUS_OK, {}, {});

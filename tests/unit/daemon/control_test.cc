@@ -69,6 +69,10 @@ class ControlServiceTest : public ::testing::Test {
       .peers = [] { return v1::PeersReply(); },
       .transfers = [] { return v1::TransfersReply(); },
       .bmc = [] { return v1::BmcReply(); },
+      .fault = [](const v1::FaultRequest&, std::string& error, v1::FaultReply&) {
+        error = "fault injection is off";
+        return v1::STATUS_BAD_REQUEST;
+      },
       .watch = [](const v1::WatchRequest&) { return v1::WatchUpdate(); },
       .send = [this](const v1::SendRequest&,
                      std::function<void(v1::Status, std::string, v1::SendReply)> done) { pending_send = done; },
