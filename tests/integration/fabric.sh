@@ -49,21 +49,35 @@ rail_back() { "$SIM" railctl --name $rack h1 --json rails | jq -e '[.rails[] | s
 check "rail r1 comes back up after the link returns" wait_for 10 rail_back
 
 loss() {
-  # 5 % of the fabric's datagrams arriving at h2 on r0 are dropped.
-  ip netns exec "rysim-$rack-h2" nft -f - <<NFT || return 1
-table inet rytest {
-  chain in { type filter hook input priority 0; iifname "r0" udp dport 7470 numgen random mod 100 < 5 drop; }
-}
-NFT
+  # 5 % of the fabric's datagrams arriving at h2 on r0 are dropped by the eBPF injector.
+  "$SIM" railctl --name $rack h2 fault rail r0 --drop 0.05 || return 1
   run_load loss 300
   local rc=$?
-  ip netns exec "rysim-$rack-h2" nft delete table inet rytest
+  local dropped
+  dropped=$("$SIM" railctl --name $rack h2 --json rails | jq '.rails[] | select(.name == "r0") | .ebpf.fault_dropped | tonumber')
+  "$SIM" railctl --name $rack h2 fault rail r0 --clear
   local retx
   retx=$("$SIM" railctl --name $rack h1 --json rails | jq '[.rails[].retransmits | tonumber] | add')
-  echo "retransmits after the loss run: $retx"
-  [[ $rc -eq 0 && $retx -gt 0 ]]
+  echo "dropped by the injector: $dropped; retransmits: $retx"
+  [[ $rc -eq 0 && $dropped -gt 0 && $retx -gt 0 ]]
 }
-check "5 % random loss on rail r0: every transfer completes and verifies (with retransmissions)" loss
+check "5 % random loss on rail r0 (eBPF injector): every transfer completes and verifies (with retransmissions)" loss
+
+ecn() {
+  # CE marks on 30 % of what h2 receives on r0: h1's congestion control moves load to r1.
+  "$SIM" railctl --name $rack h2 fault rail r0 --ecn 0.3 || return 1
+  local before
+  before=$("$SIM" railctl --name $rack h1 --json rails | jq '[.rails[] | .tx_bytes | tonumber]')
+  "$SIM" railctl --name $rack h1 send --peer h2 --size 4M --count 40 >/dev/null || return 1
+  local after marked
+  after=$("$SIM" railctl --name $rack h1 --json rails | jq '[.rails[] | .tx_bytes | tonumber]')
+  marked=$("$SIM" railctl --name $rack h2 --json rails | jq '.rails[] | select(.name == "r0") | .ebpf.fault_marked | tonumber')
+  "$SIM" railctl --name $rack h2 fault rail r0 --clear
+  jq -n -e --argjson b "$before" --argjson a "$after" --argjson m "$marked" '
+    ($a[0] - $b[0]) as $r0 | ($a[1] - $b[1]) as $r1 |
+    "r0 sent \($r0) bytes, r1 \($r1); \($m) CE marks" | debug | $m > 0 and $r0 < 0.5 * $r1'
+}
+check "ECN marks on rail r0 move load to r1" ecn
 
 garbage() {
   local i
