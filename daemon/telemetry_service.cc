@@ -147,6 +147,49 @@ void TelemetryService::watch_fabric(const FabricService& fabric, const std::vect
   for (const auto& [reason, field] : reasons)
     refused.callback({host_, reason}, [this, field] { return static_cast<double>(fabric_cache_.*field); });
 
+  // eBPF: what the kernel saw on each rail, per direction and class (read once a second).
+  ebpf_cache_.resize(rails.size());
+  slow_.add_before([this] {
+    for (size_t r = 0; r < ebpf_cache_.size(); ++r) ebpf_cache_[r] = fabric_->ebpf(r);
+  });
+  auto ebpf_packets = registry_.counter_family({.name = "railyard_ebpf_packets",
+                                                .help = "Fabric datagrams the eBPF rail monitor saw",
+                                                .labels = {"host", "rail", "direction", "class"}});
+  auto ebpf_bytes = registry_.counter_family({.name = "railyard_ebpf_bytes",
+                                              .help = "Fabric datagram bytes (UDP payload) the eBPF rail monitor saw",
+                                              .unit = tel::Unit::bytes,
+                                              .labels = {"host", "rail", "direction", "class"}});
+  auto ebpf_ce = registry_.counter_family({.name = "railyard_ebpf_ecn_marks",
+                                           .help = "ECN CE marks on fabric datagrams the eBPF rail monitor saw",
+                                           .labels = {"host", "rail", "direction", "class"}});
+  size_t k = 0;
+  for (const char* direction : {"rx", "tx"}) {
+    for (const char* cls : {"activation", "kv"}) {
+      for (size_t r = 0; r < rails.size(); ++r) {
+        auto read = [this, r, k](auto field) {
+          return [this, r, k, field] {
+            const auto& e = ebpf_cache_[r];
+            return k < static_cast<size_t>(e.classes_size()) ? static_cast<double>((e.classes(static_cast<int>(k)).*field)())
+                                                             : 0.0;
+          };
+        };
+        ebpf_packets.callback({host_, rails[r].name, direction, cls}, read(&v1::EbpfClass::packets));
+        ebpf_bytes.callback({host_, rails[r].name, direction, cls}, read(&v1::EbpfClass::bytes));
+        ebpf_ce.callback({host_, rails[r].name, direction, cls}, read(&v1::EbpfClass::ecn_ce));
+      }
+      ++k;
+    }
+  }
+  auto fault = registry_.counter_family({.name = "railyard_fault_injected",
+                                         .help = "Datagrams the eBPF fault injector dropped or CE-marked",
+                                         .labels = {"host", "rail", "effect"}});
+  for (size_t r = 0; r < rails.size(); ++r) {
+    fault.callback({host_, rails[r].name, "dropped"},
+                   [this, r] { return static_cast<double>(ebpf_cache_[r].fault_dropped()); });
+    fault.callback({host_, rails[r].name, "marked"},
+                   [this, r] { return static_cast<double>(ebpf_cache_[r].fault_marked()); });
+  }
+
   auto transfers = registry_.counter_family({.name = "railyard_transfers",
                                              .help = "Transfers finished, by direction and outcome",
                                              .labels = {"host", "direction", "outcome"},

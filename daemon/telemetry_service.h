@@ -56,6 +56,7 @@ class TelemetryService {
   telemetry::Sampler slow_;  // everything else
   const FabricService* fabric_ = nullptr;
   FabricSnapshot fabric_cache_;  // refreshed before each fast sample and scrape
+  std::vector<v1::EbpfRail> ebpf_cache_;  // refreshed before each slow sample
 };
 
 }  // namespace railyard::daemon
