@@ -545,8 +545,10 @@ void VerbsTransport::handle_recv(size_t rail, const WorkCompletion& wc, std::vec
     }
     return;
   }
-  if (wc.status == WcStatus::flushed || p.conn->state() == ConnState::error) return;
-  ++r.c.wc_errors;
+  if (p.conn->state() == ConnState::error) return;  // flushed after we failed it ourselves
+  // A flush we did not cause: the QP went to ERROR under us (as a responder's
+  // QP does after a remote access error, which no completion reports).
+  if (wc.status != WcStatus::flushed) ++r.c.wc_errors;
   path_failed(f.peer, rail, wc.status, &events);
 }
 
