@@ -696,6 +696,7 @@ void Client::after_login(Call& call, Outcome outcome) {
     auth_ = AuthMode::basic;
     log::notice("redfish {}: the BMC does not create sessions ({} {} -> HTTP {}); using Basic auth", config_.name,
                 call.method, call.path, call.status);
+    if (sse_uri_ && !stream_running_ && phase_ == Phase::polling) open_stream();
     return;
   }
   milliseconds delay = auth_backoff_.next();
