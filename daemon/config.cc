@@ -1,5 +1,8 @@
 #include "daemon/config.h"
 
+#include "common/build_info.h"
+#include "drivers/nic/dpdk/dpdk_config.h"
+
 #include <arpa/inet.h>
 #include <fmt/format.h>
 #include <net/if.h>
@@ -51,6 +54,17 @@ class TableReader {
       return nullptr;
     }
     return node->as_array();
+  }
+
+  void take_string_array(std::string_view key, std::vector<std::string>& out) {
+    const toml::node* node = take(key);
+    if (node == nullptr) return;
+    const toml::array* list = node->as_array();
+    if (list == nullptr || (!list->empty() && !list->is_homogeneous(toml::node_type::string))) {
+      report(*node, key, fmt::format("{} must be an array of strings, e.g. [\"--log-level=8\"]", show(*node)));
+      return;
+    }
+    for (const auto& item : *list) out.push_back(item.value_or(std::string()));
   }
 
   void take_bool(std::string_view key, bool& out) {
@@ -340,6 +354,27 @@ void read_bmc(const toml::table& t, const std::string& file, BmcSection& out, st
   r.finish();
 }
 
+void read_dpdk(const toml::table& t, const std::string& file, DpdkSection& out, std::vector<Problem>& problems) {
+  TableReader r(t, "dpdk", file, problems);
+  r.take_string("cores", [&](const std::string& v) -> std::optional<std::string> {
+    if (v.empty() || v.find_first_not_of("0123456789,-") != std::string::npos)
+      return "allowed: an EAL lcore list such as \"0\" or \"2-3\"";
+    out.cores = v;
+    return std::nullopt;
+  });
+  r.take_integer("memory_mb", 0, 1 << 20, [&](int64_t v) { out.memory_mb = static_cast<uint32_t>(v); });
+  r.take_bool("no_huge", out.no_huge);
+  r.take_bool("no_pci", out.no_pci);
+  r.take_string("file_prefix", [&](const std::string& v) -> std::optional<std::string> {
+    if (v.empty() || v.find_first_of("/ \t") != std::string::npos)
+      return "allowed: a name without '/' or spaces, unique per daemon on the host";
+    out.file_prefix = v;
+    return std::nullopt;
+  });
+  r.take_string_array("extra_args", out.extra_args);
+  r.finish();
+}
+
 void read_telemetry(const toml::table& t, const std::string& file, TelemetrySection& out,
                     std::vector<Problem>& problems) {
   TableReader r(t, "telemetry", file, problems);
@@ -395,11 +430,30 @@ void read_rail(const toml::table& t, size_t index, const std::string& file, Rail
   TableReader r(t, fmt::format("rail[{}]", index), file, problems);
   take_required(r, "name", out.name, "\"r0\"", check_rail_name);
   r.take_string("driver", [&](const std::string& v) -> std::optional<std::string> {
-    if (v != "udp") return "allowed: \"udp\" (kernel UDP sockets)";
+    if (v == "dpdk" && !kHaveDpdk)
+      return "this railyardd was built without DPDK (libdpdk-dev at build time, meson -Ddpdk=enabled); use \"udp\"";
+    if (v != "udp" && v != "dpdk") return "allowed: \"udp\" (kernel UDP sockets) or \"dpdk\"";
     out.driver = v;
     return std::nullopt;
   });
-  take_required(r, "interface", out.interface, "\"eth1\"", check_interface);
+  if (out.driver == "dpdk") {
+    take_required(r, "device", out.device, "\"0000:3b:00.0\" or \"net_af_xdp0,iface=eth1\"",
+                  [](const std::string& v) -> std::optional<std::string> {
+                    std::string error;
+                    if (!nic::parse_port_spec(v, error)) return error;
+                    return std::nullopt;
+                  });
+    r.take_string("interface", [&](const std::string& v) {
+      auto error = check_interface(v);
+      if (!error) out.interface = v;
+      return error;
+    });
+  } else {
+    take_required(r, "interface", out.interface, "\"eth1\"", check_interface);
+    r.take_string("device", [](const std::string&) -> std::optional<std::string> {
+      return "only rails with driver = \"dpdk\" take a device";
+    });
+  }
   take_required(r, "address", out.address, "\"198.18.0.1\"", check_ipv4);
   r.finish();
 }
@@ -545,7 +599,7 @@ Config parse(std::string_view text, std::string_view source_name) {
                                .key = std::string(key.str()),
                                .message = std::move(message)});
   };
-  constexpr std::array<std::string_view, 5> kTables{"daemon", "control", "fabric", "bmc", "telemetry"};
+  constexpr std::array<std::string_view, 6> kTables{"daemon", "control", "fabric", "bmc", "telemetry", "dpdk"};
   constexpr std::array<std::string_view, 2> kArrays{"rail", "peer"};
   for (auto&& [key, node] : root) {
     const std::string_view name = key.str();
@@ -554,7 +608,7 @@ Config parse(std::string_view text, std::string_view source_name) {
     } else if (std::find(kArrays.begin(), kArrays.end(), name) != kArrays.end()) {
       if (!node.is_array_of_tables()) at_key(key, fmt::format("must be written as [[{}]] tables", name));
     } else {
-      at_key(key, "unknown table; allowed: [daemon], [control], [fabric], [bmc], [telemetry], [[rail]], [[peer]]");
+      at_key(key, "unknown table; allowed: [daemon], [control], [fabric], [bmc], [telemetry], [dpdk], [[rail]], [[peer]]");
     }
   }
   if (const auto* t = root["daemon"].as_table()) read_daemon(*t, file, config.daemon, problems);
@@ -562,6 +616,8 @@ Config parse(std::string_view text, std::string_view source_name) {
   if (const auto* t = root["fabric"].as_table()) read_fabric(*t, file, config.fabric, problems);
   if (const auto* t = root["bmc"].as_table()) read_bmc(*t, file, config.bmc, problems);
   if (const auto* t = root["telemetry"].as_table()) read_telemetry(*t, file, config.telemetry, problems);
+  if (const auto* t = root["dpdk"].as_table()) read_dpdk(*t, file, config.dpdk, problems);
+  if (config.dpdk.file_prefix.empty()) config.dpdk.file_prefix = "railyard-" + config.daemon.host_name;
   if (const auto* a = root["rail"].as_array(); a != nullptr && a->is_array_of_tables()) {
     for (size_t i = 0; i < a->size(); ++i)
       read_rail(*a->get(i)->as_table(), i, file, config.rails.emplace_back(), problems);

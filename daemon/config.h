@@ -65,11 +65,22 @@ struct TelemetrySection {
   std::vector<RemoteWriteTarget> remote_write;
 };
 
+/// DPDK's EAL, for rails with driver "dpdk" (started once per daemon).
+struct DpdkSection {
+  std::string cores = "0";  // EAL lcore list; the data plane runs on railyard's own thread
+  uint32_t memory_mb = 0;   // 0: the EAL's default
+  bool no_huge = false;     // anonymous memory instead of hugepages (tests, veth only)
+  bool no_pci = false;      // vdevs only
+  std::string file_prefix;  // unique per daemon on a host; default "railyard-<host_name>"
+  std::vector<std::string> extra_args;
+};
+
 /// One NIC rail of this host.
 struct RailConfig {
   std::string name;  // e.g. "r0"; peers name their addresses by it
   std::string driver = "udp";
-  std::string interface;  // the netdev the rail is bound to
+  std::string interface;  // udp: the netdev the socket is bound to
+  std::string device;     // dpdk: PCI address or vdev ("net_af_packet0,iface=r0")
   std::string address;    // this host's IPv4 address on the rail
 };
 
@@ -85,6 +96,7 @@ struct Config {
   FabricSection fabric;
   BmcSection bmc;
   TelemetrySection telemetry;
+  DpdkSection dpdk;
   std::vector<RailConfig> rails;
   std::vector<PeerConfig> peers;
   std::string source_path;  // file it came from; empty for embedded defaults

@@ -278,6 +278,7 @@ psk_file = ")" + psk.path() + R"("
 name = "R 0"
 driver = "dpdk"
 address = "198.18.0.300"
+extra = 1
 [[rail]]
 name = "r1"
 interface = "r1a"
@@ -300,8 +301,7 @@ name = "h3"
     });
   };
   EXPECT_TRUE(has("rail[0].name", "character 'R' is not allowed")) << ::testing::PrintToString(seen);
-  EXPECT_TRUE(has("rail[0].driver", "allowed: \"udp\"")) << ::testing::PrintToString(seen);
-  EXPECT_TRUE(has("rail[0].interface", "missing; add interface =")) << ::testing::PrintToString(seen);
+  EXPECT_TRUE(has("rail[0].device", "missing")) << ::testing::PrintToString(seen);
   EXPECT_TRUE(has("rail[0].address", "allowed: an IPv4 address")) << ::testing::PrintToString(seen);
   EXPECT_TRUE(has("rail[2].name", "already the name of rail[1]")) << ::testing::PrintToString(seen);
   EXPECT_TRUE(has("rail[2].address", "already the address of rail[1]")) << ::testing::PrintToString(seen);
@@ -309,6 +309,7 @@ name = "h3"
   EXPECT_TRUE(has("peer[0].addresses.r9", "rail 'r9' is not configured here; configured rails: r1, r1"))
       << ::testing::PrintToString(seen);
   EXPECT_TRUE(has("peer[1].addresses", "missing")) << ::testing::PrintToString(seen);
+  EXPECT_TRUE(has("rail[0].extra", "unknown key")) << ::testing::PrintToString(seen);
   EXPECT_EQ(p.size(), 9u) << ::testing::PrintToString(seen);
 }
 
@@ -372,6 +373,35 @@ token = "x"
   EXPECT_THAT(keys, ::testing::UnorderedElementsAre("telemetry.listen_address", "telemetry.remote_write[0].url",
                                                     "telemetry.remote_write[0].basic_auth_username",
                                                     "telemetry.remote_write[0].token"));
+}
+
+TEST(Config, DpdkRails) {
+  const Config c = parse(R"(
+[daemon]
+host_name = "h1"
+[dpdk]
+no_huge = true
+memory_mb = 512
+no_pci = true
+extra_args = ["--log-level=8"]
+[[rail]]
+name = "r0"
+driver = "dpdk"
+device = "net_af_packet0,iface=r0"
+address = "198.18.0.1"
+)",
+                         "dpdk.toml");
+  ASSERT_EQ(c.rails.size(), 1u);
+  EXPECT_EQ(c.rails[0].device, "net_af_packet0,iface=r0");
+  EXPECT_TRUE(c.dpdk.no_huge);
+  EXPECT_EQ(c.dpdk.file_prefix, "railyard-h1");
+  EXPECT_EQ(c.dpdk.extra_args, std::vector<std::string>{"--log-level=8"});
+  auto p = problems_of("[[rail]]\nname = \"r0\"\ndriver = \"dpdk\"\ndevice = \"eth0\"\naddress = \"198.18.0.1\"\n");
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0].key, "rail[0].device");
+  p = problems_of("[[rail]]\nname = \"r0\"\ninterface = \"r0\"\ndevice = \"net_af_xdp0,iface=r0\"\naddress = \"198.18.0.1\"\n");
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_THAT(p[0].message, HasSubstr("only rails with driver = \"dpdk\""));
 }
 
 TEST(Config, RailMustBeAnArrayOfTables) {
