@@ -58,9 +58,9 @@ ControlHandlers Daemon::control_handlers() {
       .transfers = [this] { return fabric_ ? fabric_->transfers() : v1::TransfersReply(); },
       .bmc =
           [this] {
+            if (bmc_) return bmc_->reply();
             v1::BmcReply reply;
-            reply.set_url(config_.bmc.url);
-            reply.set_state(config_.bmc.url.empty() ? "not configured" : "not started");
+            reply.set_state("not configured");
             return reply;
           },
       .fault =
@@ -98,6 +98,8 @@ void Daemon::start() {
   workloads_->open(workload_settings(config_));
   telemetry_ = std::make_unique<TelemetryService>(io_, config_);
   telemetry_->watch_fabric(*fabric_, config_.rails, config_.peers);
+  if (!config_.bmc.url.empty())
+    bmc_ = std::make_unique<BmcService>(io_, telemetry_->curl(), telemetry_->registry(), config_);
   telemetry_->start();
   wait_for_signal();
   const auto watchdog = watchdog_.start();
@@ -112,6 +114,9 @@ void Daemon::stop() {
   watchdog_.stop();
   boost::system::error_code ignored;
   signals_.cancel(ignored);
+  // The BMC session is deleted asynchronously (bounded to 500 ms); the loop
+  // runs until it is done.
+  if (bmc_) bmc_->stop([] {});
   if (telemetry_) telemetry_->stop();
   if (workloads_) workloads_->close();
   if (fabric_) fabric_->stop();

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <string>
 
+#include "daemon/bmc_service.h"
 #include "daemon/config.h"
 #include "daemon/control_server.h"
 #include "daemon/control_service.h"
@@ -55,6 +56,7 @@ class Daemon {
   std::unique_ptr<FabricService> fabric_;  // built in start(): opening rails can fail
   std::unique_ptr<WorkloadServer> workloads_;
   std::unique_ptr<TelemetryService> telemetry_;
+  std::unique_ptr<BmcService> bmc_;  // absent without a [bmc] url
   ControlService control_service_;
   ControlServer control_server_;
   Watchdog watchdog_;
