@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The BMC through the whole daemon on rack-sim: railctl bmc shows every
+# simulated sensor with its thresholds and age; a leak shows at once (SSE); a
+# stretch of HTTP 500s marks readings stale with their age, logged once, and
+# they come back fresh; a hung BMC does not slow the control socket; SIGTERM
+# deletes the BMC session and exits within a second.
+source "$(dirname "$0")/lib.sh"
+require_root
+
+SIM=$(cd "$(dirname "$0")/../.." && pwd)/tools/rack-sim
+rack=bm$$
+rack=${rack:0:8}
+export RAILYARD_BUILDDIR=$BUILD
+on_exit "'$SIM' down --name $rack"
+state=/run/railyard-sim/$rack
+cat >"$WORK/scenario.toml" <<'TOML'
+[[change]]
+kind = "leak"
+at = 6
+detector = "ColdPlateTray"
+state = "Critical"
+
+[[fault]]
+kind = "http_error"
+at = 10
+duration = 4
+paths = ["/redfish/v1/Chassis/*"]
+
+[[fault]]
+kind = "hang"
+at = 18
+duration = 4
+TOML
+bmc() { "$SIM" railctl --name $rack h1 --json bmc; }
+
+check "rack with a bmc-sim per host" "$SIM" up --name $rack --hosts 2 --rails 1 --bmc-scenario "$WORK/scenario.toml"
+polling() { bmc | jq -e '.state == "polling" and (.sensors | length) >= 25'; }
+check "the daemon discovered the BMC and polls it" wait_for 10 polling
+thresholds() {
+  bmc | jq -e '[.sensors[] | select(.kind == "temperature" and (.name | startswith("GPU")))] | length == 8
+    and all(.upper_caution == 83 and .upper_critical == 90 and .upper_fatal == 95 and .stale == false)' &&
+    bmc | jq -e '[.sensors[] | select(.kind == "coolant_supply_temperature" and .chassis == "GPUHost")][0]
+      | .upper_caution == 40 and .upper_critical == 45' &&
+    "$SIM" railctl --name $rack h1 bmc | grep -q "GPU 0 Temperature"
+}
+check "every GPU temperature with the BMC's caution/critical/fatal thresholds; coolant with its own" thresholds
+leak() { bmc | jq -e '.sensors[] | select(.name == "GPU Cold Plate Drip Tray") | .reading == 1'; }
+check "a leak appears (the scenario's leak at t=6 s)" wait_for 12 leak
+stale() {
+  bmc | jq -e '[.sensors[] | select(.source_uri | startswith("/redfish/v1/Chassis/"))] |
+    length > 0 and all(.stale) and (map(.age_ms | tonumber) | max) > 500'
+}
+check "HTTP 500s mark the chassis readings stale, with their age" wait_for 10 stale
+fresh() { bmc | jq -e '[.sensors[] | select(.stale)] | length == 0'; }
+check "they are fresh again once the BMC recovers" wait_for 10 fresh
+logged_once() {
+  local n
+  n=$(grep -c "http_5xx\|HTTP 5\|http 500" "$state/h1/railyardd.log")
+  echo "log lines about the 500s: $n"
+  [[ $n -ge 1 && $n -le 3 ]]
+}
+check "the 500s were logged once for the episode (not per poll)" logged_once
+hung_latency() {
+  sleep 6   # the hang starts at t=18 s
+  "$BUILD/tests/integration/control_latency" "$state/h1/control.sock" 100 0 | tee "$WORK/lat" >/dev/null
+  cat "$WORK/lat"
+  jq -e '.p99_us < 20000' "$WORK/lat"
+}
+check "while the BMC hangs, the control socket answers quickly (p99 < 20 ms)" hung_latency
+stop_fast() {
+  local pid start end
+  pid=$(cat "$state/h1/railyardd.pid")
+  start=$(date +%s%N)
+  kill -TERM "$pid"
+  while grep -q . /proc/$pid/stat 2>/dev/null && [[ $(awk '{print $3}' /proc/$pid/stat) != Z ]]; do sleep 0.01; done
+  end=$(date +%s%N)
+  echo "stopped in $(((end - start) / 1000000)) ms"
+  (((end - start) / 1000000 < 1000)) && grep -q "session .* deleted" "$state/h1/railyardd.log"
+}
+check "SIGTERM: the BMC session is deleted and the daemon exits within 1 s" stop_fast
+
+finish
