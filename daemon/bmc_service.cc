@@ -77,7 +77,10 @@ BmcService::BmcService(boost::asio::io_context& io, tel::CurlMulti& curl, tel::R
       host_(config.daemon.host_name),
       client_(io, curl, client_config(config.bmc)),
       registry_(registry) {
-  client_.on_sweep([this] { export_new_sensors(); });
+  client_.on_sweep([this] {
+    export_new_sensors();
+    for (const auto& h : sweep_handlers_) h();
+  });
   client_.on_event([this](const redfish::BmcEvent& e) {
     for (const auto& h : event_handlers_) h(e);
   });

@@ -29,6 +29,8 @@ class BmcService {
   v1::BmcReply reply() const;
   std::vector<redfish::SensorState> sensors() const { return client_.snapshot(); }
   void on_event(std::function<void(const redfish::BmcEvent&)> handler) { event_handlers_.push_back(std::move(handler)); }
+  /// Called after each sweep, once sensors() holds its readings.
+  void on_sweep(std::function<void()> handler) { sweep_handlers_.push_back(std::move(handler)); }
 
  private:
   void export_new_sensors();
@@ -40,6 +42,7 @@ class BmcService {
   std::map<std::string, std::string> exported_;  // sensor id -> family it is exported in
   std::map<std::string, redfish::SensorState> latest_;  // refreshed after each sweep
   std::vector<std::function<void(const redfish::BmcEvent&)>> event_handlers_;
+  std::vector<std::function<void()>> sweep_handlers_;
 };
 
 }  // namespace railyard::daemon

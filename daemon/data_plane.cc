@@ -89,6 +89,7 @@ DataPlane::DataPlane(Settings settings, RegionTable& regions)
       peers_(std::move(settings.peers)),
       self_node_(settings.self_node),
       psk_(std::move(settings.psk)),
+      thread_init_(std::move(settings.thread_init)),
       regions_(regions) {
   if (rails_.size() > fabric::kMaxRails)
     throw std::runtime_error(fmt::format("{} rails configured; the fabric drives at most {}", rails_.size(),
@@ -163,6 +164,7 @@ void DataPlane::emit(const FabricEvent& event) {
 }
 
 void DataPlane::run() {
+  if (thread_init_) thread_init_();
   uint64_t now = monotonic_ns();
   while (running_.load(std::memory_order_relaxed)) {
     now = monotonic_ns();

@@ -6,6 +6,7 @@
 // publishes ten times a second. No locks or allocation per packet.
 
 #include <array>
+#include <functional>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -95,6 +96,7 @@ class DataPlane {
     std::vector<Peer> peers;
     uint64_t self_node = 0;
     std::vector<std::byte> psk;
+    std::function<void()> thread_init;  // run first on the data-plane thread (DPDK registers it)
   };
 
   DataPlane(Settings settings, RegionTable& regions);
@@ -137,6 +139,7 @@ class DataPlane {
   std::vector<std::unique_ptr<PeerState>> state_;
   uint64_t self_node_;
   std::vector<std::byte> psk_;
+  std::function<void()> thread_init_;
   RegionTable& regions_;
 
   SpscRing<FabricCommand> commands_{4096};

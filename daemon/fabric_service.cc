@@ -97,8 +97,27 @@ FabricService::FabricService(asio::io_context& io, const config::Config& config,
     }
     settings.peers.push_back(std::move(peer));
   }
+  std::vector<RailEbpf::Rail> ebpf_rails;
   for (size_t r = 0; r < rail_config_.size(); ++r) {
     const auto& rc = rail_config_[r];
+    if (rc.driver == "dpdk") {
+      std::vector<nic::DpdkPeer> peers;
+      for (size_t p = 0; p < peer_config_.size(); ++p) {
+        for (const auto& [rail, address] : peer_config_[p].addresses) {
+          if (rail == rc.name)
+            peers.push_back(nic::DpdkPeer{.slot = static_cast<nic::PeerSlot>(p), .address = address,
+                                          .port = config.fabric.port});
+        }
+      }
+      if (!dpdk_) {
+        dpdk_ = std::make_unique<DpdkRails>(config.dpdk);
+        settings.thread_init = &DpdkRails::register_thread;
+      }
+      settings.rails.push_back(dpdk_->open(rc, config.fabric.port, std::move(peers), links_.get()));
+      ebpf_rails.push_back({.name = rc.name, .skip = "the rail is driven by DPDK: its packets bypass the kernel's "
+                                                     "tc and XDP hooks here"});
+      continue;
+    }
     nic::UdpRailConfig udp{.name = rc.name,
                            .interface = rc.interface,
                            .address = rc.address,
@@ -112,14 +131,12 @@ FabricService::FabricService(asio::io_context& io, const config::Config& config,
                                            .port = config.fabric.port});
       }
     }
-    settings.rails.push_back(std::make_unique<nic::UdpRail>(udp, links_.get()));
+    auto rail = std::make_unique<nic::UdpRail>(udp, links_.get());
+    ebpf_rails.push_back({.name = rc.name, .ifindex = rail->ifindex()});
     log::info("fabric: rail {} on {} ({}:{}, max datagram {} bytes)", rc.name, rc.interface, rc.address,
-              config.fabric.port, settings.rails.back()->max_datagram());
+              config.fabric.port, rail->max_datagram());
+    settings.rails.push_back(std::move(rail));
   }
-  std::vector<RailEbpf::Rail> ebpf_rails;
-  for (size_t r = 0; r < settings.rails.size(); ++r)
-    ebpf_rails.push_back({.name = rail_config_[r].name,
-                          .ifindex = static_cast<const nic::UdpRail&>(*settings.rails[r]).ifindex()});
   ebpf_ = std::make_unique<RailEbpf>(config.fabric.port, std::move(ebpf_rails), config.fabric.ebpf);
   regions_.add_internal(kProbeRegion, kProbeRegionBytes, "railctl-probe");
   plane_ = std::make_unique<DataPlane>(std::move(settings), regions_);

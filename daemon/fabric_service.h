@@ -16,6 +16,7 @@
 
 #include "daemon/config.h"
 #include "daemon/data_plane.h"
+#include "daemon/dpdk_rails.h"
 #include "daemon/rail_ebpf.h"
 #include "daemon/region_table.h"
 #include "daemon/workload_server.h"
@@ -87,6 +88,7 @@ class FabricService {
   std::vector<config::RailConfig> rail_config_;
   std::vector<config::PeerConfig> peer_config_;
   std::unique_ptr<nic::LinkMonitor> links_;
+  std::unique_ptr<DpdkRails> dpdk_;
   std::unique_ptr<DataPlane> plane_;
   std::unique_ptr<RailEbpf> ebpf_;
   boost::asio::posix::stream_descriptor link_fd_;

@@ -28,6 +28,10 @@ RailEbpf::RailEbpf(uint16_t fabric_port, std::vector<Rail> rails, bool monitor) 
   if (!monitor) return;
   const auto reason = ebpf::unavailable_reason();
   for (size_t r = 0; r < n; ++r) {
+    if (!state_->rails[r].skip.empty()) {
+      state_->unavailable[r] = state_->rails[r].skip;
+      continue;
+    }
     if (reason) {
       state_->unavailable[r] = *reason;
       continue;
@@ -96,6 +100,7 @@ std::string RailEbpf::set_fault(size_t r, const v1::FaultRequest& request) {
   }
   try {
     if (!injector) {
+      if (!state_->rails[r].skip.empty()) return state_->rails[r].skip;
       if (const auto reason = ebpf::unavailable_reason()) return *reason;
       injector.emplace(ebpf::BpfOptions{.fabric_port = state_->port});
       injector->attach(state_->rails[r].ifindex);

@@ -19,6 +19,7 @@ class RailEbpf {
   struct Rail {
     std::string name;
     int ifindex = 0;
+    std::string skip;  // why the kernel cannot see this rail (e.g. DPDK owns it); empty: attach
   };
   /// Attaches a monitor to every rail (when `monitor`); failures are logged.
   RailEbpf(uint16_t fabric_port, std::vector<Rail> rails, bool monitor);

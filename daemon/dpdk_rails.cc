@@ -1,0 +1,44 @@
+#include "daemon/dpdk_rails.h"
+
+#include <fmt/format.h>
+
+#include "common/log.h"
+#include "drivers/nic/dpdk/dpdk_env.h"
+#include "drivers/nic/dpdk/dpdk_rail.h"
+
+namespace railyard::daemon {
+
+struct DpdkRails::State {
+  config::DpdkSection eal;
+  std::shared_ptr<nic::DpdkEnv> env;
+};
+
+DpdkRails::DpdkRails(config::DpdkSection eal) : state_(std::make_unique<State>()) { state_->eal = std::move(eal); }
+
+DpdkRails::~DpdkRails() = default;
+
+std::unique_ptr<nic::Rail> DpdkRails::open(const config::RailConfig& rail, uint16_t udp_port,
+                                           std::vector<nic::DpdkPeer> peers, nic::LinkMonitor* links) {
+  if (!state_->env) {
+    const auto& e = state_->eal;
+    state_->env = nic::DpdkEnv::start(nic::DpdkEnvConfig{.cores = e.cores,
+                                                         .memory_mb = e.memory_mb,
+                                                         .no_huge = e.no_huge,
+                                                         .file_prefix = e.file_prefix,
+                                                         .no_pci = e.no_pci,
+                                                         .extra_args = e.extra_args});
+    log::info("dpdk: EAL started (file prefix {}{})", e.file_prefix, e.no_huge ? ", no hugepages" : "");
+  }
+  auto dpdk = std::make_unique<nic::DpdkRail>(state_->env, nic::DpdkRailConfig{.name = rail.name,
+                                                                                .device = rail.device,
+                                                                                .address = rail.address,
+                                                                                .port = udp_port,
+                                                                                .peers = std::move(peers)},
+                                              links);
+  log::info("dpdk: rail {} on {} ({}, MAC {})", rail.name, rail.device, dpdk->pmd(), nic::dpdk::format_mac(dpdk->mac()));
+  return dpdk;
+}
+
+void DpdkRails::register_thread() { nic::DpdkEnv::register_thread(); }
+
+}  // namespace railyard::daemon

@@ -1,0 +1,39 @@
+#pragma once
+// The daemon's DPDK rails: the EAL, started once with the first DPDK rail,
+// and the rails opened on it. Built from dpdk_rails.cc with DPDK, or
+// dpdk_rails_absent.cc in a build without it (where the configuration
+// already refuses driver = "dpdk").
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "daemon/config.h"
+#include "drivers/nic/dpdk/dpdk_config.h"
+#include "drivers/nic/rail.h"
+
+namespace railyard::nic {
+class LinkMonitor;
+}
+
+namespace railyard::daemon {
+
+class DpdkRails {
+ public:
+  explicit DpdkRails(config::DpdkSection eal);
+  ~DpdkRails();
+
+  /// Opens a DPDK rail (starting the EAL first if needed). Throws
+  /// std::runtime_error naming the rail, the port and the fix.
+  std::unique_ptr<nic::Rail> open(const config::RailConfig& rail, uint16_t udp_port, std::vector<nic::DpdkPeer> peers,
+                                  nic::LinkMonitor* links);
+
+  /// Called once on the data-plane thread before it touches a DPDK rail.
+  static void register_thread();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace railyard::daemon

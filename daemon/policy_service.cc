@@ -1,0 +1,345 @@
+#include "daemon/policy_service.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "common/log.h"
+#include "daemon/bmc_service.h"
+#include "drivers/bmc/redfish/sensor_table.h"
+
+namespace railyard::daemon {
+
+namespace tel = railyard::telemetry;
+using policy::Rung;
+using policy::Signal;
+using redfish::Kind;
+
+namespace {
+
+bool contains(std::string_view text, std::string_view word) {
+  return std::search(text.begin(), text.end(), word.begin(), word.end(), [](char a, char b) {
+           return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+         }) != text.end();
+}
+
+bool is_gpu(const redfish::Reading& r) {
+  return r.physical_context == "GPU" || contains(r.name, "gpu") || contains(r.id, "gpu");
+}
+bool is_inlet(const redfish::Reading& r) {
+  return r.physical_context == "Intake" || contains(r.name, "inlet") || contains(r.id, "InletTemp");
+}
+
+// Tighter (lower) of two optional upper thresholds.
+void tighter(std::optional<double>& into, const std::optional<double>& v) {
+  if (v && (!into || *v < *into)) into = v;
+}
+
+policy::BmcThresholds to_policy(const redfish::Thresholds& t) {
+  return {.upper_caution = t.upper_caution,
+          .upper_critical = t.upper_critical,
+          .upper_fatal = t.upper_fatal,
+          .upper_caution_user = t.upper_caution_user,
+          .upper_critical_user = t.upper_critical_user};
+}
+
+void merge(policy::BmcThresholds& into, const policy::BmcThresholds& t) {
+  tighter(into.upper_caution, t.upper_caution);
+  tighter(into.upper_critical, t.upper_critical);
+  tighter(into.upper_fatal, t.upper_fatal);
+  tighter(into.upper_caution_user, t.upper_caution_user);
+  tighter(into.upper_critical_user, t.upper_critical_user);
+}
+
+bool same(const policy::BmcThresholds& a, const policy::BmcThresholds& b) {
+  return a.upper_caution == b.upper_caution && a.upper_critical == b.upper_critical &&
+         a.upper_fatal == b.upper_fatal && a.upper_caution_user == b.upper_caution_user &&
+         a.upper_critical_user == b.upper_critical_user;
+}
+
+std::string_view action_name(policy::Action a) { return policy::to_string(a); }
+
+}  // namespace
+
+std::vector<BmcSignal> signals_from_bmc(const std::vector<redfish::SensorState>& sensors) {
+  std::optional<BmcSignal> gpu, coolant, inlet, power, leak;
+  auto take_max = [](std::optional<BmcSignal>& into, Signal signal, const redfish::SensorState& s,
+                     bool merge_thresholds) {
+    const double v = *s.reading.value;
+    const auto t = to_policy(s.reading.thresholds);
+    if (!into) {
+      into = BmcSignal{.signal = signal, .value = v, .age = s.age, .thresholds = t};
+      return;
+    }
+    if (merge_thresholds) merge(into->thresholds, t);
+    if (v > into->value) {
+      into->value = v;
+      if (!merge_thresholds) into->thresholds = t;
+    }
+    into->age = std::min(into->age, s.age);
+  };
+  for (const auto& s : sensors) {
+    if (s.stale || !s.reading.value || !std::isfinite(*s.reading.value)) continue;
+    const auto& r = s.reading;
+    switch (r.kind) {
+      case Kind::temperature:
+        if (is_gpu(r))
+          take_max(gpu, Signal::gpu_temp_c, s, true);  // hottest GPU against the tightest GPU threshold
+        else if (is_inlet(r))
+          take_max(inlet, Signal::coolant_supply_c, s, true);
+        break;
+      case Kind::coolant_supply_temperature: take_max(coolant, Signal::coolant_supply_c, s, true); break;
+      // The chassis total is the largest power reading (PSUs and rails are parts of it).
+      case Kind::power: take_max(power, Signal::chassis_power_w, s, false); break;
+      case Kind::leak: take_max(leak, Signal::leak, s, true); break;
+      default: break;
+    }
+  }
+  std::vector<BmcSignal> out;
+  for (auto* x : {&gpu, &coolant, &power, &leak})
+    if (*x) out.push_back(**x);
+  // The server inlet stands for the coolant supply when the BMC has no coolant sensor.
+  if (!coolant && inlet) out.push_back(*inlet);
+  return out;
+}
+
+std::optional<Rung> parse_rung(std::string_view text) {
+  for (std::size_t i = 0; i < policy::kRungCount; ++i) {
+    const auto r = static_cast<Rung>(i);
+    if (text == policy::to_string(r) || text == std::to_string(i)) return r;
+  }
+  return std::nullopt;
+}
+
+namespace {
+policy::PolicyConfig make_config(const PolicyService::Settings& s) {
+  policy::PolicyConfig c = policy::default_config();
+  const auto& a = s.actuators;
+  c.rungs[policy::index(Rung::admission)].available = a.workload_channel;
+  c.rungs[policy::index(Rung::batch)].available = a.workload_channel;
+  c.rungs[policy::index(Rung::power_cap)].available = a.gpu_power;
+  c.rungs[policy::index(Rung::power_cap_deep)].available = a.gpu_power;
+  c.rungs[policy::index(Rung::cpu_quota)].available = a.cgroup;
+  c.rungs[policy::index(Rung::freeze)].available = a.cgroup;
+  if (!a.gpu_power) {
+    // Without NVML the GPU temperatures come from the BMC at its poll rate:
+    // staleness on the BMC's clock, and a window that holds enough polls.
+    const policy::TimeMs poll = std::max<policy::TimeMs>(s.bmc_poll.count(), 100);
+    auto& g = c.signals[policy::index(Signal::gpu_temp_c)];
+    g.stale_after_ms = std::max<policy::TimeMs>(g.stale_after_ms, 5 * poll);
+    g.lost_after_ms = std::max<policy::TimeMs>(g.lost_after_ms, 20 * poll);
+    g.bucket_ms = std::max<policy::TimeMs>(g.bucket_ms, poll);
+    g.window_ms = std::max<policy::TimeMs>(g.window_ms, static_cast<policy::TimeMs>(g.min_points + 4) * poll);
+  }
+  return c;
+}
+}  // namespace
+
+PolicyService::PolicyService(boost::asio::io_context& io, tel::Registry& registry, Settings settings,
+                             BmcService* bmc)
+    : io_(io),
+      settings_(std::move(settings)),
+      bmc_(bmc),
+      policy_(make_config(settings_)),
+      timer_(io),
+      ack_timer_(io),
+      host_(settings_.host) {
+  registry
+      .gauge_family({.name = "railyard_policy_throttle_level",
+                     .help = "Throttle level applied (0 normal … 6 freeze; 7 while draining)",
+                     .labels = {"host"}})
+      .callback({host_}, [this] {
+        return applied_draining_ ? static_cast<double>(policy::kRungCount) : static_cast<double>(applied_);
+      });
+  auto ttl = registry.gauge_family({.name = "railyard_policy_time_to_limit_seconds",
+                                    .help = "Predicted seconds until each signal reaches its limit (+Inf: not heading "
+                                            "there; NaN: no limit or no value)",
+                                    .unit = tel::Unit::seconds,
+                                    .labels = {"host", "sensor"}});
+  for (std::size_t i = 0; i < policy::kSignalCount; ++i) {
+    const auto s = static_cast<Signal>(i);
+    if (s == Signal::tokens_per_s || s == Signal::peer_headroom) continue;
+    ttl.callback({host_, policy::to_string(s)}, [this, i] {
+      const auto& v = last_.inputs[i];
+      if (!v.limits.has_limit() || v.freshness == policy::Freshness::absent) return std::nan("");
+      return v.ttl_s;
+    });
+  }
+  decisions_ = registry.counter_family({.name = "railyard_policy_decisions",
+                                        .help = "Policy decisions that changed something, by action",
+                                        .labels = {"host", "action"}});
+  for (auto a : {policy::Action::step_up, policy::Action::step_down, policy::Action::migrate, policy::Action::drain,
+                 policy::Action::undrain})
+    decisions_.series({host_, action_name(a)});
+  if (bmc_) {
+    bmc_->on_sweep([this] { on_sweep(); });
+    bmc_->on_event([this](const redfish::BmcEvent&) { on_sweep(); });
+  }
+}
+
+PolicyService::~PolicyService() = default;
+
+int64_t PolicyService::now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void PolicyService::start() {
+  running_ = true;
+  std::string skipped;
+  for (std::size_t i = 1; i < policy::kRungCount; ++i) {
+    const auto r = static_cast<Rung>(i);
+    if (!make_config(settings_).rungs[i].available) skipped += fmt::format(" {}", policy::to_string(r));
+  }
+  log::info("policy: evaluating every {} ms; limits from the BMC's thresholds{}{}", settings_.period.count(),
+            bmc_ ? "" : " (no BMC configured: no limits, operator commands only)",
+            skipped.empty() ? std::string() : fmt::format("; no actuator for:{}", skipped));
+  schedule();
+}
+
+void PolicyService::stop() {
+  running_ = false;
+  timer_.cancel();
+  ack_timer_.cancel();
+}
+
+void PolicyService::schedule() {
+  if (!running_) return;
+  timer_.expires_after(settings_.period);
+  timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec || !running_) return;
+    evaluate();
+    schedule();
+  });
+}
+
+void PolicyService::observe(Signal signal, double value, std::chrono::milliseconds age) {
+  const int64_t t = now_ms() - age.count();
+  auto& last = last_t_[policy::index(signal)];
+  if (t <= last) return;  // the same reading again (a sweep that did not refresh it)
+  last = t;
+  policy_.observe({.signal = signal, .t_ms = t, .value = value});
+}
+
+void PolicyService::on_sweep() {
+  if (!bmc_) return;
+  for (const auto& s : signals_from_bmc(bmc_->sensors())) {
+    auto& known = thresholds_[policy::index(s.signal)];
+    if (!known || !same(*known, s.thresholds)) {
+      known = s.thresholds;
+      policy_.set_bmc_thresholds(s.signal, s.thresholds);
+      const auto& l = policy_.limits(s.signal);
+      log::info("policy: {} limit {} critical {} (from the BMC's thresholds)", policy::to_string(s.signal),
+                l.limit, l.critical);
+    }
+    observe(s.signal, s.value, s.age);
+  }
+}
+
+void PolicyService::evaluate() {
+  const policy::Decision d = policy_.evaluate(now_ms());
+  last_ = d;
+  if (d.changed()) {
+    decisions_.series({host_, action_name(d.action)}).inc();
+    log::notice("policy: {} {} → {}{}: {}", policy::to_string(d.action), policy::to_string(d.from),
+                policy::to_string(d.to), d.draining ? " (draining)" : "", d.reason);
+    record(d, "policy");
+  }
+  apply(d, "policy");
+}
+
+void PolicyService::record(const policy::Decision& d, const std::string& source) {
+  Record r{.unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count(),
+           .decision = d,
+           .source = source};
+  r.applied = override_drain_ ? applied_ : override_ ? *override_ : d.to;
+  r.draining = override_drain_ || (!override_ && d.draining);
+  history_.push_back(std::move(r));
+  while (history_.size() > settings_.history) history_.pop_front();
+}
+
+void PolicyService::apply(const policy::Decision& d, const std::string& source) {
+  Rung level = d.to;
+  bool draining = d.draining;
+  std::string reason = d.reason;
+  if (override_drain_) {
+    level = applied_;
+    draining = true;
+    reason = "operator drain";
+  } else if (override_) {
+    level = *override_;
+    draining = false;
+    reason = fmt::format("operator override: {}", policy::to_string(level));
+  }
+  if (level == applied_ && draining == applied_draining_) return;
+  applied_ = level;
+  applied_draining_ = draining;
+  ++command_;
+  command_state_ = "";
+  if (source == "operator") log::notice("policy: {} (level {})", reason, policy::to_string(level));
+  const bool awaits = apply_ && apply_(level, draining, reason, command_);
+  if (!awaits) return;
+  command_state_ = "pending";
+  ack_timer_.expires_after(settings_.ack_timeout);
+  ack_timer_.async_wait([this, command = command_](boost::system::error_code ec) {
+    if (ec || command != command_ || command_state_ != "pending") return;
+    log::warning("policy: level {} (command {}) not acknowledged within {} ms", policy::to_string(applied_),
+                 command, settings_.ack_timeout.count());
+    report(command, applied_, policy::Outcome::failed);
+  });
+}
+
+void PolicyService::report(uint64_t command, Rung rung, policy::Outcome outcome) {
+  if (command != command_ || command_state_ != "pending") return;
+  command_state_ = outcome == policy::Outcome::applied ? "applied" : "failed";
+  ack_timer_.cancel();
+  // Only the policy's own level is the policy's business: an override is the operator's.
+  if (!override_ && !override_drain_ && rung == policy_.level())
+    policy_.report({.rung = rung, .outcome = outcome, .t_ms = now_ms()});
+}
+
+void PolicyService::set_override(Rung level, const std::string& who) {
+  override_ = level;
+  override_drain_ = false;
+  policy::Decision d = last_;
+  d.action = level > applied_ ? policy::Action::step_up : level < applied_ ? policy::Action::step_down
+                                                                           : policy::Action::hold;
+  d.from = applied_;
+  d.to = level;
+  d.reason = fmt::format("operator ({}): throttle {} held until `railctl throttle auto`", who, policy::to_string(level));
+  log::notice("policy: {}", d.reason);
+  record(d, "operator");
+  apply(d, "operator");
+}
+
+void PolicyService::set_drain(const std::string& who) {
+  override_drain_ = true;
+  policy::Decision d = last_;
+  d.action = policy::Action::drain;
+  d.from = applied_;
+  d.to = applied_;
+  d.draining = true;
+  d.reason = fmt::format("operator ({}): drain held until `railctl throttle auto`", who);
+  log::notice("policy: {}", d.reason);
+  record(d, "operator");
+  apply(d, "operator");
+}
+
+void PolicyService::clear_override(const std::string& who) {
+  if (!override_ && !override_drain_) return;
+  override_.reset();
+  override_drain_ = false;
+  policy::Decision d = last_;
+  d.action = policy::Action::hold;
+  d.from = applied_;
+  d.reason = fmt::format("operator ({}): back to automatic (policy level {}{})", who, policy::to_string(d.to),
+                         d.draining ? ", draining" : "");
+  log::notice("policy: {}", d.reason);
+  record(d, "operator");
+  apply(d, "operator");
+}
+
+}  // namespace railyard::daemon

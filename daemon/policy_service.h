@@ -1,0 +1,145 @@
+#pragma once
+// The predictive policy in the daemon (issue 8): feeds policy::Policy the
+// BMC's readings after each sweep (limits from the BMC's own thresholds),
+// evaluates every 200 ms on the control loop, applies the level through the
+// actuators the host has, exports the level, the time to limit per signal and
+// the decisions, and keeps the last decisions for `railctl policy`.
+//
+// No configuration section: limits come from the BMC; a rung whose actuator
+// is absent on this host is marked unavailable and the ladder skips it.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "policy/policy.h"
+#include "telemetry/registry.h"
+
+namespace railyard::redfish {
+struct SensorState;
+}
+
+namespace railyard::daemon {
+
+class BmcService;
+
+/// Signals the policy reads from a BMC snapshot: one sample per signal
+/// (hottest GPU, coolant supply — else the inlet —, chassis power, any leak),
+/// with the thresholds of the sensor(s) it came from. Pure: unit-testable.
+struct BmcSignal {
+  policy::Signal signal;
+  double value = 0.0;
+  std::chrono::milliseconds age{0};  ///< of the newest contributing reading
+  policy::BmcThresholds thresholds;
+};
+std::vector<BmcSignal> signals_from_bmc(const std::vector<redfish::SensorState>& sensors);
+
+/// Parses a level name ("normal", "admission", ..., "freeze") or its number 0–6.
+std::optional<policy::Rung> parse_rung(std::string_view text);
+
+class PolicyService {
+ public:
+  /// What this host can actuate. A rung without an actuator is unavailable.
+  struct Actuators {
+    bool workload_channel = false;  ///< admission, batch
+    bool gpu_power = false;         ///< power_cap, power_cap_deep (NVML)
+    bool cgroup = false;            ///< cpu_quota, freeze
+  };
+  struct Settings {
+    std::string host;
+    std::chrono::milliseconds period{200};
+    /// The BMC's poll interval: GPU temperatures then come from the BMC, not
+    /// NVML, and are judged stale on the BMC's clock.
+    std::chrono::milliseconds bmc_poll{1000};
+    std::size_t history = 50;
+    std::chrono::milliseconds ack_timeout{2000};
+    Actuators actuators;
+  };
+
+  /// A decision that changed something (or an operator's command), as kept
+  /// for `railctl policy`.
+  struct Record {
+    int64_t unix_ms = 0;
+    policy::Decision decision;
+    std::string source;  ///< "policy" or "operator"
+    policy::Rung applied = policy::Rung::normal;  ///< what the actuators were told
+    bool draining = false;
+  };
+
+  /// Applies a level (every rung ≤ it) and the drain flag under command id
+  /// `command`; returns true when an answer will come through report()
+  /// (else none is awaited). An answer not in by `ack_timeout` is a failure.
+  using Apply = std::function<bool(policy::Rung level, bool draining, const std::string& reason, uint64_t command)>;
+
+  PolicyService(boost::asio::io_context& io, telemetry::Registry& registry, Settings settings, BmcService* bmc);
+  ~PolicyService();
+
+  void start();
+  void stop();
+
+  /// The actuator hook (the daemon binds the workload channel, cgroup...).
+  void on_apply(Apply apply) { apply_ = std::move(apply); }
+  /// Actuator feedback for the command `command` (stale commands are ignored).
+  void report(uint64_t command, policy::Rung rung, policy::Outcome outcome);
+
+  /// Operator override: hold this level until clear_override(); `drain` drains.
+  void set_override(policy::Rung level, const std::string& who);
+  void set_drain(const std::string& who);
+  void clear_override(const std::string& who);
+
+  const policy::Decision& last() const { return last_; }
+  const std::deque<Record>& history() const { return history_; }
+  policy::Rung applied_level() const { return applied_; }
+  bool applied_draining() const { return applied_draining_; }
+  std::optional<policy::Rung> override_level() const { return override_; }
+  bool override_drain() const { return override_drain_; }
+  const policy::Policy& policy() const { return policy_; }
+  uint64_t command() const { return command_; }
+  /// "pending", "applied", "failed" or "" for the current command.
+  const std::string& command_state() const { return command_state_; }
+  const Settings& settings() const { return settings_; }
+
+  /// Feeds a sample directly (tests, other sources).
+  void observe(policy::Signal signal, double value, std::chrono::milliseconds age = {});
+  /// One evaluation now (also what the timer does).
+  void evaluate();
+
+ private:
+  void on_sweep();
+  void schedule();
+  void apply(const policy::Decision& d, const std::string& source);
+  void record(const policy::Decision& d, const std::string& source);
+  static int64_t now_ms();
+
+  boost::asio::io_context& io_;
+  const Settings settings_;
+  BmcService* bmc_;
+  policy::Policy policy_;
+  boost::asio::steady_timer timer_;
+  boost::asio::steady_timer ack_timer_;
+  bool running_ = false;
+  Apply apply_;
+
+  std::array<policy::TimeMs, policy::kSignalCount> last_t_{};
+  std::array<std::optional<policy::BmcThresholds>, policy::kSignalCount> thresholds_{};
+  policy::Decision last_;
+  std::deque<Record> history_;
+  policy::Rung applied_ = policy::Rung::normal;
+  bool applied_draining_ = false;
+  std::optional<policy::Rung> override_;
+  bool override_drain_ = false;
+  uint64_t command_ = 0;
+  std::string command_state_;
+
+  telemetry::CounterFamily decisions_;
+  std::string host_;
+};
+
+}  // namespace railyard::daemon
