@@ -256,6 +256,8 @@ def analyse(args, ts, bs, t0, ctl, per_rail):
     stall, stall_at = longest_low_run(ts, bs, t0 - 0.05, min(end, t0 + 2.0), 0.1 * cap_after)
     res["stall_s"] = stall
     res["stall_start_after_fault_s"] = None if stall_at is None else round(stall_at - t0, 4)
+    # The same, only around the fault itself (the failover: 50 ms before to 100 ms after).
+    res["stall_at_fault_s"], _ = longest_low_run(ts, bs, t0 - 0.05, min(end, t0 + 0.1), 0.1 * cap_after)
     base, _ = longest_low_run(ts, bs, ts[0] + 0.3, t0 - 0.05, 0.1 * cap_before)
     res["baseline_stall_s"] = base
     res["target"] = args.target

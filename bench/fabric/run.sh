@@ -12,7 +12,7 @@
 #   --duration  seconds per throughput measurement (default 4)
 #   --prefix    rack names are PREFIX2, PREFIX4, PREFIXs, PREFIXd, PREFIXl
 #               (rack-sim names are at most 8 characters)
-#   --only "p1-2 p1-4 p2 p3 p4"  run only these steps (debugging; no table)
+#   --only "p1-2 p1-4 p1-9000 p2 p3 p4"  run only these steps (debugging; no table)
 #   --table WORKDIR              the table again from a previous run's work files
 #
 # How each figure is measured is written under the table (and in bench/README.md).
@@ -76,11 +76,12 @@ log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 calc() { awk "BEGIN{print $*}"; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.1f", 100 * a / b; else print "n/a" }'; }
 
-rack_up() {   # name rails
-  local name=$1 rails=$2 _
+rack_up() {   # name rails [mtu]
+  local name=$1 rails=$2 mtu=${3:-1500} _
   "$SIM" down --name "$name" >/dev/null 2>&1 || true
   racks+=("$name")
-  "$SIM" up --name "$name" --hosts 2 --rails "$rails" --rate "$RATE" >/dev/null
+  # No bmc-sim: nothing but the fabric takes CPU from the 2 cores.
+  "$SIM" up --name "$name" --hosts 2 --rails "$rails" --rate "$RATE" --mtu "$mtu" --no-bmc >/dev/null
   for _ in $(seq 100); do
     [[ $("$RAILCTL" --socket "/run/railyard-sim/$name/h1/control.sock" --json peers 2>/dev/null |
          jq -r '.peers[0].state') == established ]] && return 0
@@ -119,16 +120,16 @@ P1_REPEATS=2   # every contender runs this often, interleaved; the best run coun
 
 best() { local m=0 v; for v in "$@"; do ((v > m)) && m=$v; done; echo "$m"; }
 
-p1() {   # rails
-  local rails=$1 rack=${PREFIX}$1 total n rep
+p1() {   # key rails mtu
+  local key=$1 rails=$2 mtu=$3 rack=${PREFIX}$1 total n rep
   total=$((rails * RATE_BPS))
-  log "P1: $rails rails x $RATE (rack $rack)"
-  rack_up "$rack" "$rails"
+  log "P1: $rails rails x $RATE, MTU $mtu (rack $rack)"
+  rack_up "$rack" "$rails" "$mtu"
   RACK=$rack RAILS=$rails
   n=$(count_for "$total" "$DURATION" $((4 << 20)))
 
   # Idle CPU of both daemons (rails up, session established, no traffic).
-  R[cpu_idle_$rails]=$(python3 "$METER" cpu "$(daemon_pid "$rack" h1)" "$(daemon_pid "$rack" h2)" --seconds 2 |
+  R[cpu_idle_$key]=$(python3 "$METER" cpu "$(daemon_pid "$rack" h1)" "$(daemon_pid "$rack" h2)" --seconds 2 |
                        jq -r '[.[]] | map(tostring) | join(" / ")')
   local ry=() fl=() ip=() mp=() ux=()
   for ((rep = 1; rep <= P1_REPEATS; rep++)); do
@@ -136,25 +137,25 @@ p1() {   # rails
     # railctl rails and the daemons' CPU halfway through.
     if ((rep == 1)); then
       ( sleep "$(calc "$DURATION / 2")"
-        "$RAILCTL" --socket "$(ctl_sock "$rack" h1)" rails >"$WORK/rails-under-load-$rails.txt" 2>&1
+        "$RAILCTL" --socket "$(ctl_sock "$rack" h1)" rails >"$WORK/rails-under-load-$key.txt" 2>&1
         python3 "$METER" cpu "$(daemon_pid "$rack" h1)" "$(daemon_pid "$rack" h2)" --seconds 1 \
-          >"$WORK/cpu-load-$rails.json"
+          >"$WORK/cpu-load-$key.json"
       ) &
       bg+=($!)
     fi
     "$RAILCTL" --socket "$(ctl_sock "$rack" h1)" --json send --peer h2 --size 4M --count "$n" --concurrency 8 \
-      >"$WORK/p1-railctl-$rails-$rep.json" || true
+      >"$WORK/p1-railctl-$key-$rep.json" || true
     ((rep == 1)) && { wait "${bg[-1]}" || true; }
-    ry+=("$(jq -r '(.goodput_bps // 0) / 1e6 | floor' "$WORK/p1-railctl-$rails-$rep.json")")
-    R[p1_ry_fail_$rails]=$((${R[p1_ry_fail_$rails]:-0} + $(jq -r '.failed // 0' "$WORK/p1-railctl-$rails-$rep.json")))
+    ry+=("$(jq -r '(.goodput_bps // 0) / 1e6 | floor' "$WORK/p1-railctl-$key-$rep.json")")
+    R[p1_ry_fail_$key]=$((${R[p1_ry_fail_$key]:-0} + $(jq -r '.failed // 0' "$WORK/p1-railctl-$key-$rep.json")))
 
     # railyard through librailyard (fabric-load, 4 MiB kv, every byte verified).
-    load_receive "$rack" "$n" "$WORK/p1-load-rx-$rails-$rep.json"
+    load_receive "$rack" "$n" "$WORK/p1-load-rx-$key-$rep.json"
     "$LOAD" send --socket "$(wl_sock "$rack" h1)" --peer h2 --count "$n" --min 4M --max 4M \
-      --activation-share 0 --concurrency 8 >"$WORK/p1-load-tx-$rails-$rep.json" 2>"$WORK/p1-load-tx-$rails-$rep.err" || true
+      --activation-share 0 --concurrency 8 >"$WORK/p1-load-tx-$key-$rep.json" 2>"$WORK/p1-load-tx-$key-$rep.err" || true
     wait "$LOAD_RX_PID" || true
-    fl+=("$(tail -1 "$WORK/p1-load-tx-$rails-$rep.json" | jq -r '(.goodput_mbps // 0) | floor')")
-    [[ $(tail -1 "$WORK/p1-load-rx-$rails-$rep.json" | jq -r '.ok') == true ]] || R[p1_fl_bad_$rails]=1
+    fl+=("$(tail -1 "$WORK/p1-load-tx-$key-$rep.json" | jq -r '(.goodput_mbps // 0) | floor')")
+    [[ $(tail -1 "$WORK/p1-load-rx-$key-$rep.json" | jq -r '.ok') == true ]] || R[p1_fl_bad_$key]=1
 
     # Peers on the same rails (bench/fabric/peers.sh).
     ip+=("$(iperf3_per_rail)")
@@ -162,13 +163,13 @@ p1() {   # rails
     local u
     u=$(PEER_ITERS=$n ucx_tag_bw)
     ux+=("${u:-0}")
-    cp "$WORK/ucx.out" "$WORK/ucx-$rails-$rep.out" 2>/dev/null || true
+    cp "$WORK/ucx.out" "$WORK/ucx-$key-$rep.out" 2>/dev/null || true
   done
-  R[p1_ry_$rails]=$(best "${ry[@]}") R[p1_fl_$rails]=$(best "${fl[@]}") R[p1_iperf_$rails]=$(best "${ip[@]}")
-  R[p1_mptcp_$rails]=$(best "${mp[@]}") R[p1_ucx_$rails]=$(best "${ux[@]}")
-  R[p1_runs_$rails]="railctl ${ry[*]}; fabric-load ${fl[*]}; iperf3 ${ip[*]}; MPTCP ${mp[*]}; ucx ${ux[*]}"
-  R[p1_fl_ok_$rails]=$([[ -z ${R[p1_fl_bad_$rails]:-} ]] && echo true || echo false)
-  R[cpu_load_$rails]=$(jq -r '[.[]] | map(tostring) | join(" / ")' "$WORK/cpu-load-$rails.json")
+  R[p1_ry_$key]=$(best "${ry[@]}") R[p1_fl_$key]=$(best "${fl[@]}") R[p1_iperf_$key]=$(best "${ip[@]}")
+  R[p1_mptcp_$key]=$(best "${mp[@]}") R[p1_ucx_$key]=$(best "${ux[@]}")
+  R[p1_runs_$key]="railctl ${ry[*]}; fabric-load ${fl[*]}; iperf3 ${ip[*]}; MPTCP ${mp[*]}; ucx ${ux[*]}"
+  R[p1_fl_ok_$key]=$([[ -z ${R[p1_fl_bad_$key]:-} ]] && echo true || echo false)
+  R[cpu_load_$key]=$(jq -r '[.[]] | map(tostring) | join(" / ")' "$WORK/cpu-load-$key.json")
   rack_down "$rack"
 }
 
@@ -302,8 +303,9 @@ load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 read -r _ a1 b1 c1 idle1 w1 _ </proc/stat
 log "rate $RATE per rail, $DURATION s per throughput figure; work files in $WORK"
 step() { [[ -z $ONLY || " $ONLY " == *" $1 "* ]]; }
-step p1-2 && p1 2
-step p1-4 && p1 4
+step p1-2 && p1 2 2 1500
+step p1-4 && p1 4 4 1500
+step p1-9000 && p1 2j 2 9000   # the same with jumbo frames, as GPU fabrics run
 step p2 && fault_railyard squeeze "${PREFIX}s" 2 && fault_mptcp squeeze "${PREFIX}s" 2
 step p3 && fault_railyard down "${PREFIX}d" 3 && fault_mptcp down "${PREFIX}d" 3
 step p4 && p4
@@ -327,20 +329,22 @@ verdict() { awk -v ok="$1" 'BEGIN{ print (ok ? "**met**" : "**missed**") }'; }
 # Ceilings at MTU 1500, in the bytes tbf charges (the frame without FCS: 1514):
 # railyard 1380 payload (1500 - IP 20 - UDP 8 - fabric header 92), TCP 1448
 # (1500 - 20 - 20 - 12 of timestamps).
-CEIL_RY=$(calc "1380 / 1514 * 100")
-CEIL_TCP=$(calc "1448 / 1514 * 100")
+ceil_ry() { calc "($1 - 20 - 8 - 92) / ($1 + 14) * 100"; }    # IP, UDP, fabric header; Ethernet
+ceil_tcp() { calc "($1 - 20 - 20 - 12) / ($1 + 14) * 100"; }  # IP, TCP, timestamps; Ethernet
+CEIL_RY=$(ceil_ry 1500)
 
-row_p1() {   # rails
-  local r=$1 line=$(($1 * RATE_BPS / 1000000)) best
-  printf '| P1 goodput, 4 MiB kv, %s × %s (Mbit/s, %% of %s) | %s (%s %%) | %s (%s %%) | %s (%s %%) | %s (%s %%) | %s (%s %%) | ≥ 95 %% of line: %s (at most %.1f %% at MTU 1500: the 92-byte header); %s %% of that ceiling; railyard ÷ iperf3 = %s %% |\n' \
-    "$r" "$RATE" "$line" \
-    "${R[p1_ry_$r]}" "$(pct "${R[p1_ry_$r]}" "$line")" \
-    "${R[p1_fl_$r]}" "$(pct "${R[p1_fl_$r]}" "$line")" \
-    "${R[p1_iperf_$r]}" "$(pct "${R[p1_iperf_$r]}" "$line")" \
-    "${R[p1_mptcp_$r]}" "$(pct "${R[p1_mptcp_$r]}" "$line")" \
-    "${R[p1_ucx_$r]}" "$(pct "${R[p1_ucx_$r]}" "$line")" \
-    "$(verdict "$(awk -v a="${R[p1_ry_$r]}" -v b="$line" 'BEGIN{print (a >= 0.95 * b)}')")" "$CEIL_RY" \
-    "$(pct "${R[p1_ry_$r]}" "$(calc "$line * $CEIL_RY / 100")")" "$(pct "${R[p1_ry_$r]}" "${R[p1_iperf_$r]}")"
+row_p1() {   # key rails mtu
+  local k=$1 r=$2 mtu=$3 line=$(($2 * RATE_BPS / 1000000)) ceil
+  ceil=$(ceil_ry "$mtu")
+  printf '| P1 goodput, 4 MiB kv, %s × %s, MTU %s (Mbit/s, %% of %s) | %s (%s %%) | %s (%s %%) | %s (%s %%) | %s (%s %%) | %s (%s %%) | ≥ 95 %% of line: %s (at most %.1f %% at MTU %s: the 92-byte header); %s %% of that ceiling; railyard ÷ iperf3 = %s %% |\n' \
+    "$r" "$RATE" "$mtu" "$line" \
+    "${R[p1_ry_$k]}" "$(pct "${R[p1_ry_$k]}" "$line")" \
+    "${R[p1_fl_$k]}" "$(pct "${R[p1_fl_$k]}" "$line")" \
+    "${R[p1_iperf_$k]}" "$(pct "${R[p1_iperf_$k]}" "$line")" \
+    "${R[p1_mptcp_$k]}" "$(pct "${R[p1_mptcp_$k]}" "$line")" \
+    "${R[p1_ucx_$k]}" "$(pct "${R[p1_ucx_$k]}" "$line")" \
+    "$(verdict "$(awk -v a="${R[p1_ry_$k]}" -v b="$line" 'BEGIN{print (a >= 0.95 * b)}')")" "$ceil" "$mtu" \
+    "$(pct "${R[p1_ry_$k]}" "$(calc "$line * $ceil / 100")")" "$(pct "${R[p1_ry_$k]}" "${R[p1_iperf_$k]}")"
 }
 
 sq_ry=$WORK/squeeze-ry.json sq_mp=$WORK/squeeze-mptcp.json dn_ry=$WORK/down-ry.json dn_mp=$WORK/down-mptcp.json
@@ -350,7 +354,9 @@ p2_cell() {   # file
     "$(jq -r '.worst_window_after * 100 | floor' "$1")"
 }
 p3_cell() {   # file
-  printf 'longest stall %s (before the fault %s)' "$(ms1 "$(jq -r '.stall_s' "$1")")" "$(ms1 "$(jq -r '.baseline_stall_s' "$1")")"
+  printf 'longest stall %s, %s after the fault (within 100 ms of it: %s; in the second before it: %s)' \
+    "$(ms1 "$(jq -r '.stall_s' "$1")")" "$(ms1 "$(jq -r '.stall_start_after_fault_s' "$1")")" \
+    "$(ms1 "$(jq -r '.stall_at_fault_s' "$1")")" "$(ms1 "$(jq -r '.baseline_stall_s' "$1")")"
 }
 lost_ry=$(tail -1 "$WORK/down-ry-tx.json" | jq -r '.failed // "?"')
 rx_ok=$(tail -1 "$WORK/down-ry-rx.json" | jq -r '"\(.received)/\(.expected) received, \(.mismatched) mismatched"')
@@ -384,8 +390,9 @@ mptcp_ok() { jq -r 'if .error then "error: \(.error)" else "stream ok" end' "$1"
   echo
   echo "| figure | railyard (railctl send) | railyard (librailyard, fabric-load) | iperf3, 1 TCP stream per rail | MPTCP (mptcpize iperf3) | ucx_perftest tag_bw (tcp) | target and verdict (railyard) |"
   echo "|---|---|---|---|---|---|---|"
-  row_p1 2
-  row_p1 4
+  row_p1 2 2 1500
+  row_p1 4 4 1500
+  [[ -n ${R[p1_ry_2j]:-} ]] && row_p1 2j 2 9000
   printf '| P2 rail r1 squeezed to 10 %% (2 × %s: %s Mbit/s left) | — | %s | — | %s | — | ≥ 90 %% within 100 ms: %s |\n' \
     "$RATE" $(((RATE_BPS + SQUEEZED_BPS) / 1000000)) "$(p2_cell "$sq_ry")" "$(p2_cell "$sq_mp")" "$(verdict "$([[ $p2_ok == true ]] && echo 1 || echo 0)")"
   printf '| P3 rail r1 set down (2 × %s) | — | %s lost (%s; receiver: %s); %s | — | %s; %s | — | 0 lost, stall ≤ 10 ms: %s%s |\n' \
@@ -395,9 +402,9 @@ mptcp_ok() { jq -r 'if .error then "error: \(.error)" else "stream ok" end' "$1"
     "$P4_COUNT" "$RATE" "$(p4_cell p4-loaded-railctl.json p4-util-railctl.json)" "$(p4_cell p4-loaded-load.json p4-util-load.json)" \
     "$(verdict "$p4_ok")" "$p4_noise"
   echo
-  echo "Ceilings at MTU 1500 (tbf charges 1514-byte frames): railyard $(printf '%.1f' "$CEIL_RY") % of the line (1380 payload bytes per frame: 92-byte fabric header + UDP/IP/Ethernet), TCP $(printf '%.1f' "$CEIL_TCP") % (1448)."
-  echo "Daemon CPU (h1 / h2, % of one core): idle ${R[cpu_idle_2]} (2 rails), ${R[cpu_idle_4]} (4 rails); during P1 ${R[cpu_load_2]} (2 rails), ${R[cpu_load_4]} (4 rails)."
-  echo "P1: best of $P1_REPEATS interleaved runs each (Mbit/s, 2 rails: ${R[p1_runs_2]}; 4 rails: ${R[p1_runs_4]}). railctl send failures ${R[p1_ry_fail_2]} / ${R[p1_ry_fail_4]}; fabric-load receiver verified every byte: ${R[p1_fl_ok_2]} / ${R[p1_fl_ok_4]}."
+  echo "Ceilings (tbf charges the frame without FCS, MTU + 14): railyard $(printf '%.1f' "$(ceil_ry 1500)") % of the line at MTU 1500, $(printf '%.1f' "$(ceil_ry 9000)") % at 9000 (IP 20 + UDP 8 + a 92-byte fabric header a frame); TCP $(printf '%.1f' "$(ceil_tcp 1500)") % and $(printf '%.1f' "$(ceil_tcp 9000)") % (IP 20 + TCP 20 + timestamps 12)."
+  echo "Daemon CPU (h1 / h2, % of one core): idle ${R[cpu_idle_2]} (2 rails), ${R[cpu_idle_4]} (4 rails); during P1 ${R[cpu_load_2]} (2 rails), ${R[cpu_load_4]} (4 rails), ${R[cpu_load_2j]:-?} (2 rails, MTU 9000)."
+  echo "P1: best of $P1_REPEATS interleaved runs each (Mbit/s, 2 rails: ${R[p1_runs_2]}; 4 rails: ${R[p1_runs_4]}; 2 rails at MTU 9000: ${R[p1_runs_2j]:-not run}). railctl send failures ${R[p1_ry_fail_2]} / ${R[p1_ry_fail_4]} / ${R[p1_ry_fail_2j]:-}; fabric-load receiver verified every byte: ${R[p1_fl_ok_2]} / ${R[p1_fl_ok_4]} / ${R[p1_fl_ok_2j]:-}."
   echo "P4: unloaded p99 $(us p4-idle.json latency_p99_ns) µs before and $(us p4-idle2.json latency_p99_ns) µs after the loaded probes; the lower is the reference."
   echo "P2 railyard after the squeeze: goodput $(jq -r '.goodput_steady_bps / 1e6 | floor' "$sq_ry") Mbit/s ($(jq -r '.goodput_steady_of_capacity * 100 | floor' "$sq_ry") % of the $(((RATE_BPS + SQUEEZED_BPS) / 1000000)) Mbit/s line left), r1's share of packets $(jq -r '.r1_share_steady * 1000 | floor / 10' "$sq_ry") % (its share of the capacity: $(jq -r '.r1_fair_share * 1000 | floor / 10' "$sq_ry") %)."
   echo "P3 railyard: longest time without a completed transfer around the fault $(ms1 "$(jq -r '.completion_gap_around_fault_s' "$dn_ry")"), before it $(ms1 "$(jq -r '.completion_gap_before_s' "$dn_ry")"); rail r1 after: $(jq -r '.rails_sender[1] | "\(.state), \(.down_events) down event(s)"' "$dn_ry")."
