@@ -100,6 +100,14 @@ void Daemon::start() {
   telemetry_->watch_fabric(*fabric_, config_.rails, config_.peers);
   if (!config_.bmc.url.empty())
     bmc_ = std::make_unique<BmcService>(io_, telemetry_->curl(), telemetry_->registry(), config_);
+  // ---- policy (issue 8): after bmc_ and telemetry_, stopped before them ----
+  policy_ = std::make_unique<PolicyService>(
+      io_, telemetry_->registry(),
+      PolicyService::Settings{.host = config_.daemon.host_name,
+                              .bmc_poll = std::chrono::milliseconds(config_.bmc.poll_interval_ms)},
+      bmc_.get());
+  policy_->start();
+  // ---- end policy ----
   telemetry_->start();
   wait_for_signal();
   const auto watchdog = watchdog_.start();
@@ -114,6 +122,7 @@ void Daemon::stop() {
   watchdog_.stop();
   boost::system::error_code ignored;
   signals_.cancel(ignored);
+  if (policy_) policy_->stop();  // policy (issue 8): before the BMC and telemetry it reads
   // The BMC session is deleted asynchronously (bounded to 500 ms); the loop
   // runs until it is done.
   if (bmc_) bmc_->stop([] {});

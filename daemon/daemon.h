@@ -12,6 +12,7 @@
 #include "daemon/control_server.h"
 #include "daemon/control_service.h"
 #include "daemon/fabric_service.h"
+#include "daemon/policy_service.h"
 #include "daemon/region_table.h"
 #include "daemon/systemd_notify.h"
 #include "daemon/telemetry_service.h"
@@ -57,6 +58,7 @@ class Daemon {
   std::unique_ptr<WorkloadServer> workloads_;
   std::unique_ptr<TelemetryService> telemetry_;
   std::unique_ptr<BmcService> bmc_;  // absent without a [bmc] url
+  std::unique_ptr<PolicyService> policy_;  // after bmc_ and telemetry_: uses both
   ControlService control_service_;
   ControlServer control_server_;
   Watchdog watchdog_;

@@ -261,7 +261,7 @@ void PolicyService::record(const policy::Decision& d, const std::string& source)
   while (history_.size() > settings_.history) history_.pop_front();
 }
 
-void PolicyService::apply(const policy::Decision& d, const std::string& source) {
+void PolicyService::apply(const policy::Decision& d, const std::string& /*source*/) {
   Rung level = d.to;
   bool draining = d.draining;
   std::string reason = d.reason;
@@ -279,7 +279,6 @@ void PolicyService::apply(const policy::Decision& d, const std::string& source) 
   applied_draining_ = draining;
   ++command_;
   command_state_ = "";
-  if (source == "operator") log::notice("policy: {} (level {})", reason, policy::to_string(level));
   const bool awaits = apply_ && apply_(level, draining, reason, command_);
   if (!awaits) return;
   command_state_ = "pending";
