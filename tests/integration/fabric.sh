@@ -6,6 +6,10 @@ source "$(dirname "$0")/lib.sh"
 require_root
 
 SIM=$(cd "$(dirname "$0")/../.." && pwd)/tools/rack-sim
+# FABRIC_DRIVER: udp (default), dpdk (every host on DPDK af_packet ports), or
+# mixed (h1 on DPDK, h2 on kernel UDP).
+driver=${FABRIC_DRIVER:-udp}
+h2_kernel=$([[ $driver == dpdk ]] && echo 0 || echo 1)   # can h2's kernel see its rails (eBPF)?
 LOAD=$BUILD/tools/fabric-load
 rack=it$$
 rack=${rack:0:8}
@@ -13,7 +17,7 @@ export RAILYARD_BUILDDIR=$BUILD
 on_exit "'$SIM' down --name $rack"
 state=/run/railyard-sim/$rack
 
-check "rack-sim brings up 2 hosts x 2 rails with daemons" "$SIM" up --name $rack --hosts 2 --rails 2
+check "rack-sim brings up 2 hosts x 2 rails with daemons ($driver)" "$SIM" up --name $rack --hosts 2 --rails 2 --driver "$driver" --no-bmc
 established() { "$SIM" railctl --name $rack h1 --json peers | jq -e '.peers[0].state == "established"'; }
 check "the two daemons establish an authenticated session" wait_for 10 established
 
@@ -49,19 +53,33 @@ rail_back() { "$SIM" railctl --name $rack h1 --json rails | jq -e '[.rails[] | s
 check "rail r1 comes back up after the link returns" wait_for 10 rail_back
 
 loss() {
-  # 5 % of the fabric's datagrams arriving at h2 on r0 are dropped by the eBPF injector.
-  "$SIM" railctl --name $rack h2 fault rail r0 --drop 0.05 || return 1
+  local dropped
+  if ((h2_kernel)); then
+    # 5 % of the fabric's datagrams arriving at h2 on r0 are dropped by the eBPF injector.
+    "$SIM" railctl --name $rack h2 fault rail r0 --drop 0.05 || return 1
+  else
+    # DPDK owns h2's rails, out of the kernel's sight: drop on the rack's bridge instead.
+    ip netns exec "rysim-$rack-fab" nft -f - <<NFT || return 1
+table bridge rytest {
+  chain fwd { type filter hook forward priority 0; oifname "h2r0" udp dport 7470 numgen random mod 100 < 5 counter drop; }
+}
+NFT
+  fi
   run_load loss 300
   local rc=$?
-  local dropped
-  dropped=$("$SIM" railctl --name $rack h2 --json rails | jq '.rails[] | select(.name == "r0") | .ebpf.fault_dropped | tonumber')
-  "$SIM" railctl --name $rack h2 fault rail r0 --clear
+  if ((h2_kernel)); then
+    dropped=$("$SIM" railctl --name $rack h2 --json rails | jq '.rails[] | select(.name == "r0") | .ebpf.fault_dropped | tonumber')
+    "$SIM" railctl --name $rack h2 fault rail r0 --clear
+  else
+    dropped=$(ip netns exec "rysim-$rack-fab" nft list table bridge rytest | grep -o 'packets [0-9]*' | awk '{print $2}')
+    ip netns exec "rysim-$rack-fab" nft delete table bridge rytest
+  fi
   local retx
   retx=$("$SIM" railctl --name $rack h1 --json rails | jq '[.rails[].retransmits | tonumber] | add')
   echo "dropped by the injector: $dropped; retransmits: $retx"
   [[ $rc -eq 0 && $dropped -gt 0 && $retx -gt 0 ]]
 }
-check "5 % random loss on rail r0 (eBPF injector): every transfer completes and verifies (with retransmissions)" loss
+check "5 % random loss on rail r0: every transfer completes and verifies (with retransmissions)" loss
 
 ecn() {
   # CE marks on 30 % of what h2 receives on r0: h1's congestion control moves load to r1.
@@ -77,23 +95,33 @@ ecn() {
     ($a[0] - $b[0]) as $r0 | ($a[1] - $b[1]) as $r1 |
     "r0 sent \($r0) bytes, r1 \($r1); \($m) CE marks" | debug | $m > 0 and $r0 < 0.5 * $r1'
 }
-check "ECN marks on rail r0 move load to r1" ecn
+if ((h2_kernel)); then
+  check "ECN marks on rail r0 (eBPF injector) move load to r1" ecn
+fi
 
 garbage() {
   local i
-  send_junk() {  # $1: source port (empty: any)
+  send_junk() {  # $1: namespace, $2: source address, $3: source port (empty: any)
     for i in $(seq 50); do
       head -c $((RANDOM % 200 + 1)) /dev/urandom >"$WORK/junk"
-      ip netns exec "rysim-$rack-h1" nc -u -w0 -s 198.18.0.1 ${1:+-p $1} 198.18.0.2 7470 <"$WORK/junk" || true
+      ip netns exec "$1" nc -u -w0 -s "$2" ${3:+-p $3} 198.18.0.2 7470 <"$WORK/junk" || true
     done
   }
-  send_junk                     # from a port no peer uses: unknown source
-  "$SIM" stop --name $rack h1   # free h1's fabric port, then send from it: malformed
-  send_junk 7470
-  "$SIM" start --name $rack h1 || return 1
+  local want='(.fabric.rx_unknown_source | tonumber) > 0'
+  if [[ $driver == udp ]]; then
+    send_junk "rysim-$rack-h1" 198.18.0.1               # from a port no peer uses: unknown source
+    "$SIM" stop --name $rack h1                         # free h1's fabric port, then send from it: malformed
+    send_junk "rysim-$rack-h1" 198.18.0.1 7470
+    "$SIM" start --name $rack h1 || return 1
+    want="$want"' and (.fabric.rx_malformed | tonumber) > 0'
+  else
+    # h1's rail addresses belong to DPDK: send from a stranger on the rack's bridge.
+    ip -n "rysim-$rack-fab" addr add 198.18.0.250/24 dev br0
+    send_junk "rysim-$rack-fab" 198.18.0.250
+    ip -n "rysim-$rack-fab" addr del 198.18.0.250/24 dev br0
+  fi
   sleep 0.3
-  "$SIM" railctl --name $rack h2 --json peers |
-    jq -e '(.fabric.rx_malformed | tonumber) > 0 and (.fabric.rx_unknown_source | tonumber) > 0' &&
+  "$SIM" railctl --name $rack h2 --json peers | jq -e "$want" &&
     "$SIM" railctl --name $rack h2 status >/dev/null && wait_for 10 established
 }
 check "garbage datagrams to the fabric port are dropped and counted; the daemon keeps running" garbage
