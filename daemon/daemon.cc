@@ -104,8 +104,24 @@ void Daemon::start() {
   policy_ = std::make_unique<PolicyService>(
       io_, telemetry_->registry(),
       PolicyService::Settings{.host = config_.daemon.host_name,
-                              .bmc_poll = std::chrono::milliseconds(config_.bmc.poll_interval_ms)},
+                              .bmc_poll = std::chrono::milliseconds(config_.bmc.poll_interval_ms),
+                              .actuators = {.workload_channel = true}},
       bmc_.get());
+  policy_->on_apply([this](policy::Rung level, bool draining, const std::string& reason, uint64_t command) {
+    v1::ThrottleCommand c;
+    c.set_level(static_cast<uint32_t>(level));
+    c.set_level_name(std::string(policy::to_string(level)));
+    c.set_reason(reason);
+    c.set_command_id(command);
+    c.set_drain(draining);
+    return workloads_->throttle(c) > 0;  // with no workload connected there is no answer to wait for
+  });
+  workloads_->on_throttle_result([this](uint64_t command, bool ok, const std::string& message) {
+    if (!ok) log::warning("policy: throttle command {} failed: {}", command, message);
+    // The workload channel serves the admission and batch rungs.
+    policy_->report(command, std::min(policy_->applied_level(), policy::Rung::batch),
+                    ok ? policy::Outcome::applied : policy::Outcome::failed);
+  });
   policy_->start();
   // ---- end policy ----
   telemetry_->start();

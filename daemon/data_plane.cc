@@ -109,6 +109,7 @@ DataPlane::DataPlane(Settings settings, RegionTable& regions)
   }
   rx_frames_.resize(kBurst);
   last_link_.assign(rails_.size(), nic::LinkState::unknown);
+  down_events_.assign(rails_.size(), 0);
   counts_.rails.resize(rails_.size());
   counts_.peers.resize(peers_.size());
   snapshot_ = counts_;
@@ -276,6 +277,7 @@ bool DataPlane::receive(uint64_t now) {
     // Link changes reach every session's Sender at once (drains the rail).
     const nic::LinkState link = rails_[r]->link_state();
     if (link != last_link_[r]) {
+      if (link == nic::LinkState::down) ++down_events_[r];
       last_link_[r] = link;
       for (size_t i = 0; i < state_.size(); ++i) {
         if (state_[i]->sender && (peers_[i].rail_mask & (1u << r)) != 0) state_[i]->sender->set_link(rail, link, now);
@@ -492,7 +494,12 @@ bool DataPlane::transmit(uint64_t now) {
     p->sender->poll_tx(now, batches_);
   }
   bool any = false;
-  for (size_t r = 0; r < rails_.size(); ++r) {
+  // Rails take turns going first: packets are stamped in poll_tx, so a rail
+  // always sent last would carry every other rail's sendmmsg time in its RTT,
+  // and delay-based congestion control would starve it on a busy CPU.
+  const size_t first = static_cast<size_t>(counts_.loops % rails_.size());
+  for (size_t k = 0; k < rails_.size(); ++k) {
+    const size_t r = (first + k) % rails_.size();
     const size_t count = batches_[r].count;
     if (count == 0) continue;
     any = true;
@@ -515,6 +522,7 @@ void DataPlane::publish(uint64_t now) {
   for (size_t r = 0; r < rails_.size(); ++r) {
     RailSnapshot& s = counts_.rails[r];
     const double tx_bps = s.tx_bps, rx_bps = s.rx_bps;
+    const bool was_up = s.up;
     s = RailSnapshot{};
     s.counters = rails_[r]->counters();
     s.tx_bps = tx_bps;
@@ -537,6 +545,10 @@ void DataPlane::publish(uint64_t now) {
       s.delivery_rate_Bps += st.delivery_rate_Bps;
       s.retransmits += st.retransmits_sent;
     }
+    // Ack silence takes a rail down without a link edge: count what the
+    // snapshots see (a flap shorter than 100 ms may go uncounted).
+    if (was_up && !s.up && s.link != nic::LinkState::down) ++down_events_[r];
+    s.down_events = down_events_[r];
   }
   if (new_rate) rate_since_ = now;
   for (size_t i = 0; i < state_.size(); ++i) {

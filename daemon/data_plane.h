@@ -160,6 +160,7 @@ class DataPlane {
   uint64_t next_publish_ = 0;
   bool wake_control_ = false;  // events were queued this loop
   std::vector<nic::LinkState> last_link_;
+  std::vector<uint64_t> down_events_;
   std::vector<nic::RailCounters> rate_base_;  // counters at rate_since_
   uint64_t rate_since_ = 0;
 

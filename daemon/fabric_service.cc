@@ -435,6 +435,7 @@ v1::RailsReply FabricService::rails() const {
     out->set_rx_bytes(s.counters.rx_bytes);
     out->set_ecn_marks(s.counters.rx_ecn_ce);
     out->set_tx_would_block(s.counters.tx_would_block);
+    out->set_down_events(s.down_events);
     ebpf_->fill(r, *out->mutable_ebpf());
   }
   return reply;

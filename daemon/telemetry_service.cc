@@ -93,6 +93,8 @@ void TelemetryService::watch_fabric(const FabricService& fabric, const std::vect
                tel::Unit::none, [](R s) { return s.counters.rx_ecn_ce; });
   rail_counter("railyard_rail_tx_would_block", "Datagrams the rail's queue refused for being full", tel::Unit::none,
                [](R s) { return s.counters.tx_would_block; });
+  rail_counter("railyard_rail_down_events", "Times the fabric took the rail out (link down or ack silence)",
+               tel::Unit::none, [](R s) { return s.down_events; });
   rail_gauge("railyard_rail_up", "1 while the fabric sends on the rail, else 0", tel::Unit::none,
              [](R s) { return s.up ? 1 : 0; });
   rail_gauge("railyard_rail_link_up", "1 while the rail's link is up, else 0", tel::Unit::none,

@@ -141,6 +141,20 @@ class WorkloadServer::Session : public std::enable_shared_from_this<Session> {
         v1::WorkloadEvent event = reply_to(request);
         event.mutable_hello_reply()->set_host_name(server_.settings_.host_name);
         for (auto& p : server_.port_.peer_names()) event.mutable_hello_reply()->add_peers(std::move(p));
+        send(event);
+        // A level in force reaches a workload that connects later (not awaited: the policy moved on).
+        if (server_.throttle_ && (server_.throttle_->level() != 0 || server_.throttle_->drain())) {
+          v1::WorkloadEvent command;
+          command.set_protocol_version(1);
+          *command.mutable_throttle_command() = *server_.throttle_;
+          send(command);
+        }
+        return;
+      }
+      case v1::WorkloadRequest::kAck: {
+        server_.on_ack(owner_, request.ack());
+        v1::WorkloadEvent event = reply_to(request);
+        event.mutable_done();
         return send(event);
       }
       case v1::WorkloadRequest::kRegisterRegion: return register_region(request);
@@ -259,6 +273,40 @@ void WorkloadServer::on_session_end(uint64_t owner) {
   regions_.retire_owner(owner);
   std::erase_if(region_owner_, [owner](const auto& entry) { return entry.second == owner; });
   sessions_.erase(it);
+  if (awaiting_ack_.erase(owner) != 0) settle_throttle();
+}
+
+size_t WorkloadServer::throttle(const v1::ThrottleCommand& command) {
+  throttle_ = command;
+  awaiting_ack_.clear();
+  throttle_ok_ = true;
+  throttle_message_.clear();
+  v1::WorkloadEvent event;
+  event.set_protocol_version(1);
+  *event.mutable_throttle_command() = command;
+  // A send can end a session (a workload that stopped reading): iterate over a copy.
+  std::vector<std::pair<uint64_t, std::shared_ptr<Session>>> sessions(sessions_.begin(), sessions_.end());
+  for (const auto& [owner, session] : sessions) awaiting_ack_.insert(owner);
+  for (const auto& [owner, session] : sessions) session->send(event);
+  return awaiting_ack_.size();
+}
+
+void WorkloadServer::on_ack(uint64_t owner, const v1::Ack& ack) {
+  if (!throttle_ || ack.command_id() != throttle_->command_id()) return;  // an older command
+  if (awaiting_ack_.erase(owner) == 0) return;
+  if (!ack.ok() && throttle_ok_) {
+    throttle_ok_ = false;
+    auto it = sessions_.find(owner);
+    throttle_message_ = fmt::format("workload '{}': {}", it == sessions_.end() ? "?" : it->second->name(),
+                                    ack.message().empty() ? "refused" : ack.message());
+  }
+  settle_throttle();
+}
+
+void WorkloadServer::settle_throttle() {
+  if (!awaiting_ack_.empty() || !throttle_ || !throttle_result_) return;
+  const uint64_t id = throttle_->command_id();
+  throttle_result_(id, throttle_ok_, throttle_message_);
 }
 
 void WorkloadServer::deliver(uint64_t owner, const v1::WorkloadEvent& event) {

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "daemon/region_table.h"
@@ -56,10 +57,22 @@ class WorkloadServer {
 
   size_t workloads() const { return sessions_.size(); }
 
+  /// Sends `command` (its level becomes the one in force: a workload that
+  /// connects later gets it too) to every connected workload; returns how
+  /// many it went to. Their acks are collected: when every one of them has
+  /// answered (or gone), `on_throttle_result` is called once with ok = all
+  /// applied, and the first failure's message.
+  size_t throttle(const v1::ThrottleCommand& command);
+  void on_throttle_result(std::function<void(uint64_t command_id, bool ok, const std::string& message)> f) {
+    throttle_result_ = std::move(f);
+  }
+
  private:
   class Session;
   void accept();
   void on_session_end(uint64_t owner);
+  void on_ack(uint64_t owner, const v1::Ack& ack);
+  void settle_throttle();
 
   boost::asio::io_context& io_;
   RegionTable& regions_;
@@ -70,6 +83,11 @@ class WorkloadServer {
   std::map<uint64_t, std::shared_ptr<Session>> sessions_;
   std::map<uint32_t, uint64_t> region_owner_;
   uint64_t next_owner_ = 1;
+  std::optional<v1::ThrottleCommand> throttle_;  // in force
+  std::set<uint64_t> awaiting_ack_;                 // owners that have not answered throttle_
+  bool throttle_ok_ = true;
+  std::string throttle_message_;
+  std::function<void(uint64_t, bool, const std::string&)> throttle_result_;
 };
 
 }  // namespace railyard::daemon

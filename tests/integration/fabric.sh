@@ -61,7 +61,7 @@ loss() {
     # DPDK owns h2's rails, out of the kernel's sight: drop on the rack's bridge instead.
     ip netns exec "rysim-$rack-fab" nft -f - <<NFT || return 1
 table bridge rytest {
-  chain fwd { type filter hook forward priority 0; oifname "h2r0" udp dport 7470 numgen random mod 100 < 5 counter drop; }
+  chain forwarded { type filter hook forward priority 0; oifname "h2r0" udp dport 7470 numgen random mod 100 < 5 counter drop; }
 }
 NFT
   fi
