@@ -63,6 +63,7 @@ struct Workload::State {
   std::map<uint64_t, v1::WorkloadEvent> replies;
   std::deque<Completion> completions;
   std::deque<Inbound> inbound;
+  std::deque<ThrottleCommand> commands;
   std::map<uint32_t, Region> regions;
 
   ~State() {
@@ -72,6 +73,8 @@ struct Workload::State {
     if (fd >= 0) ::close(fd);
     if (event_fd >= 0) ::close(event_fd);
   }
+
+  bool queued() const { return !completions.empty() || !inbound.empty() || !commands.empty(); }
 
   void signal() {
     const uint64_t one = 1;
@@ -130,6 +133,14 @@ struct Workload::State {
                                                      ? TrafficClass::activation
                                                      : TrafficClass::kv,
                                 .checksum_verified = t.checksum_verified()});
+      signal();
+    } else if (event.has_throttle_command()) {
+      const auto& t = event.throttle_command();
+      commands.push_back(ThrottleCommand{.level = t.level(),
+                                         .level_name = t.level_name(),
+                                         .reason = t.reason(),
+                                         .command_id = t.command_id(),
+                                         .drain = t.drain()});
       signal();
     } else if (event.request_id() != 0) {
       replies.emplace(event.request_id(), std::move(event));
@@ -292,7 +303,7 @@ std::optional<Completion> Workload::next_completion() {
   if (state_->completions.empty()) return std::nullopt;
   Completion c = state_->completions.front();
   state_->completions.pop_front();
-  if (!state_->completions.empty() || !state_->inbound.empty()) state_->signal();
+  if (state_->queued()) state_->signal();
   return c;
 }
 
@@ -303,8 +314,30 @@ std::optional<Inbound> Workload::next_inbound() {
   if (state_->inbound.empty()) return std::nullopt;
   Inbound i = state_->inbound.front();
   state_->inbound.pop_front();
-  if (!state_->completions.empty() || !state_->inbound.empty()) state_->signal();
+  if (state_->queued()) state_->signal();
   return i;
+}
+
+std::optional<ThrottleCommand> Workload::next_command() {
+  std::lock_guard lock(state_->mu);
+  uint64_t drained;
+  (void)!::read(state_->event_fd, &drained, sizeof drained);
+  if (state_->commands.empty()) return std::nullopt;
+  ThrottleCommand c = state_->commands.front();
+  state_->commands.pop_front();
+  if (state_->queued()) state_->signal();
+  return c;
+}
+
+Result<Empty> Workload::ack(uint64_t command_id, bool ok, const std::string& message) {
+  v1::WorkloadRequest request;
+  auto* a = request.mutable_ack();
+  a->set_command_id(command_id);
+  a->set_ok(ok);
+  a->set_message(message);
+  auto reply = state_->call(std::move(request));
+  if (!reply) return {reply.error(), reply.message()};
+  return Empty{};
 }
 
 const std::string& Workload::host_name() const { return state_->host_name; }

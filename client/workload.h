@@ -7,8 +7,8 @@
 //                   .remote_region = 1, .traffic_class = TrafficClass::kv});
 //   poll(w.value().event_fd()) ... while (auto c = w.value().next_completion()) { ... }
 //
-// A background thread reads the daemon's events; completions and inbound
-// transfers queue up and make event_fd() readable. Every call is thread-safe.
+// A background thread reads the daemon's events; completions, inbound
+// transfers and throttle commands queue up and make event_fd() readable. Every call is thread-safe.
 
 #include <cstddef>
 #include <cstdint>
@@ -96,6 +96,16 @@ struct Inbound {
   bool checksum_verified = false;
 };
 
+/// The host's throttle level from railyardd's policy. Apply it, then ack()
+/// its command_id (a command not acknowledged in 2 s counts as failed).
+struct ThrottleCommand {
+  uint32_t level = 0;       ///< 0 normal, 1 admission, 2 batch, 3+ (GPU power, CPU): includes 1 and 2
+  std::string level_name;   ///< "normal", "admission", "batch", ...
+  std::string reason;
+  uint64_t command_id = 0;
+  bool drain = false;       ///< emergency: stop taking work now
+};
+
 struct Empty {};
 
 class Workload {
@@ -121,6 +131,10 @@ class Workload {
   int event_fd() const;
   std::optional<Completion> next_completion();
   std::optional<Inbound> next_inbound();
+  /// Throttle commands, queued behind the same event_fd.
+  std::optional<ThrottleCommand> next_command();
+  /// Tells the daemon whether the command was applied.
+  Result<Empty> ack(uint64_t command_id, bool ok = true, const std::string& message = "");
 
   const std::string& host_name() const;
   bool connected() const;
