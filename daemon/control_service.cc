@@ -62,6 +62,18 @@ void ControlService::handle(const v1::Request& request, ControlReply reply) cons
         if (status == v1::STATUS_OK) *response.mutable_send_reply() = std::move(result);
         reply(std::move(response));
       });
+    case v1::Request::kPolicy:
+      *response.mutable_policy_reply() = handlers_.policy();
+      return reply(std::move(response));
+    case v1::Request::kThrottle: {
+      std::string error;
+      const v1::Status status = handlers_.throttle(request.throttle(), error, *response.mutable_policy_reply());
+      if (status != v1::STATUS_OK) return reply(response_to(request, status, std::move(error)));
+      return reply(std::move(response));
+    }
+    case v1::Request::kDrain:
+      *response.mutable_policy_reply() = handlers_.drain();
+      return reply(std::move(response));
     case v1::Request::BODY_NOT_SET:
       break;
   }

@@ -29,6 +29,10 @@ struct ControlHandlers {
   std::function<v1::WatchUpdate(const v1::WatchRequest&)> watch;
   /// Calls `done` exactly once, with an OK response carrying a SendReply or an error response.
   std::function<void(const v1::SendRequest&, std::function<void(v1::Status, std::string, v1::SendReply)> done)> send;
+  std::function<v1::PolicyReply()> policy;
+  /// An operator override ("auto" clears it); BAD_REQUEST with `error` for an unknown level.
+  std::function<v1::Status(const v1::ThrottleRequest&, std::string& error, v1::PolicyReply& reply)> throttle;
+  std::function<v1::PolicyReply()> drain;
 };
 
 class ControlService {

@@ -77,6 +77,24 @@ ControlHandlers Daemon::control_handlers() {
             if (!fabric_) return done(v1::STATUS_INTERNAL, "the fabric is not running", {});
             fabric_->send(request, std::move(done));
           },
+      // policy (issue 8)
+      .policy = [this] { return policy_ ? policy_->reply() : v1::PolicyReply(); },
+      .throttle =
+          [this](const v1::ThrottleRequest& r, std::string& error, v1::PolicyReply& reply) {
+            if (!policy_) {
+              error = "the policy is not running";
+              return v1::STATUS_INTERNAL;
+            }
+            if (!policy_->throttle(r.level(), "railctl", error)) return v1::STATUS_BAD_REQUEST;
+            reply = policy_->reply();
+            return v1::STATUS_OK;
+          },
+      .drain =
+          [this] {
+            if (!policy_) return v1::PolicyReply();
+            policy_->set_drain("railctl");
+            return policy_->reply();
+          },
   };
 }
 

@@ -1,5 +1,7 @@
 #include "daemon/dpdk_rails.h"
 
+#include <map>
+
 #include <fmt/format.h>
 
 #include "common/log.h"
@@ -11,6 +13,7 @@ namespace railyard::daemon {
 struct DpdkRails::State {
   config::DpdkSection eal;
   std::shared_ptr<nic::DpdkEnv> env;
+  std::map<std::string, const nic::DpdkRail*> rails;  // owned by the data plane, alive as long as this
 };
 
 DpdkRails::DpdkRails(config::DpdkSection eal) : state_(std::make_unique<State>()) { state_->eal = std::move(eal); }
@@ -36,7 +39,21 @@ std::unique_ptr<nic::Rail> DpdkRails::open(const config::RailConfig& rail, uint1
                                                                                 .peers = std::move(peers)},
                                               links);
   log::info("dpdk: rail {} on {} ({}, MAC {})", rail.name, rail.device, dpdk->pmd(), nic::dpdk::format_mac(dpdk->mac()));
+  state_->rails[rail.name] = dpdk.get();
   return dpdk;
+}
+
+void DpdkRails::describe(const std::string& rail, v1::RailStatus& out) const {
+  auto it = state_->rails.find(rail);
+  if (it == state_->rails.end()) return;
+  const nic::DpdkRail& r = *it->second;
+  out.set_pmd(std::string(r.pmd()));
+  out.set_mac(nic::dpdk::format_mac(r.mac()));
+  for (const auto& x : r.xstats()) {
+    const bool notable = x.name.find("error") != std::string::npos || x.name.find("missed") != std::string::npos ||
+                         x.name.find("good_") != std::string::npos || x.name.find("nombuf") != std::string::npos;
+    if (notable && x.value != 0) (*out.mutable_xstats())[x.name] = x.value;
+  }
 }
 
 void DpdkRails::register_thread() { nic::DpdkEnv::register_thread(); }

@@ -11,6 +11,7 @@
 #include "daemon/config.h"
 #include "drivers/nic/dpdk/dpdk_config.h"
 #include "drivers/nic/rail.h"
+#include "railyard/v1/control.pb.h"
 
 namespace railyard::nic {
 class LinkMonitor;
@@ -30,6 +31,10 @@ class DpdkRails {
 
   /// Called once on the data-plane thread before it touches a DPDK rail.
   static void register_thread();
+
+  /// For `railctl rails`: the port's PMD and MAC, and the driver's extended
+  /// statistics that are worth a look (errors, misses, good packets/bytes).
+  void describe(const std::string& rail, v1::RailStatus& out) const;
 
  private:
   struct State;

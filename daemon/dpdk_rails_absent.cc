@@ -19,4 +19,6 @@ std::unique_ptr<nic::Rail> DpdkRails::open(const config::RailConfig& rail, uint1
 
 void DpdkRails::register_thread() {}
 
+void DpdkRails::describe(const std::string&, v1::RailStatus&) const {}
+
 }  // namespace railyard::daemon

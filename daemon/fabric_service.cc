@@ -436,6 +436,10 @@ v1::RailsReply FabricService::rails() const {
     out->set_ecn_marks(s.counters.rx_ecn_ce);
     out->set_tx_would_block(s.counters.tx_would_block);
     out->set_down_events(s.down_events);
+    if (rail_config_[r].driver == "dpdk" && dpdk_) {
+      out->set_device(rail_config_[r].device);
+      dpdk_->describe(rail_config_[r].name, *out);
+    }
     ebpf_->fill(r, *out->mutable_ebpf());
   }
   return reply;

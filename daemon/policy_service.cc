@@ -341,4 +341,65 @@ void PolicyService::clear_override(const std::string& who) {
   apply(d, "operator");
 }
 
+bool PolicyService::throttle(const std::string& level, const std::string& who, std::string& error) {
+  if (level == "auto") {
+    clear_override(who);
+    return true;
+  }
+  const auto rung = parse_rung(level);
+  if (!rung) {
+    error = fmt::format("unknown level '{}': use normal, admission, batch, power_cap, power_cap_deep, cpu_quota, "
+                        "freeze (or 0-6), or auto",
+                        level);
+    return false;
+  }
+  set_override(*rung, who);
+  return true;
+}
+
+v1::PolicyReply PolicyService::reply() const {
+  v1::PolicyReply r;
+  r.set_level(std::string(policy::to_string(applied_)));
+  r.set_level_number(static_cast<uint32_t>(applied_));
+  r.set_draining(applied_draining_);
+  r.set_mode(override_drain_ ? "drain" : override_ ? "override" : "auto");
+  r.set_policy_level(std::string(policy::to_string(policy_.level())));
+  if (last_.binding) r.set_binding(std::string(policy::to_string(*last_.binding)));
+  r.set_horizon_s(last_.horizon_s);
+  r.set_reason(last_.reason);
+  for (std::size_t i = 0; i < policy::kSignalCount; ++i) {
+    const auto& v = last_.inputs[i];
+    auto* x = r.add_signals();
+    x->set_name(std::string(policy::to_string(static_cast<Signal>(i))));
+    x->set_freshness(std::string(policy::to_string(v.freshness)));
+    x->set_value(v.value);
+    x->set_age_ms(static_cast<uint64_t>(std::max<policy::TimeMs>(0, v.age_ms)));
+    x->set_trend_valid(v.trend_valid);
+    x->set_slope_per_s(v.slope_per_s);
+    if (std::isfinite(v.ttl_s)) x->set_ttl_s(v.ttl_s);
+    x->set_from_model(v.from_model);
+    if (std::isfinite(v.limits.limit)) x->set_limit(v.limits.limit);
+    if (std::isfinite(v.limits.critical)) x->set_critical(v.limits.critical);
+  }
+  for (const auto& h : history_) {
+    auto* d = r.add_decisions();
+    d->set_unix_ms(h.unix_ms);
+    d->set_source(h.source);
+    d->set_action(std::string(policy::to_string(h.decision.action)));
+    d->set_from(std::string(policy::to_string(h.decision.from)));
+    d->set_to(std::string(policy::to_string(h.decision.to)));
+    d->set_applied(std::string(policy::to_string(h.applied)));
+    d->set_draining(h.draining);
+    if (h.decision.binding) d->set_binding(std::string(policy::to_string(*h.decision.binding)));
+    d->set_horizon_s(h.decision.horizon_s);
+    d->set_reason(h.decision.reason);
+  }
+  r.set_command_id(command_);
+  r.set_command_state(command_state_);
+  const auto config = make_config(settings_);
+  for (std::size_t i = 1; i < policy::kRungCount; ++i)
+    if (!config.rungs[i].available) r.add_unavailable(std::string(policy::to_string(static_cast<Rung>(i))));
+  return r;
+}
+
 }  // namespace railyard::daemon

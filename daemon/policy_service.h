@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "policy/policy.h"
+#include "railyard/v1/control.pb.h"
 #include "telemetry/registry.h"
 
 namespace railyard::redfish {
@@ -105,6 +106,11 @@ class PolicyService {
   /// "pending", "applied", "failed" or "" for the current command.
   const std::string& command_state() const { return command_state_; }
   const Settings& settings() const { return settings_; }
+
+  /// `railctl policy`: state, predictions per signal, last decisions.
+  v1::PolicyReply reply() const;
+  /// `railctl throttle LEVEL|auto`; false with `error` for an unknown level.
+  bool throttle(const std::string& level, const std::string& who, std::string& error);
 
   /// Feeds a sample directly (tests, other sources).
   void observe(policy::Signal signal, double value, std::chrono::milliseconds age = {});

@@ -5,12 +5,14 @@
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <cmath>
 #include <iostream>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include "client/control_client.h"
@@ -35,6 +37,10 @@ commands:
   send --peer P --size N[K|M|G] [--count N] [--class kv|activation] [--checksum] [--concurrency N]
                       a bandwidth/latency probe through the real path to peer P
   bmc                 the BMC's sensors: reading, unit, thresholds, age, status
+  policy              the policy: level, binding signal, prediction per signal, last decisions and why
+  throttle LEVEL|auto hold a throttle level (normal, admission, batch, power_cap, power_cap_deep,
+                      cpu_quota, freeze, or 0-6) until `throttle auto` gives control back to the policy
+  drain               drain this host's workloads (held until `throttle auto`)
   fault rail R --drop P | --ecn P [--class kv|activation] | --clear
                       eBPF fault injector on this host's rail R (fabric.fault_injection must be on)
   watch [--filter TEXT]... [--interval MS] [--count N]
@@ -186,7 +192,16 @@ int cmd_rails(const Options& o) {
                              rate(x.rx_bps()), x.rtt_us(), bytes(x.window_bytes()), bytes(x.inflight_bytes()),
                              x.retransmits(), x.tx_packets(), x.rx_packets(), x.ecn_marks());
   }
-  for (const auto& x : r.rails()) std::cout << fmt::format("  {}: {}\n", x.name(), ebpf_summary(x.ebpf()));
+  for (const auto& x : r.rails()) {
+    if (!x.pmd().empty()) {
+      std::map<std::string, uint64_t> stats(x.xstats().begin(), x.xstats().end());
+      std::string highlights;
+      for (const auto& [name, value] : stats) highlights += fmt::format("{}{} {}", highlights.empty() ? "" : ", ", name, value);
+      std::cout << fmt::format("  {}: DPDK port {} ({}), MAC {}, link {}; {}\n", x.name(), x.device(), x.pmd(), x.mac(),
+                               x.link(), highlights.empty() ? "no errors or misses" : highlights);
+    }
+    std::cout << fmt::format("  {}: {}\n", x.name(), ebpf_summary(x.ebpf()));
+  }
   return kExitOk;
 }
 
@@ -438,6 +453,60 @@ int cmd_watch(const Options& o, const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+void print_policy(const v1::PolicyReply& r) {
+  std::cout << fmt::format("level {} ({}){}; mode {}; policy's own level {}\n", r.level(), r.level_number(),
+                           r.draining() ? ", DRAINING" : "", r.mode(), r.policy_level());
+  if (!r.binding().empty())
+    std::cout << fmt::format("binding signal {} (horizon {:.0f} s)\n", r.binding(), r.horizon_s());
+  if (!r.reason().empty()) std::cout << "last evaluation: " << r.reason() << "\n";
+  if (r.command_id() != 0)
+    std::cout << fmt::format("actuators: command {} {}\n", r.command_id(),
+                             r.command_state().empty() ? "sent (no acknowledgement awaited)" : r.command_state());
+  if (r.unavailable_size() > 0)
+    std::cout << fmt::format("no actuator for: {}\n", fmt::join(r.unavailable(), ", "));
+  auto num = [](bool has, double v) { return has ? fmt::format("{:.1f}", v) : std::string("-"); };
+  std::cout << fmt::format("\n{:<18} {:<9} {:>9} {:>8} {:>10} {:>10} {:>8} {:>9}\n", "SIGNAL", "STATE", "VALUE", "AGE",
+                           "SLOPE/s", "TTL", "LIMIT", "CRITICAL");
+  for (const auto& s : r.signals()) {
+    if (s.freshness() == "absent" && !s.has_limit()) continue;
+    const std::string ttl = s.has_ttl_s() ? fmt::format("{:.0f}s{}", s.ttl_s(), s.from_model() ? "*" : "") : "-";
+    std::cout << fmt::format("{:<18} {:<9} {:>9} {:>7.1f}s {:>10} {:>10} {:>8} {:>9}\n", s.name(), s.freshness(),
+                             num(std::isfinite(s.value()), s.value()), static_cast<double>(s.age_ms()) / 1000,
+                             s.trend_valid() ? fmt::format("{:+.4f}", s.slope_per_s()) : std::string("-"), ttl,
+                             num(s.has_limit(), s.limit()), num(s.has_critical(), s.critical()));
+  }
+  std::cout << "(* time to limit from the thermal model)\n";
+  if (r.decisions_size() > 0) std::cout << "\nlast decisions (oldest first):\n";
+  for (const auto& d : r.decisions()) {
+    const auto t = std::chrono::system_clock::time_point(std::chrono::milliseconds(d.unix_ms()));
+    const auto secs = std::chrono::system_clock::to_time_t(t);
+    std::cout << fmt::format("  {:%H:%M:%S} {:<8} {:<9} {} → {} (applied {}{}){}: {}\n", fmt::gmtime(secs), d.source(),
+                             d.action(), d.from(), d.to(), d.applied(), d.draining() ? ", draining" : "",
+                             d.binding().empty() ? "" : " [" + d.binding() + "]", d.reason());
+  }
+}
+
+int cmd_policy(const Options& o, const std::vector<std::string>& c) {
+  v1::Request request;
+  if (c[0] == "policy") {
+    if (c.size() != 1) throw UsageError("usage: railctl policy");
+    request.mutable_policy();
+  } else if (c[0] == "throttle") {
+    if (c.size() != 2) throw UsageError("usage: railctl throttle LEVEL|auto");
+    request.mutable_throttle()->set_level(c[1]);
+  } else {
+    if (c.size() != 1) throw UsageError("usage: railctl drain");
+    request.mutable_drain();
+  }
+  const v1::PolicyReply r = call(o, request).policy_reply();
+  if (o.json) {
+    std::cout << to_json(r);
+    return kExitOk;
+  }
+  print_policy(r);
+  return kExitOk;
+}
+
 int cmd_version(const Options& o) {
   std::optional<std::string> daemon_version;
   std::string why_not;
@@ -501,6 +570,7 @@ int dispatch(const Options& o) {
   if (c[0] == "peers" && c.size() == 1) return cmd_peers(o);
   if (c[0] == "transfers" && c.size() == 1) return cmd_transfers(o);
   if (c[0] == "bmc" && c.size() == 1) return cmd_bmc(o);
+  if (c[0] == "policy" || c[0] == "throttle" || c[0] == "drain") return cmd_policy(o, c);
   if (c[0] == "watch") return cmd_watch(o, c);
   if (c[0] == "fault") return cmd_fault(o, c);
   if (c[0] == "send") return cmd_send(o, c);
