@@ -23,7 +23,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       .watch = [](const v1::WatchRequest&) { return v1::WatchUpdate(); },
       .send = [](const v1::SendRequest&, std::function<void(v1::Status, std::string, v1::SendReply)> done) {
         done(v1::STATUS_OK, {}, {});
-      }});
+      },
+      .policy = [] { return v1::PolicyReply(); },
+      .throttle = [](const v1::ThrottleRequest& r, std::string& error, v1::PolicyReply&) {
+        if (r.level() == "auto" || r.level() == "batch") return v1::STATUS_OK;
+        error = "unknown level";
+        return v1::STATUS_BAD_REQUEST;
+      },
+      .drain = [] { return v1::PolicyReply(); }});
   std::string_view stream(reinterpret_cast<const char*>(data), size);
   while (true) {
     const auto split = framing::split(stream, 4096);

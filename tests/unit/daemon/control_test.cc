@@ -76,8 +76,52 @@ class ControlServiceTest : public ::testing::Test {
       .watch = [](const v1::WatchRequest&) { return v1::WatchUpdate(); },
       .send = [this](const v1::SendRequest&,
                      std::function<void(v1::Status, std::string, v1::SendReply)> done) { pending_send = done; },
+      .policy =
+          [] {
+            v1::PolicyReply p;
+            p.set_level("batch");
+            return p;
+          },
+      .throttle = [this](const v1::ThrottleRequest& r, std::string& error, v1::PolicyReply& reply) {
+        if (r.level() != "auto" && r.level() != "batch") {
+          error = "unknown level";
+          return v1::STATUS_BAD_REQUEST;
+        }
+        throttled = r.level();
+        reply.set_mode(r.level() == "auto" ? "auto" : "override");
+        return v1::STATUS_OK;
+      },
+      .drain =
+          [] {
+            v1::PolicyReply p;
+            p.set_draining(true);
+            return p;
+          },
   }};
+  std::string throttled;
 };
+
+TEST_F(ControlServiceTest, PolicyThrottleDrain) {
+  v1::Request request;
+  request.set_protocol_version(v1::PROTOCOL_VERSION_CURRENT);
+  request.mutable_policy();
+  v1::Response r = call(request);
+  ASSERT_EQ(r.status(), v1::STATUS_OK);
+  EXPECT_EQ(r.policy_reply().level(), "batch");
+  request.mutable_throttle()->set_level("batch");
+  r = call(request);
+  ASSERT_EQ(r.status(), v1::STATUS_OK);
+  EXPECT_EQ(throttled, "batch");
+  EXPECT_EQ(r.policy_reply().mode(), "override");
+  request.mutable_throttle()->set_level("scorching");
+  r = call(request);
+  EXPECT_EQ(r.status(), v1::STATUS_BAD_REQUEST);
+  EXPECT_EQ(r.error(), "unknown level");
+  request.mutable_drain();
+  r = call(request);
+  ASSERT_EQ(r.status(), v1::STATUS_OK);
+  EXPECT_TRUE(r.policy_reply().draining());
+}
 
 TEST_F(ControlServiceTest, StatusAnswersWithRequestId) {
   v1::Request request;
