@@ -192,7 +192,16 @@ int cmd_rails(const Options& o) {
                              rate(x.rx_bps()), x.rtt_us(), bytes(x.window_bytes()), bytes(x.inflight_bytes()),
                              x.retransmits(), x.tx_packets(), x.rx_packets(), x.ecn_marks());
   }
-  for (const auto& x : r.rails()) std::cout << fmt::format("  {}: {}\n", x.name(), ebpf_summary(x.ebpf()));
+  for (const auto& x : r.rails()) {
+    if (!x.pmd().empty()) {
+      std::map<std::string, uint64_t> stats(x.xstats().begin(), x.xstats().end());
+      std::string highlights;
+      for (const auto& [name, value] : stats) highlights += fmt::format("{}{} {}", highlights.empty() ? "" : ", ", name, value);
+      std::cout << fmt::format("  {}: DPDK port {} ({}), MAC {}, link {}; {}\n", x.name(), x.device(), x.pmd(), x.mac(),
+                               x.link(), highlights.empty() ? "no errors or misses" : highlights);
+    }
+    std::cout << fmt::format("  {}: {}\n", x.name(), ebpf_summary(x.ebpf()));
+  }
   return kExitOk;
 }
 
