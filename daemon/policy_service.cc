@@ -24,11 +24,19 @@ bool contains(std::string_view text, std::string_view word) {
          }) != text.end();
 }
 
+// The sensor's own name: the last segment of its URI (the chassis id in the
+// path, e.g. "GPUHost", says nothing about what the sensor measures).
+std::string_view leaf(std::string_view id) {
+  const auto hash = id.find('#');
+  if (hash != std::string_view::npos) return id.substr(hash);  // a member of a legacy array: "#/Temperatures/3"
+  const auto slash = id.rfind('/');
+  return slash == std::string_view::npos ? id : id.substr(slash + 1);
+}
 bool is_gpu(const redfish::Reading& r) {
-  return r.physical_context == "GPU" || contains(r.name, "gpu") || contains(r.id, "gpu");
+  return r.physical_context == "GPU" || contains(r.name, "gpu") || contains(leaf(r.id), "gpu");
 }
 bool is_inlet(const redfish::Reading& r) {
-  return r.physical_context == "Intake" || contains(r.name, "inlet") || contains(r.id, "InletTemp");
+  return r.physical_context == "Intake" || contains(r.name, "inlet") || contains(leaf(r.id), "inlet");
 }
 
 // Tighter (lower) of two optional upper thresholds.

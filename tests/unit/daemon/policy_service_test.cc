@@ -74,6 +74,24 @@ TEST(SignalsFromBmc, InletStandsForCoolantWhenThereIsNone) {
   EXPECT_EQ(coolant->value, 27);
 }
 
+TEST(SignalsFromBmc, ChassisNameInTheUriSaysNothingAboutTheSensor) {
+  // bmc-sim's (and many real) chassis are called after the host: the inlet
+  // sensor of chassis "GPUHost" is no GPU, and its 35/40 °C thresholds must
+  // not become the GPUs' limits.
+  auto inlet = sensor("/redfish/v1/Chassis/GPUHost/Sensors/InletTemp", redfish::Kind::temperature, 24, "", 35, 40);
+  inlet.reading.name = "Air Inlet Temperature";
+  auto gpu = sensor("/redfish/v1/Chassis/GPUHost/Sensors/GPU0Temp", redfish::Kind::temperature, 61, "", 83, 90);
+  gpu.reading.name = "GPU 0 Temperature";
+  const auto out = signals_from_bmc({inlet, gpu});
+  const auto* g = find(out, Signal::gpu_temp_c);
+  ASSERT_NE(g, nullptr);
+  EXPECT_EQ(g->value, 61);
+  EXPECT_EQ(*g->thresholds.upper_caution, 83);
+  const auto* coolant = find(out, Signal::coolant_supply_c);
+  ASSERT_NE(coolant, nullptr);
+  EXPECT_EQ(coolant->value, 24);
+}
+
 TEST(ParseRung, NamesAndNumbers) {
   EXPECT_EQ(parse_rung("batch"), Rung::batch);
   EXPECT_EQ(parse_rung("6"), Rung::freeze);
