@@ -401,10 +401,11 @@ void read_telemetry(const toml::table& t, const std::string& file, TelemetrySect
                         return "allowed: the collector's http(s) remote-write URL";
                       return std::nullopt;
                     });
-      for (auto [key, field] : {std::pair{"bearer_token_file", &target.bearer_token_file},
+      for (const auto& entry : {std::pair{"bearer_token_file", &target.bearer_token_file},
                                 std::pair{"basic_auth_password_file", &target.basic_auth_password_file},
                                 std::pair{"ca_file", &target.ca_file}}) {
-        w.take_string(key, [field](const std::string& v) {
+        std::string* field = entry.second;
+        w.take_string(entry.first, [field](const std::string& v) {
           auto error = check_absolute_path(v);
           if (!error) *field = v;
           return error;

@@ -38,7 +38,6 @@ using namespace dpdk;
 namespace {
 
 constexpr size_t kZeroCopyMinPayload = 256;  // below this a copy is cheaper than a second mbuf
-constexpr unsigned kMaxBurst = 512;
 constexpr uint32_t kFrameOverhead = kEthernetHeader + 4 /* VLAN, if the port inserts one */ + 4 /* FCS */;
 
 uint64_t now_ns() {
