@@ -1,5 +1,7 @@
 #include "daemon/config.h"
 
+#include "common/build_info.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -276,7 +278,7 @@ host_name = "h1"
 psk_file = ")" + psk.path() + R"("
 [[rail]]
 name = "R 0"
-driver = "dpdk"
+driver = "carrier-pigeon"
 address = "198.18.0.300"
 extra = 1
 [[rail]]
@@ -301,7 +303,8 @@ name = "h3"
     });
   };
   EXPECT_TRUE(has("rail[0].name", "character 'R' is not allowed")) << ::testing::PrintToString(seen);
-  EXPECT_TRUE(has("rail[0].device", "missing")) << ::testing::PrintToString(seen);
+  EXPECT_TRUE(has("rail[0].driver", "allowed: \"udp\"")) << ::testing::PrintToString(seen);
+  EXPECT_TRUE(has("rail[0].interface", "missing; add interface =")) << ::testing::PrintToString(seen);
   EXPECT_TRUE(has("rail[0].address", "allowed: an IPv4 address")) << ::testing::PrintToString(seen);
   EXPECT_TRUE(has("rail[2].name", "already the name of rail[1]")) << ::testing::PrintToString(seen);
   EXPECT_TRUE(has("rail[2].address", "already the address of rail[1]")) << ::testing::PrintToString(seen);
@@ -310,7 +313,7 @@ name = "h3"
       << ::testing::PrintToString(seen);
   EXPECT_TRUE(has("peer[1].addresses", "missing")) << ::testing::PrintToString(seen);
   EXPECT_TRUE(has("rail[0].extra", "unknown key")) << ::testing::PrintToString(seen);
-  EXPECT_EQ(p.size(), 9u) << ::testing::PrintToString(seen);
+  EXPECT_EQ(p.size(), 10u) << ::testing::PrintToString(seen);
 }
 
 TEST(Config, Bmc) {
@@ -376,6 +379,13 @@ token = "x"
 }
 
 TEST(Config, DpdkRails) {
+  if constexpr (!kHaveDpdk) {
+    auto p = problems_of("[[rail]]\nname = \"r0\"\ndriver = \"dpdk\"\ndevice = \"net_af_xdp0,iface=r0\"\n"
+                         "address = \"198.18.0.1\"\n");
+    ASSERT_FALSE(p.empty());
+    EXPECT_THAT(p[0].message, HasSubstr("built without DPDK"));
+    GTEST_SKIP() << "this build has no DPDK: only the refusal is checked";
+  }
   const Config c = parse(R"(
 [daemon]
 host_name = "h1"
