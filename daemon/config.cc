@@ -554,6 +554,10 @@ void cross_check(const Config& c, const toml::table& root, const std::string& fi
 
 }  // namespace
 
+std::string dpdk_file_prefix(const Config& c) {
+  return c.dpdk.file_prefix.empty() ? "railyard-" + c.daemon.host_name : c.dpdk.file_prefix;
+}
+
 std::string Problem::to_string() const {
   std::string where = file;
   if (line != 0) where += fmt::format(":{}:{}", line, column);
@@ -618,7 +622,6 @@ Config parse(std::string_view text, std::string_view source_name) {
   if (const auto* t = root["bmc"].as_table()) read_bmc(*t, file, config.bmc, problems);
   if (const auto* t = root["telemetry"].as_table()) read_telemetry(*t, file, config.telemetry, problems);
   if (const auto* t = root["dpdk"].as_table()) read_dpdk(*t, file, config.dpdk, problems);
-  if (config.dpdk.file_prefix.empty()) config.dpdk.file_prefix = "railyard-" + config.daemon.host_name;
   if (const auto* a = root["rail"].as_array(); a != nullptr && a->is_array_of_tables()) {
     for (size_t i = 0; i < a->size(); ++i)
       read_rail(*a->get(i)->as_table(), i, file, config.rails.emplace_back(), problems);

@@ -32,6 +32,8 @@ struct FabricSection {
   std::string workload_socket = "/run/railyard/workload.sock";
   bool ebpf = true;              // attach the eBPF rail monitor where the kernel allows
   bool fault_injection = false;  // allow `railctl fault` (test racks only)
+
+  bool operator==(const FabricSection&) const = default;
 };
 
 /// The host's BMC, read over Redfish. Absent url: no BMC telemetry.
@@ -44,6 +46,8 @@ struct BmcSection {
   uint32_t poll_interval_ms = 1000;
   uint32_t timeout_ms = 5000;    // per request
   uint32_t max_in_flight = 2;    // requests at once: small BMCs run out of connections
+
+  bool operator==(const BmcSection&) const = default;
 };
 
 struct RemoteWriteTarget {
@@ -52,6 +56,8 @@ struct RemoteWriteTarget {
   std::string basic_auth_username;
   std::string basic_auth_password_file;
   std::string ca_file;
+
+  bool operator==(const RemoteWriteTarget&) const = default;
 };
 
 /// Metrics for collectors: a Prometheus endpoint and remote-write pushes.
@@ -63,6 +69,8 @@ struct TelemetrySection {
   uint32_t history_points = 600;      // kept per policy signal
   uint32_t buffer_samples = 100000;   // per remote-write target while it is away
   std::vector<RemoteWriteTarget> remote_write;
+
+  bool operator==(const TelemetrySection&) const = default;
 };
 
 /// DPDK's EAL, for rails with driver "dpdk" (started once per daemon).
@@ -71,8 +79,10 @@ struct DpdkSection {
   uint32_t memory_mb = 0;   // 0: the EAL's default
   bool no_huge = false;     // anonymous memory instead of hugepages (tests, veth only)
   bool no_pci = false;      // vdevs only
-  std::string file_prefix;  // unique per daemon on a host; default "railyard-<host_name>"
+  std::string file_prefix;  // unique per daemon on a host; empty: see dpdk_file_prefix()
   std::vector<std::string> extra_args;
+
+  bool operator==(const DpdkSection&) const = default;
 };
 
 /// One NIC rail of this host.
@@ -82,12 +92,16 @@ struct RailConfig {
   std::string interface;  // udp: the netdev the socket is bound to
   std::string device;     // dpdk: PCI address or vdev ("net_af_packet0,iface=r0")
   std::string address;    // this host's IPv4 address on the rail
+
+  bool operator==(const RailConfig&) const = default;
 };
 
 /// Another host's daemon and its address on each rail it shares with us.
 struct PeerConfig {
   std::string name;
   std::vector<std::pair<std::string, std::string>> addresses;  // rail name -> IPv4, in file order
+
+  bool operator==(const PeerConfig&) const = default;
 };
 
 struct Config {
@@ -122,6 +136,9 @@ class ConfigError : public std::runtime_error {
  private:
   std::vector<Problem> problems_;
 };
+
+/// The EAL file prefix: dpdk.file_prefix, or "railyard-<host_name>".
+std::string dpdk_file_prefix(const Config& c);
 
 /// The embedded defaults, used when no file exists at the default path.
 Config defaults();

@@ -84,6 +84,11 @@ class ControlServer::Session : public std::enable_shared_from_this<Session> {
   void on_body() {
     v1::Request request;
     if (!decode_request(body_, request)) return malformed("message is not a railyard.v1.Request");
+    if (log::threshold() >= log::Level::debug) {
+      const auto* field = request.GetDescriptor()->FindFieldByNumber(static_cast<int>(request.body_case()));
+      log::debug("control: {} from pid {} uid {}", field ? field->name() : "empty request", peer_.cred.pid,
+                 peer_.cred.uid);
+    }
     if (request.has_watch() && request.protocol_version() == v1::PROTOCOL_VERSION_CURRENT) return start_watch(request);
     // One request at a time per connection: the next is read once this one
     // is answered, which may be later (railctl send).

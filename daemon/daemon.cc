@@ -5,6 +5,7 @@
 #include <csignal>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "common/build_info.h"
 #include "common/log.h"
@@ -12,16 +13,25 @@
 namespace railyard::daemon {
 
 namespace {
-bool same_fabric(const config::Config& a, const config::Config& b) {
-  if (a.rails.size() != b.rails.size() || a.peers.size() != b.peers.size()) return false;
-  for (size_t i = 0; i < a.rails.size(); ++i) {
-    const auto &x = a.rails[i], &y = b.rails[i];
-    if (x.name != y.name || x.driver != y.driver || x.interface != y.interface || x.address != y.address) return false;
-  }
-  for (size_t i = 0; i < a.peers.size(); ++i) {
-    if (a.peers[i].name != b.peers[i].name || a.peers[i].addresses != b.peers[i].addresses) return false;
-  }
-  return true;
+// Sections the running daemon cannot change in place: a reload reports them
+// and keeps their running values, so `railctl status` never shows a
+// configuration that is not in force.
+std::vector<std::string> keep_running_sections(const config::Config& running, config::Config& next) {
+  std::vector<std::string> kept;
+  auto keep = [&](bool same, const char* what, auto& field, const auto& value) {
+    if (same) return;
+    kept.emplace_back(what);
+    field = value;
+  };
+  keep(next.daemon.host_name == running.daemon.host_name, "daemon.host_name", next.daemon.host_name,
+       running.daemon.host_name);
+  keep(next.fabric == running.fabric, "[fabric]", next.fabric, running.fabric);
+  keep(next.rails == running.rails, "[[rail]]", next.rails, running.rails);
+  keep(next.peers == running.peers, "[[peer]]", next.peers, running.peers);
+  keep(next.bmc == running.bmc, "[bmc]", next.bmc, running.bmc);
+  keep(next.telemetry == running.telemetry, "[telemetry]", next.telemetry, running.telemetry);
+  keep(next.dpdk == running.dpdk, "[dpdk]", next.dpdk, running.dpdk);
+  return kept;
 }
 }  // namespace
 
@@ -199,11 +209,10 @@ void Daemon::reload() {
                                ? config::Located{config::load_file(config_.source_path), true}
                                : config::locate_and_load(options_.config_path, kDefaultConfigPath);
     control_server_.apply(control_settings(next.config));
-    if (next.config.fabric.port != config_.fabric.port || next.config.fabric.psk_file != config_.fabric.psk_file ||
-        next.config.fabric.workload_socket != config_.fabric.workload_socket ||
-        !same_fabric(next.config, config_))
-      log::warning("reload: [fabric], [[rail]] and [[peer]] changes take effect when railyardd restarts; the running "
-                   "fabric keeps its configuration");
+    const auto kept = keep_running_sections(config_, next.config);
+    if (!kept.empty())
+      log::warning("reload: changes to {} take effect when railyardd restarts; until then the running values stay",
+                   fmt::join(kept, ", "));
     config_ = std::move(next.config);
     from_file_ = next.from_file;
     ++config_generation_;

@@ -205,7 +205,6 @@ void DataPlane::idle_wait(uint64_t now, uint64_t deadline) {
   }
   const uint64_t wait = deadline - now;
   timespec ts{.tv_sec = static_cast<time_t>(wait / 1'000'000'000u), .tv_nsec = static_cast<long>(wait % 1'000'000'000u)};
-  ++counts_.sleeps;
   ::ppoll(fds, n, &ts, nullptr);
   if (fds[0].revents & POLLIN) {
     uint64_t drained;
@@ -217,10 +216,6 @@ bool DataPlane::poll_commands(uint64_t now) {
   bool any = false;
   while (auto command = commands_.pop()) {
     any = true;
-    if (command->kind == FabricCommand::Kind::stop) {
-      running_.store(false);
-      continue;
-    }
     PeerState& p = *state_[command->peer];
     if (p.free_slots.empty()) {
       RegionTable::unpin(command->source);

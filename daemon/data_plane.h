@@ -26,10 +26,8 @@
 
 namespace railyard::daemon {
 
-/// Control → data plane.
+/// Control → data plane: a transfer to post.
 struct FabricCommand {
-  enum class Kind : uint8_t { post, stop };
-  Kind kind = Kind::post;
   uint16_t peer = 0;
   uint64_t transfer_id = 0;  // the daemon's id, reported back with the completion
   RegionTable::Pin source;   // unpinned by the data plane when the transfer ends
@@ -81,7 +79,7 @@ struct FabricSnapshot {
   std::vector<PeerSnapshot> peers;
   uint64_t rx_malformed = 0, rx_unknown_source = 0, rx_unauthenticated = 0, rx_stale_session = 0,
            rx_rejected = 0;
-  uint64_t loops = 0, sleeps = 0;
+  uint64_t loops = 0;
 };
 
 class DataPlane {

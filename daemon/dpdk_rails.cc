@@ -12,11 +12,15 @@ namespace railyard::daemon {
 
 struct DpdkRails::State {
   config::DpdkSection eal;
+  std::string file_prefix;
   std::shared_ptr<nic::DpdkEnv> env;
   std::map<std::string, const nic::DpdkRail*> rails;  // owned by the data plane, alive as long as this
 };
 
-DpdkRails::DpdkRails(config::DpdkSection eal) : state_(std::make_unique<State>()) { state_->eal = std::move(eal); }
+DpdkRails::DpdkRails(config::DpdkSection eal, std::string file_prefix) : state_(std::make_unique<State>()) {
+  state_->eal = std::move(eal);
+  state_->file_prefix = std::move(file_prefix);
+}
 
 DpdkRails::~DpdkRails() = default;
 
@@ -27,10 +31,10 @@ std::unique_ptr<nic::Rail> DpdkRails::open(const config::RailConfig& rail, uint1
     state_->env = nic::DpdkEnv::start(nic::DpdkEnvConfig{.cores = e.cores,
                                                          .memory_mb = e.memory_mb,
                                                          .no_huge = e.no_huge,
-                                                         .file_prefix = e.file_prefix,
+                                                         .file_prefix = state_->file_prefix,
                                                          .no_pci = e.no_pci,
                                                          .extra_args = e.extra_args});
-    log::info("dpdk: EAL started (file prefix {}{})", e.file_prefix, e.no_huge ? ", no hugepages" : "");
+    log::info("dpdk: EAL started (file prefix {}{})", state_->file_prefix, e.no_huge ? ", no hugepages" : "");
   }
   auto dpdk = std::make_unique<nic::DpdkRail>(state_->env, nic::DpdkRailConfig{.name = rail.name,
                                                                                 .device = rail.device,

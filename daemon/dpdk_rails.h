@@ -21,7 +21,8 @@ namespace railyard::daemon {
 
 class DpdkRails {
  public:
-  explicit DpdkRails(config::DpdkSection eal);
+  /// `file_prefix`: the EAL's, unique per daemon (config::dpdk_file_prefix).
+  DpdkRails(config::DpdkSection eal, std::string file_prefix);
   ~DpdkRails();
 
   /// Opens a DPDK rail (starting the EAL first if needed). Throws

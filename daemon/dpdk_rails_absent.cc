@@ -9,7 +9,7 @@ namespace railyard::daemon {
 
 struct DpdkRails::State {};
 
-DpdkRails::DpdkRails(config::DpdkSection) : state_(std::make_unique<State>()) {}
+DpdkRails::DpdkRails(config::DpdkSection, std::string) : state_(std::make_unique<State>()) {}
 DpdkRails::~DpdkRails() = default;
 
 std::unique_ptr<nic::Rail> DpdkRails::open(const config::RailConfig& rail, uint16_t, std::vector<nic::DpdkPeer>,

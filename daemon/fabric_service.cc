@@ -1,11 +1,11 @@
 #include "daemon/fabric_service.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <stdexcept>
-
-#include <fmt/format.h>
 
 #include "common/log.h"
 #include "drivers/nic/udp/udp_rail.h"
@@ -36,9 +36,12 @@ std::string rail_state(const RailSnapshot& r) {
   if (r.link == nic::LinkState::down) return "down";
   if (r.up) return "up";
   switch (r.reason) {
-    case fabric::DownReason::link: return "down";
-    case fabric::DownReason::ack_silence: return "probing";
-    case fabric::DownReason::none: break;
+    case fabric::DownReason::link:
+      return "down";
+    case fabric::DownReason::ack_silence:
+      return "probing";
+    case fabric::DownReason::none:
+      break;
   }
   return "idle";  // no established peer uses it yet
 }
@@ -51,9 +54,12 @@ std::string down_reason(const RailSnapshot& r) {
 
 std::string link_name(nic::LinkState s) {
   switch (s) {
-    case nic::LinkState::up: return "up";
-    case nic::LinkState::down: return "down";
-    case nic::LinkState::unknown: break;
+    case nic::LinkState::up:
+      return "up";
+    case nic::LinkState::down:
+      return "down";
+    case nic::LinkState::unknown:
+      break;
   }
   return "unknown";
 }
@@ -79,6 +85,7 @@ FabricService::FabricService(asio::io_context& io, const config::Config& config,
       link_timer_(io),
       event_fd_(io),
       peer_up_(config.peers.size(), false),
+      outstanding_(config.peers.size(), 0),
       fault_injection_(config.fabric.fault_injection) {
   if (rail_config_.empty()) {
     log::info("fabric: no rails configured; the fabric is idle (add [[rail]] and [[peer]] tables)");
@@ -105,17 +112,18 @@ FabricService::FabricService(asio::io_context& io, const config::Config& config,
       for (size_t p = 0; p < peer_config_.size(); ++p) {
         for (const auto& [rail, address] : peer_config_[p].addresses) {
           if (rail == rc.name)
-            peers.push_back(nic::DpdkPeer{.slot = static_cast<nic::PeerSlot>(p), .address = address,
-                                          .port = config.fabric.port});
+            peers.push_back(
+                nic::DpdkPeer{.slot = static_cast<nic::PeerSlot>(p), .address = address, .port = config.fabric.port});
         }
       }
       if (!dpdk_) {
-        dpdk_ = std::make_unique<DpdkRails>(config.dpdk);
+        dpdk_ = std::make_unique<DpdkRails>(config.dpdk, config::dpdk_file_prefix(config));
         settings.thread_init = &DpdkRails::register_thread;
       }
       settings.rails.push_back(dpdk_->open(rc, config.fabric.port, std::move(peers), links_.get()));
-      ebpf_rails.push_back({.name = rc.name, .skip = "the rail is driven by DPDK: its packets bypass the kernel's "
-                                                     "tc and XDP hooks here"});
+      ebpf_rails.push_back({.name = rc.name,
+                            .skip = "the rail is driven by DPDK: its packets bypass the kernel's "
+                                    "tc and XDP hooks here"});
       continue;
     }
     nic::UdpRailConfig udp{.name = rc.name,
@@ -127,8 +135,8 @@ FabricService::FabricService(asio::io_context& io, const config::Config& config,
     for (size_t p = 0; p < peer_config_.size(); ++p) {
       for (const auto& [rail, address] : peer_config_[p].addresses) {
         if (rail == rc.name)
-          udp.peers.push_back(nic::UdpPeer{.slot = static_cast<nic::PeerSlot>(p), .address = address,
-                                           .port = config.fabric.port});
+          udp.peers.push_back(
+              nic::UdpPeer{.slot = static_cast<nic::PeerSlot>(p), .address = address, .port = config.fabric.port});
       }
     }
     auto rail = std::make_unique<nic::UdpRail>(udp, links_.get());
@@ -213,7 +221,7 @@ void FabricService::on_event(const FabricEvent& event) {
       in->set_offset(event.offset);
       in->set_length(event.bytes);
       in->set_traffic_class(event.cls == fabric::TrafficClass::activation ? v1::TRAFFIC_CLASS_ACTIVATION
-                                                                           : v1::TRAFFIC_CLASS_KV);
+                                                                          : v1::TRAFFIC_CLASS_KV);
       in->set_checksum_verified(event.checksum_requested && event.outcome == FabricEvent::Outcome::ok);
       if (event.outcome == FabricEvent::Outcome::checksum_failed) {
         out.set_error(v1::WORKLOAD_ERROR_CHECKSUM);
@@ -225,17 +233,27 @@ void FabricService::on_event(const FabricEvent& event) {
     case FabricEvent::Kind::sent:
       break;
   }
+  --outstanding_[event.peer];
   auto it = outbound_.find(event.transfer_id);
   if (it == outbound_.end()) return;  // its workload went away
   const Outbound t = it->second;
   outbound_.erase(it);
   v1::WorkloadError error = v1::WORKLOAD_ERROR_NONE;
   switch (event.outcome) {
-    case FabricEvent::Outcome::ok: break;
-    case FabricEvent::Outcome::rejected: error = v1::WORKLOAD_ERROR_REMOTE_REJECTED; break;
-    case FabricEvent::Outcome::peer_restarted: error = v1::WORKLOAD_ERROR_PEER_UNREACHABLE; break;
-    case FabricEvent::Outcome::backlog_full: error = v1::WORKLOAD_ERROR_BUSY; break;
-    case FabricEvent::Outcome::checksum_failed: error = v1::WORKLOAD_ERROR_CHECKSUM; break;
+    case FabricEvent::Outcome::ok:
+      break;
+    case FabricEvent::Outcome::rejected:
+      error = v1::WORKLOAD_ERROR_REMOTE_REJECTED;
+      break;
+    case FabricEvent::Outcome::peer_restarted:
+      error = v1::WORKLOAD_ERROR_PEER_UNREACHABLE;
+      break;
+    case FabricEvent::Outcome::backlog_full:
+      error = v1::WORKLOAD_ERROR_BUSY;
+      break;
+    case FabricEvent::Outcome::checksum_failed:
+      error = v1::WORKLOAD_ERROR_CHECKSUM;
+      break;
   }
   if (error == v1::WORKLOAD_ERROR_NONE) {
     ++totals_.completed_out;
@@ -293,24 +311,22 @@ TransferPort::Posted FabricService::post(uint64_t owner, const v1::PostTransfer&
     return Posted{.error = v1::WORKLOAD_ERROR_BAD_REQUEST,
                   .message = fmt::format("remote region {} is not a region id (1 to {})", request.remote_region(),
                                          RegionTable::kMaxRegions - 1)};
-  size_t outstanding = 0;
-  for (const auto& [id, t] : outbound_) outstanding += t.peer == peer ? 1 : 0;
+  const size_t outstanding = outstanding_[peer];
   if (outstanding >= kMaxOutstandingPerPeer)
     return Posted{.error = v1::WORKLOAD_ERROR_BUSY,
                   .message = fmt::format("{} transfers to {} are outstanding; post again after a completion",
                                          outstanding, request.peer())};
   RegionTable::Pin pin;
   std::string message;
-  const auto pinned = regions_.pin(request.local_region(), owner, request.local_offset(), request.length(), pin,
-                                   message);
+  const auto pinned =
+      regions_.pin(request.local_region(), owner, request.local_offset(), request.length(), pin, message);
   if (pinned != RegionTable::Error::none)
     return Posted{.error = pinned == RegionTable::Error::unknown ? v1::WORKLOAD_ERROR_UNKNOWN_REGION
                                                                  : v1::WORKLOAD_ERROR_OUT_OF_RANGE,
                   .message = message};
   const bool activation = request.traffic_class() == v1::TRAFFIC_CLASS_ACTIVATION;
   const uint64_t id = next_transfer_id_++;
-  FabricCommand command{.kind = FabricCommand::Kind::post,
-                        .peer = static_cast<uint16_t>(peer),
+  FabricCommand command{.peer = static_cast<uint16_t>(peer),
                         .transfer_id = id,
                         .source = pin,
                         .dest_region = request.remote_region(),
@@ -321,8 +337,12 @@ TransferPort::Posted FabricService::post(uint64_t owner, const v1::PostTransfer&
     RegionTable::unpin(pin);
     return Posted{.error = v1::WORKLOAD_ERROR_BUSY, .message = "the fabric's command queue is full; post again"};
   }
-  outbound_[id] = Outbound{.owner = owner, .cookie = request.cookie(), .peer = static_cast<uint16_t>(peer),
-                           .length = request.length(), .activation = activation,
+  ++outstanding_[peer];
+  outbound_[id] = Outbound{.owner = owner,
+                           .cookie = request.cookie(),
+                           .peer = static_cast<uint16_t>(peer),
+                           .length = request.length(),
+                           .activation = activation,
                            .posted = std::chrono::steady_clock::now()};
   return Posted{.error = v1::WORKLOAD_ERROR_NONE, .message = {}, .transfer_id = id};
 }
@@ -336,8 +356,7 @@ void FabricService::send(const v1::SendRequest& request,
   const int peer = peer_index(request.peer());
   if (peer < 0) return done(v1::STATUS_BAD_REQUEST, fmt::format("peer '{}' is not configured", request.peer()), {});
   if (request.size() == 0 || request.size() > kProbeRegionBytes)
-    return done(v1::STATUS_BAD_REQUEST,
-                fmt::format("--size must be 1 byte to {} MiB", kProbeRegionBytes >> 20), {});
+    return done(v1::STATUS_BAD_REQUEST, fmt::format("--size must be 1 byte to {} MiB", kProbeRegionBytes >> 20), {});
   if (!plane_ || !peer_up_[peer])
     return done(v1::STATUS_INTERNAL,
                 fmt::format("no session with peer {} yet: is railyardd running there, with the same fabric.psk_file, "
@@ -362,8 +381,11 @@ void FabricService::probe_next(const std::shared_ptr<Probe>& probe) {
     std::string message;
     regions_.pin(kProbeRegion, 0, 0, r.size(), pin, message);
     const uint64_t id = next_transfer_id_++;
-    FabricCommand command{.kind = FabricCommand::Kind::post, .peer = probe->peer, .transfer_id = id,
-                          .source = pin, .dest_region = kProbeRegion, .dest_offset = 0,
+    FabricCommand command{.peer = probe->peer,
+                          .transfer_id = id,
+                          .source = pin,
+                          .dest_region = kProbeRegion,
+                          .dest_offset = 0,
                           .cls = r.activation() ? fabric::TrafficClass::activation : fabric::TrafficClass::kv,
                           .checksum = r.checksum()};
     if (!plane_->submit(command)) {
@@ -371,16 +393,17 @@ void FabricService::probe_next(const std::shared_ptr<Probe>& probe) {
       break;  // the ring drains as events come back; continue from the next completion
     }
     const auto posted_at = std::chrono::steady_clock::now();
-    outbound_[id] = Outbound{.owner = 0, .peer = probe->peer, .length = r.size(), .activation = r.activation(),
-                             .posted = posted_at};
+    ++outstanding_[probe->peer];
+    outbound_[id] = Outbound{
+        .owner = 0, .peer = probe->peer, .length = r.size(), .activation = r.activation(), .posted = posted_at};
     probe_waiters_[id] = [this, probe, posted_at](const FabricEvent& event) {
       --probe->in_flight;
       const auto now = std::chrono::steady_clock::now();
       if (event.outcome == FabricEvent::Outcome::ok) {
         probe->reply.set_completed(probe->reply.completed() + 1);
         probe->reply.set_bytes(probe->reply.bytes() + probe->request.size());
-        probe->latencies.push_back(static_cast<uint64_t>(
-            std::chrono::duration_cast<std::chrono::nanoseconds>(now - posted_at).count()));
+        probe->latencies.push_back(
+            static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now - posted_at).count()));
       } else {
         probe->reply.set_failed(probe->reply.failed() + 1);
         if (probe->reply.first_error().empty())
@@ -389,11 +412,10 @@ void FabricService::probe_next(const std::shared_ptr<Probe>& probe) {
                                            : "the peer went away");
       }
       if (probe->reply.completed() + probe->reply.failed() < probe->request.count()) return probe_next(probe);
-      const uint64_t ns = static_cast<uint64_t>(
-          std::chrono::duration_cast<std::chrono::nanoseconds>(now - probe->started).count());
+      const uint64_t ns =
+          static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now - probe->started).count());
       probe->reply.set_duration_ns(ns);
-      probe->reply.set_goodput_bps(ns ? static_cast<double>(probe->reply.bytes()) * 8e9 / static_cast<double>(ns)
-                                      : 0);
+      probe->reply.set_goodput_bps(ns ? static_cast<double>(probe->reply.bytes()) * 8e9 / static_cast<double>(ns) : 0);
       auto& l = probe->latencies;
       std::sort(l.begin(), l.end());
       if (!l.empty()) {
@@ -453,8 +475,9 @@ v1::EbpfRail FabricService::ebpf(size_t r) const {
 
 v1::Status FabricService::fault(const v1::FaultRequest& request, std::string& error, v1::FaultReply& reply) {
   if (!fault_injection_) {
-    error = "fault injection is off on this host: set fabric.fault_injection = true in railyard.toml and reload "
-            "(meant for test racks; rack-sim turns it on)";
+    error =
+        "fault injection is off on this host: set fabric.fault_injection = true in railyard.toml and reload "
+        "(meant for test racks; rack-sim turns it on)";
     return v1::STATUS_BAD_REQUEST;
   }
   size_t r = 0;
@@ -501,8 +524,8 @@ v1::PeersReply FabricService::peers() const {
     out->set_handshakes(s.handshakes);
     out->set_handshake_failures(s.handshake_failures);
   }
-  for (const auto& [id, t] : outbound_) reply.mutable_peers(t.peer)->set_transfers_in_flight(
-      reply.peers(t.peer).transfers_in_flight() + 1);
+  for (size_t p = 0; p < peer_config_.size(); ++p)
+    reply.mutable_peers(static_cast<int>(p))->set_transfers_in_flight(outstanding_[p]);
   auto* f = reply.mutable_fabric();
   f->set_rx_malformed(snap.rx_malformed);
   f->set_rx_unknown_source(snap.rx_unknown_source);
@@ -522,8 +545,8 @@ v1::TransfersReply FabricService::transfers() const {
     out->set_direction("out");
     out->set_traffic_class(class_name(t.activation));
     out->set_length(t.length);
-    out->set_age_ms(static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(now - t.posted).count()));
+    out->set_age_ms(
+        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(now - t.posted).count()));
   }
   reply.set_completed_out(totals_.completed_out);
   reply.set_failed_out(totals_.failed_out);

@@ -101,6 +101,7 @@ class FabricService {
   std::map<uint64_t, std::function<void(const FabricEvent&)>> probe_waiters_;
   Totals totals_;
   std::vector<bool> peer_up_;
+  std::vector<size_t> outstanding_;  // per peer: posted, not yet finished in the data plane (abandoned included)
   const bool fault_injection_;
 };
 

@@ -14,6 +14,9 @@ socket = "$sock"
 socket_mode = "0666"   # let other users reach the daemon's own SO_PEERCRED check
 group = "nogroup"
 
+[fabric]
+workload_socket = "$WORK/run/workload.sock"
+
 [telemetry]
 listen_port = 0   # several daemons share this network namespace
 TOML
@@ -90,12 +93,16 @@ broken_reload() {
     jq -e '.config_generation == "1" and .config_reloads_refused == "1" and .host_name == "it-host"'
 }
 check "SIGHUP with a broken file: refused, logged, old config keeps running" broken_reload
-sed 's/it-host/it-host-2/' "$WORK/good.toml.orig" >"$WORK/good.toml"
+# A live change (the log level: debug lines appear) and one that needs a
+# restart (the host name: reported, and the running name stays in status).
+sed -e 's/it-host/it-host-2/' -e 's/^\[daemon\]$/[daemon]\nlog_level = "debug"/' "$WORK/good.toml.orig" >"$WORK/good.toml"
 good_reload() {
   kill -HUP "$pid"
-  wait_for 3 bash -c "'$RAILCTL' --socket '$sock' --json status | jq -e '.config_generation == \"2\" and .host_name == \"it-host-2\"'"
+  wait_for 3 bash -c "'$RAILCTL' --socket '$sock' --json status | jq -e '.config_generation == \"2\" and .host_name == \"it-host\"'" &&
+    grep -q "changes to daemon.host_name take effect when railyardd restarts" "$WORK/main.log" &&
+    "$RAILCTL" --socket "$sock" status >/dev/null && grep -q "^<7>" "$WORK/main.log"
 }
-check "SIGHUP with a good file: applied" good_reload
+check "SIGHUP with a good file: live changes applied, the others reported and kept" good_reload
 
 # --- SIGTERM -----------------------------------------------------------------
 term_fast() {

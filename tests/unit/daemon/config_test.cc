@@ -404,7 +404,7 @@ address = "198.18.0.1"
   ASSERT_EQ(c.rails.size(), 1u);
   EXPECT_EQ(c.rails[0].device, "net_af_packet0,iface=r0");
   EXPECT_TRUE(c.dpdk.no_huge);
-  EXPECT_EQ(c.dpdk.file_prefix, "railyard-h1");
+  EXPECT_EQ(dpdk_file_prefix(c), "railyard-h1");
   EXPECT_EQ(c.dpdk.extra_args, std::vector<std::string>{"--log-level=8"});
   auto p = problems_of("[[rail]]\nname = \"r0\"\ndriver = \"dpdk\"\ndevice = \"eth0\"\naddress = \"198.18.0.1\"\n");
   ASSERT_EQ(p.size(), 1u);
