@@ -13,6 +13,13 @@ struct ry_workload {
 namespace {
 thread_local std::string g_last_message;
 
+// ry_error and railyard::Error are converted by value.
+static_assert(static_cast<int>(railyard::Error::busy) == RY_BUSY);
+static_assert(static_cast<int>(railyard::Error::checksum) == RY_CHECKSUM);
+static_assert(static_cast<int>(railyard::Error::out_of_range) == RY_OUT_OF_RANGE);
+static_assert(static_cast<int>(railyard::Error::daemon_gone) == RY_DAEMON_GONE);
+static_assert(static_cast<int>(railyard::Error::system) == RY_SYSTEM);
+
 template <class T>
 ry_error fail(const railyard::Result<T>& r) {
   g_last_message = r.message();

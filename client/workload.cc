@@ -26,6 +26,18 @@ namespace railyard {
 namespace {
 constexpr uint32_t kMaxEventBytes = 1u << 20;
 
+// Errors cross from the protocol to the API by value: keep them equal.
+static_assert(static_cast<int>(Error::bad_request) == v1::WORKLOAD_ERROR_BAD_REQUEST);
+static_assert(static_cast<int>(Error::unknown_peer) == v1::WORKLOAD_ERROR_UNKNOWN_PEER);
+static_assert(static_cast<int>(Error::unknown_region) == v1::WORKLOAD_ERROR_UNKNOWN_REGION);
+static_assert(static_cast<int>(Error::out_of_range) == v1::WORKLOAD_ERROR_OUT_OF_RANGE);
+static_assert(static_cast<int>(Error::region_in_use) == v1::WORKLOAD_ERROR_REGION_IN_USE);
+static_assert(static_cast<int>(Error::no_fd) == v1::WORKLOAD_ERROR_NO_FD);
+static_assert(static_cast<int>(Error::peer_unreachable) == v1::WORKLOAD_ERROR_PEER_UNREACHABLE);
+static_assert(static_cast<int>(Error::remote_rejected) == v1::WORKLOAD_ERROR_REMOTE_REJECTED);
+static_assert(static_cast<int>(Error::checksum) == v1::WORKLOAD_ERROR_CHECKSUM);
+static_assert(static_cast<int>(Error::busy) == v1::WORKLOAD_ERROR_BUSY);
+
 std::string sys_error(const char* what) { return fmt::format("{}: {}", what, std::strerror(errno)); }
 }  // namespace
 
