@@ -31,6 +31,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "tests/integration/netns_scope.h"
+
 #include "drivers/nic/dpdk/dpdk_env.h"
 #include "drivers/nic/dpdk/dpdk_rail.h"
 #include "drivers/nic/udp/udp_rail.h"
@@ -41,10 +43,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-std::string env(const char* name) {
-  const char* value = std::getenv(name);
-  return value ? value : "";
-}
+using test::env;
+using test::InNamespace;
 
 struct Setup {
   std::string ns_d = env("RY_NS_D"), ns_u = env("RY_NS_U");
@@ -59,29 +59,6 @@ struct Setup {
 Setup setup;
 std::shared_ptr<DpdkEnv> g_env;
 
-/// Moves this thread into a named network namespace for the scope.
-class InNamespace {
- public:
-  explicit InNamespace(const std::string& name) {
-    home_ = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    const int target = ::open(("/run/netns/" + name).c_str(), O_RDONLY | O_CLOEXEC);
-    if (home_ < 0 || target < 0 || ::setns(target, CLONE_NEWNET) != 0) {
-      ADD_FAILURE() << "cannot enter network namespace " << name;
-    }
-    if (target >= 0) ::close(target);
-  }
-  ~InNamespace() {
-    if (home_ >= 0) {
-      ::setns(home_, CLONE_NEWNET);
-      ::close(home_);
-    }
-  }
-  InNamespace(const InNamespace&) = delete;
-  InNamespace& operator=(const InNamespace&) = delete;
-
- private:
-  int home_ = -1;
-};
 
 void run(const std::string& command) { ASSERT_EQ(std::system(command.c_str()), 0) << command; }
 
