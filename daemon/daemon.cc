@@ -44,7 +44,8 @@ Daemon::Daemon(Options options, config::Located initial)
       started_at_(std::chrono::steady_clock::now()),
       control_service_(control_handlers()),
       control_server_(io_, control_service_),
-      watchdog_(io_, [] { return true; }) {}
+      // A ping means the control loop runs (it sends it) and the data plane loops.
+      watchdog_(io_, [this] { return !fabric_ || fabric_->data_plane_progressing(); }) {}
 
 ControlServer::Settings Daemon::control_settings(const config::Config& c) {
   return {.socket_path = c.control.socket_path,

@@ -184,6 +184,7 @@ void DataPlane::run() {
     }
     if (now >= next_publish_) publish(now);
     ++counts_.loops;
+    heartbeat_.store(counts_.loops, std::memory_order_relaxed);
     if (!busy) {
       uint64_t deadline = std::min(now + kMaxSleepNs, next_publish_);
       for (auto& p : state_) {

@@ -109,6 +109,9 @@ class DataPlane {
   int event_fd() const { return event_fd_; }
   std::optional<FabricEvent> next_event();
   FabricSnapshot snapshot() const;
+  /// Loops the thread has run; it moves at least every 50 ms while the thread
+  /// is alive (idle sleeps are bounded), so a stalled thread shows.
+  uint64_t heartbeat() const { return heartbeat_.load(std::memory_order_relaxed); }
   size_t rail_count() const { return rails_.size(); }
   std::string_view rail_name(size_t r) const { return rails_[r]->name(); }
 
@@ -145,6 +148,7 @@ class DataPlane {
   int command_fd_ = -1;  // eventfd: control → data plane
   int event_fd_ = -1;    // eventfd: data plane → control
   std::atomic<bool> running_{false};
+  std::atomic<uint64_t> heartbeat_{0};
   std::thread thread_;
 
   // Data-plane thread only.

@@ -467,6 +467,14 @@ v1::RailsReply FabricService::rails() const {
   return reply;
 }
 
+bool FabricService::data_plane_progressing() {
+  if (!plane_) return true;
+  const uint64_t now = plane_->heartbeat();
+  const bool moved = now != last_heartbeat_;
+  last_heartbeat_ = now;
+  return moved;
+}
+
 v1::EbpfRail FabricService::ebpf(size_t r) const {
   v1::EbpfRail out;
   if (ebpf_ && r < rail_config_.size()) ebpf_->fill(r, out);

@@ -58,6 +58,10 @@ class FabricService {
   v1::EbpfRail ebpf(size_t r) const;
   size_t rail_count() const { return rail_config_.size(); }
 
+  /// For the systemd watchdog: false when the data-plane thread has not
+  /// looped since the previous call (a stall); true without a data plane.
+  bool data_plane_progressing();
+
   // Telemetry.
   FabricSnapshot snapshot() const { return plane_ ? plane_->snapshot() : FabricSnapshot{}; }
   struct Totals {
@@ -101,7 +105,8 @@ class FabricService {
   std::map<uint64_t, std::function<void(const FabricEvent&)>> probe_waiters_;
   Totals totals_;
   std::vector<bool> peer_up_;
-  std::vector<size_t> outstanding_;  // per peer: posted, not yet finished in the data plane (abandoned included)
+  std::vector<size_t> outstanding_;
+  uint64_t last_heartbeat_ = ~uint64_t{0};  // per peer: posted, not yet finished in the data plane (abandoned included)
   const bool fault_injection_;
 };
 
