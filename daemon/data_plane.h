@@ -112,8 +112,6 @@ class DataPlane {
   /// Loops the thread has run; it moves at least every 50 ms while the thread
   /// is alive (idle sleeps are bounded), so a stalled thread shows.
   uint64_t heartbeat() const { return heartbeat_.load(std::memory_order_relaxed); }
-  size_t rail_count() const { return rails_.size(); }
-  std::string_view rail_name(size_t r) const { return rails_[r]->name(); }
 
   /// Node id of a host name (FNV-1a 64), the same on every host.
   static uint64_t node_id(std::string_view host_name);

@@ -56,7 +56,6 @@ class FabricService {
   v1::Status fault(const v1::FaultRequest& request, std::string& error, v1::FaultReply& reply);
   /// eBPF view of rail `r` (for telemetry).
   v1::EbpfRail ebpf(size_t r) const;
-  size_t rail_count() const { return rail_config_.size(); }
 
   /// For the systemd watchdog: false when the data-plane thread has not
   /// looped since the previous call (a stall); true without a data plane.

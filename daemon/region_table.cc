@@ -133,10 +133,5 @@ void RegionTable::reclaim() {
   });
 }
 
-size_t RegionTable::live_count() const {
-  size_t n = 0;
-  for (const auto& r : owned_) n += r ? 1 : 0;
-  return n;
-}
 
 }  // namespace railyard::daemon

@@ -71,7 +71,6 @@ class RegionTable {
   void retire_owner(uint64_t owner);
   /// Unmaps retired regions that no data-plane thread can still see.
   void reclaim();
-  size_t live_count() const;
 
   // --- data-plane thread ---
   RegionView lookup(uint32_t id) const {

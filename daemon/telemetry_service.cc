@@ -252,8 +252,5 @@ v1::WatchUpdate TelemetryService::watch(const v1::WatchRequest& request) const {
 
 uint16_t TelemetryService::port() const { return exporter_ ? exporter_->local_endpoint().port() : 0; }
 
-std::vector<tel::RemoteWriter::EndpointStats> TelemetryService::remote_write_stats() const {
-  return writer_ ? writer_->stats() : std::vector<tel::RemoteWriter::EndpointStats>{};
-}
 
 }  // namespace railyard::daemon

@@ -42,7 +42,6 @@ class TelemetryService {
   uint16_t port() const;
   /// Current values for `railctl watch`.
   v1::WatchUpdate watch(const v1::WatchRequest& request) const;
-  std::vector<telemetry::RemoteWriter::EndpointStats> remote_write_stats() const;
 
  private:
   const config::TelemetrySection settings_;
