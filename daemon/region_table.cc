@@ -133,5 +133,4 @@ void RegionTable::reclaim() {
   });
 }
 
-
 }  // namespace railyard::daemon
