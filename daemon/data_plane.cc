@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <deque>
@@ -108,6 +109,7 @@ DataPlane::DataPlane(Settings settings, RegionTable& regions)
     batches_[r] = fabric::TxBatch{.frames = tx_frames_[r], .room = tx_room_[r], .count = 0};
   }
   rx_frames_.resize(kBurst);
+  for (const auto& rail : rails_) message_limit_ = std::min(message_limit_, rail->max_datagram());
   last_link_.assign(rails_.size(), nic::LinkState::unknown);
   down_events_.assign(rails_.size(), 0);
   counts_.rails.resize(rails_.size());
@@ -141,6 +143,17 @@ bool DataPlane::submit(FabricCommand command) {
   wake(command_fd_);
   return true;
 }
+
+bool DataPlane::send_message(uint16_t peer, std::span<const std::byte> datagram) {
+  if (peer >= state_.size() || datagram.size() > message_limit_) return false;
+  MessageDatagram m{.peer = peer, .length = static_cast<uint16_t>(datagram.size()), .bytes = {}};
+  std::memcpy(m.bytes.data(), datagram.data(), datagram.size());
+  if (!messages_out_.push(m)) return false;
+  wake(command_fd_);
+  return true;
+}
+
+std::optional<MessageDatagram> DataPlane::next_message() { return messages_in_.pop(); }
 
 std::optional<FabricEvent> DataPlane::next_event() {
   uint64_t drained;
@@ -215,6 +228,18 @@ void DataPlane::idle_wait(uint64_t now, uint64_t deadline) {
 
 bool DataPlane::poll_commands(uint64_t now) {
   bool any = false;
+  while (auto message = messages_out_.pop()) {
+    any = true;
+    // The first rail up, always the same one while it stays up: fragments
+    // spread over rails would arrive out of order and be resent.
+    const PeerState& p = *state_[message->peer];
+    const uint32_t up = p.sender ? p.sender->up_mask() : 0;
+    if (up == 0) {
+      ++counts_.messages_dropped;
+      continue;
+    }
+    send_control(static_cast<uint8_t>(std::countr_zero(up)), message->peer, message->datagram());
+  }
   while (auto command = commands_.pop()) {
     any = true;
     PeerState& p = *state_[command->peer];
@@ -322,6 +347,20 @@ bool DataPlane::receive(uint64_t now) {
           case fabric::PacketType::handshake_reply:
             on_handshake(pkt, frame.peer, rail, now);
             break;
+          case fabric::PacketType::message: {
+            if (p.session == 0 || pkt.header.session != p.session) {
+              ++counts_.rx_stale_session;
+              break;
+            }
+            MessageDatagram m{.peer = frame.peer, .length = static_cast<uint16_t>(frame.bytes.size()), .bytes = {}};
+            if (frame.bytes.size() <= m.bytes.size()) std::memcpy(m.bytes.data(), frame.bytes.data(), frame.bytes.size());
+            if (frame.bytes.size() > m.bytes.size() || !messages_in_.push(m)) {
+              ++counts_.messages_dropped;
+              break;
+            }
+            wake_control_ = true;
+            break;
+          }
         }
       }
       if (n < rx_frames_.size()) break;
@@ -429,7 +468,7 @@ void DataPlane::establish(PeerState& p, uint16_t index, uint64_t session, uint64
   p.stats.session = session;
   log::info("fabric: session {:016x} with peer {} established{}", session, peers_[index].name,
             restart ? " (new session: unfinished transfers are resent)" : "");
-  emit(FabricEvent{.kind = FabricEvent::Kind::peer_up, .peer = index, .done_ns = now});
+  emit(FabricEvent{.kind = FabricEvent::Kind::peer_up, .peer = index, .transfer_id = session, .done_ns = now});
   post_backlog(p, now);
 }
 

@@ -37,6 +37,17 @@ struct FabricCommand {
   bool checksum = false;
 };
 
+/// A MESSAGE datagram (fabric/peer_channel.h) crossing between the control
+/// thread, which owns the peer channels, and the rails: control → data plane
+/// to send, data plane → control when one arrives on the peer's session.
+struct MessageDatagram {
+  static constexpr size_t kMaxBytes = 1472;  // an IPv4/UDP datagram in a 1500-byte frame
+  uint16_t peer = 0;
+  uint16_t length = 0;
+  std::array<std::byte, kMaxBytes> bytes;
+  std::span<const std::byte> datagram() const { return std::span(bytes).first(length); }
+};
+
 /// Data plane → control.
 struct FabricEvent {
   enum class Kind : uint8_t { sent, received, peer_up, peer_down };
@@ -44,7 +55,7 @@ struct FabricEvent {
   Kind kind = Kind::sent;
   Outcome outcome = Outcome::ok;
   uint16_t peer = 0;
-  uint64_t transfer_id = 0;  // sent: the daemon's id; received: the sender's id
+  uint64_t transfer_id = 0;  // sent: the daemon's id; received: the sender's id; peer_up: the session
   uint64_t bytes = 0;
   uint64_t done_ns = 0;      // CLOCK_MONOTONIC when it finished
   // received:
@@ -79,6 +90,7 @@ struct FabricSnapshot {
   std::vector<PeerSnapshot> peers;
   uint64_t rx_malformed = 0, rx_unknown_source = 0, rx_unauthenticated = 0, rx_stale_session = 0,
            rx_rejected = 0;
+  uint64_t messages_dropped = 0;  // MESSAGE datagrams lost to a full ring or no rail up (the channel resends)
   uint64_t loops = 0;
 };
 
@@ -105,9 +117,16 @@ class DataPlane {
 
   /// Control thread. False when the ring is full (try again after events).
   bool submit(FabricCommand command);
-  /// Readable when events are queued.
+  /// Readable when events or messages are queued.
   int event_fd() const { return event_fd_; }
   std::optional<FabricEvent> next_event();
+  /// Control thread: a MESSAGE datagram for `peer`, sent on its first rail
+  /// that is up. False when the ring is full (the channel resends).
+  bool send_message(uint16_t peer, std::span<const std::byte> datagram);
+  /// Control thread: a MESSAGE datagram that arrived on the peer's session.
+  std::optional<MessageDatagram> next_message();
+  /// Largest MESSAGE datagram every rail carries.
+  size_t message_datagram_limit() const { return message_limit_; }
   FabricSnapshot snapshot() const;
   /// Loops the thread has run; it moves at least every 50 ms while the thread
   /// is alive (idle sleeps are bounded), so a stalled thread shows.
@@ -143,6 +162,9 @@ class DataPlane {
 
   SpscRing<FabricCommand> commands_{4096};
   SpscRing<FabricEvent> events_{65536};
+  SpscRing<MessageDatagram> messages_out_{256};
+  SpscRing<MessageDatagram> messages_in_{256};
+  size_t message_limit_ = MessageDatagram::kMaxBytes;
   int command_fd_ = -1;  // eventfd: control → data plane
   int event_fd_ = -1;    // eventfd: data plane → control
   std::atomic<bool> running_{false};

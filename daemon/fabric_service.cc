@@ -65,6 +65,13 @@ std::string link_name(nic::LinkState s) {
 }
 }  // namespace
 
+namespace {
+uint64_t now_ns() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+}  // namespace
+
 struct FabricService::Probe {
   v1::SendRequest request;
   uint16_t peer = 0;
@@ -84,6 +91,7 @@ FabricService::FabricService(asio::io_context& io, const config::Config& config,
       link_fd_(io),
       link_timer_(io),
       event_fd_(io),
+      message_timer_(io),
       peer_up_(config.peers.size(), false),
       outstanding_(config.peers.size(), 0),
       fault_injection_(config.fabric.fault_injection) {
@@ -147,6 +155,12 @@ FabricService::FabricService(asio::io_context& io, const config::Config& config,
   }
   ebpf_ = std::make_unique<RailEbpf>(config.fabric.port, std::move(ebpf_rails), config.fabric.ebpf);
   regions_.add_internal(kProbeRegion, kProbeRegionBytes, "railctl-probe");
+  size_t message_limit = MessageDatagram::kMaxBytes;
+  for (const auto& rail : settings.rails) message_limit = std::min(message_limit, rail->max_datagram());
+  const fabric::PeerChannelConfig channel_config{.max_fragment =
+                                                     message_limit - fabric::kHeaderSize - fabric::kTagSize};
+  channels_.reserve(peer_config_.size());
+  for (size_t p = 0; p < peer_config_.size(); ++p) channels_.emplace_back(settings.psk, channel_config);
   plane_ = std::make_unique<DataPlane>(std::move(settings), regions_);
   plane_->start();
   link_fd_.assign(links_->fd());
@@ -170,6 +184,7 @@ void FabricService::stop() {
     event_fd_.cancel(ignored);
     event_fd_.release();
   }
+  message_timer_.cancel();
   if (plane_) plane_->stop();
 }
 
@@ -193,6 +208,8 @@ void FabricService::watch_events() {
   event_fd_.async_wait(asio::posix::stream_descriptor::wait_read, [this](boost::system::error_code ec) {
     if (ec) return;
     while (auto event = plane_->next_event()) on_event(*event);
+    while (auto datagram = plane_->next_message()) on_message_datagram(*datagram);
+    flush_messages();
     regions_.reclaim();
     watch_events();
   });
@@ -201,10 +218,16 @@ void FabricService::watch_events() {
 void FabricService::on_event(const FabricEvent& event) {
   switch (event.kind) {
     case FabricEvent::Kind::peer_up:
+      // A new session, maybe after a restart: messages of the old one are gone.
+      if (peer_up_[event.peer] && peer_handler_) peer_handler_(peer_config_[event.peer].name, false);
       peer_up_[event.peer] = true;
+      if (!channels_.empty()) channels_[event.peer].reset(event.transfer_id);
+      if (peer_handler_) peer_handler_(peer_config_[event.peer].name, true);
       return;
     case FabricEvent::Kind::peer_down:
       peer_up_[event.peer] = false;
+      if (!channels_.empty()) channels_[event.peer].reset(0);
+      if (peer_handler_) peer_handler_(peer_config_[event.peer].name, false);
       return;
     case FabricEvent::Kind::received: {
       ++totals_.completed_in;
@@ -261,6 +284,12 @@ void FabricService::on_event(const FabricEvent& event) {
   } else {
     ++totals_.failed_out;
   }
+  if (auto internal = internal_waiters_.find(event.transfer_id); internal != internal_waiters_.end()) {
+    auto done = std::move(internal->second);
+    internal_waiters_.erase(internal);
+    done(error);
+    return;
+  }
   if (t.owner == 0) {
     auto waiter = probe_waiters_.find(event.transfer_id);
     if (waiter != probe_waiters_.end()) {
@@ -290,10 +319,77 @@ int FabricService::peer_index(const std::string& name) const {
   return -1;
 }
 
+void FabricService::on_message_datagram(const MessageDatagram& datagram) {
+  fabric::Packet packet;
+  if (datagram.peer >= channels_.size() || fabric::parse(datagram.datagram(), packet) != fabric::ParseResult::ok ||
+      packet.header.type != fabric::PacketType::message)
+    return;  // the data plane parsed it already; this cannot fail
+  const std::string& peer = peer_config_[datagram.peer].name;
+  const auto result = channels_[datagram.peer].on_datagram(
+      packet, now_ns(), [&](std::span<const std::byte> message) {
+        if (message_handler_) message_handler_(peer, message);
+      });
+  if (result == fabric::ChannelReceive::bad_tag || result == fabric::ChannelReceive::too_large)
+    log::warning("fabric: a message from {} was refused ({}): check that both hosts use the same fabric.psk_file",
+                 peer, result == fabric::ChannelReceive::bad_tag ? "bad tag" : "too large");
+}
+
+void FabricService::flush_messages() {
+  if (channels_.empty()) return;
+  const uint64_t now = now_ns();
+  uint64_t deadline = UINT64_MAX;
+  for (size_t p = 0; p < channels_.size(); ++p) {
+    channels_[p].poll(now, [&](std::span<const std::byte> datagram) {
+      plane_->send_message(static_cast<uint16_t>(p), datagram);  // a full ring: the channel resends
+    });
+    deadline = std::min(deadline, channels_[p].next_deadline());
+  }
+  if (deadline == UINT64_MAX) return;
+  message_timer_.expires_after(std::chrono::nanoseconds(deadline > now ? deadline - now : 0));
+  message_timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) flush_messages();
+  });
+}
+
+bool FabricService::send_message(const std::string& peer, std::span<const std::byte> message, std::string& error) {
+  const int p = peer_index(peer);
+  if (p < 0 || channels_.empty()) {
+    error = fmt::format("peer '{}' is not configured on {}", peer, host_name_);
+    return false;
+  }
+  switch (channels_[static_cast<size_t>(p)].send(message, now_ns())) {
+    case fabric::ChannelSend::ok:
+      flush_messages();
+      return true;
+    case fabric::ChannelSend::no_session:
+      error = fmt::format("no session with {} (it is down or unreachable on every rail)", peer);
+      return false;
+    case fabric::ChannelSend::too_large:
+      error = fmt::format("a message of {} bytes to {} is too large", message.size(), peer);
+      return false;
+    case fabric::ChannelSend::queue_full:
+      error = fmt::format("messages to {} are backed up; it is not acknowledging them", peer);
+      return false;
+  }
+  return false;
+}
+
+bool FabricService::peer_up(const std::string& peer) const {
+  const int p = peer_index(peer);
+  return p >= 0 && peer_up_[static_cast<size_t>(p)];
+}
+
 std::vector<std::string> FabricService::peer_names() const {
   std::vector<std::string> names;
   for (const auto& p : peer_config_) names.push_back(p.name);
   return names;
+}
+
+TransferPort::Posted FabricService::post_for(uint64_t owner, const v1::PostTransfer& request,
+                                            std::function<void(v1::WorkloadError)> done) {
+  auto posted = post(owner, request);
+  if (posted.error == v1::WORKLOAD_ERROR_NONE) internal_waiters_.emplace(posted.transfer_id, std::move(done));
+  return posted;
 }
 
 TransferPort::Posted FabricService::post(uint64_t owner, const v1::PostTransfer& request) {
@@ -348,7 +444,15 @@ TransferPort::Posted FabricService::post(uint64_t owner, const v1::PostTransfer&
 }
 
 void FabricService::abandon_owner(uint64_t owner) {
+  std::vector<std::function<void(v1::WorkloadError)>> orphaned;
+  for (const auto& [id, t] : outbound_) {
+    auto internal = internal_waiters_.find(id);
+    if (t.owner != owner || internal == internal_waiters_.end()) continue;
+    orphaned.push_back(std::move(internal->second));
+    internal_waiters_.erase(internal);
+  }
   std::erase_if(outbound_, [owner](const auto& entry) { return entry.second.owner == owner; });
+  for (auto& done : orphaned) done(v1::WORKLOAD_ERROR_UNKNOWN_REGION);  // its region went with it
 }
 
 void FabricService::send(const v1::SendRequest& request,

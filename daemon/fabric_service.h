@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@
 #include "daemon/region_table.h"
 #include "daemon/workload_server.h"
 #include "drivers/nic/link_monitor.h"
+#include "fabric/peer_channel.h"
 #include "railyard/v1/control.pb.h"
 
 namespace railyard::daemon {
@@ -43,6 +45,20 @@ class FabricService {
 
   // WorkloadServer's TransferPort.
   TransferPort::Posted post(uint64_t owner, const v1::PostTransfer& request);
+  /// A transfer the daemon posts from `owner`'s region (a migration's KV
+  /// copy): `done` gets its outcome; the workload hears nothing of it.
+  TransferPort::Posted post_for(uint64_t owner, const v1::PostTransfer& request,
+                                std::function<void(v1::WorkloadError)> done);
+
+  // Daemon-to-daemon messages (fabric/peer_channel.h), on the control thread.
+  using MessageHandler = std::function<void(const std::string& peer, std::span<const std::byte> message)>;
+  using PeerHandler = std::function<void(const std::string& peer, bool up)>;
+  void on_message(MessageHandler handler) { message_handler_ = std::move(handler); }
+  void on_peer_change(PeerHandler handler) { peer_handler_ = std::move(handler); }
+  /// Queues a message to `peer`; false with `error` when it has no session or
+  /// the message cannot be queued. Delivery is reliable while the session lasts.
+  bool send_message(const std::string& peer, std::span<const std::byte> message, std::string& error);
+  bool peer_up(const std::string& peer) const;
   void abandon_owner(uint64_t owner);
   std::vector<std::string> peer_names() const;
 
@@ -84,6 +100,8 @@ class FabricService {
   void watch_events();
   void on_event(const FabricEvent& event);
   void probe_next(const std::shared_ptr<Probe>& probe);
+  void on_message_datagram(const MessageDatagram& datagram);
+  void flush_messages();
   int peer_index(const std::string& name) const;
 
   RegionTable& regions_;
@@ -102,6 +120,11 @@ class FabricService {
   uint64_t next_transfer_id_ = 1;
   std::map<uint64_t, Outbound> outbound_;
   std::map<uint64_t, std::function<void(const FabricEvent&)>> probe_waiters_;
+  std::map<uint64_t, std::function<void(v1::WorkloadError)>> internal_waiters_;
+  std::vector<fabric::PeerChannel> channels_;
+  boost::asio::steady_timer message_timer_;
+  MessageHandler message_handler_;
+  PeerHandler peer_handler_;
   Totals totals_;
   std::vector<bool> peer_up_;
   std::vector<size_t> outstanding_;

@@ -151,6 +151,16 @@ class WorkloadServer::Session : public std::enable_shared_from_this<Session> {
         }
         return;
       }
+      case v1::WorkloadRequest::kRegisterDecode: {
+        std::string error;
+        server_.register_decode(owner_, name_, request.register_decode(), error);
+        if (!error.empty()) return send(error_reply(request, v1::WORKLOAD_ERROR_BAD_REQUEST, error));
+        v1::WorkloadEvent event = reply_to(request);
+        event.mutable_done();
+        return send(event);
+      }
+      case v1::WorkloadRequest::kReport:
+        return server_.report(owner_, request.report());  // no answer: reports stream
       case v1::WorkloadRequest::kAck: {
         server_.on_ack(owner_, request.ack());
         v1::WorkloadEvent event = reply_to(request);
@@ -164,6 +174,11 @@ class WorkloadServer::Session : public std::enable_shared_from_this<Session> {
           return send(error_reply(request, v1::WORKLOAD_ERROR_UNKNOWN_REGION,
                                   fmt::format("region {} is not registered by this workload", id)));
         server_.region_owner_.erase(id);
+        if (server_.decode_ && server_.decode_->owner == owner_ && server_.decode_->layout.region_id() == id) {
+          log::info("workload '{}' deregistered its KV region: it no longer hosts decode sequences", name_);
+          server_.decode_.reset();
+          if (server_.decode_change_) server_.decode_change_();
+        }
         v1::WorkloadEvent event = reply_to(request);
         event.mutable_done();
         return send(event);
@@ -274,6 +289,83 @@ void WorkloadServer::on_session_end(uint64_t owner) {
   std::erase_if(region_owner_, [owner](const auto& entry) { return entry.second == owner; });
   sessions_.erase(it);
   if (awaiting_ack_.erase(owner) != 0) settle_throttle();
+  if (decode_ && decode_->owner == owner) {
+    decode_.reset();
+    v1::Ack gone;
+    gone.set_ok(false);
+    gone.set_message("the decode workload disconnected");
+    std::vector<uint64_t> ids;
+    for (const auto& [id, pending] : migration_commands_) ids.push_back(id);
+    for (uint64_t id : ids) finish_migration_command(id, gone);
+    if (decode_change_) decode_change_();
+  }
+}
+
+void WorkloadServer::register_decode(uint64_t owner, const std::string& name, const v1::DecodeWorkload& layout,
+                                     std::string& error) {
+  if (decode_ && decode_->owner != owner) {
+    error = fmt::format("decode workload '{}' is already registered on this host; one per host", decode_->name);
+    return;
+  }
+  auto region = region_owner_.find(layout.region_id());
+  if (region == region_owner_.end() || region->second != owner) {
+    error = fmt::format("region {} is not registered by this workload: register the KV region first",
+                        layout.region_id());
+    return;
+  }
+  const uint64_t length = regions_.lookup(layout.region_id()).length;
+  if (layout.capacity() == 0 || layout.slot_bytes() == 0 ||
+      layout.slot_bytes() > length / layout.capacity()) {
+    error = fmt::format("{} slots of {} bytes do not fit region {} ({} bytes); capacity and slot_bytes must be "
+                        "non-zero and their product at most the region's length",
+                        layout.capacity(), layout.slot_bytes(), layout.region_id(), length);
+    return;
+  }
+  decode_ = Decode{.owner = owner, .name = name, .layout = layout, .report = {}, .reported = {}};
+  decode_->report.set_free_slots(layout.capacity());
+  log::info("workload '{}' hosts decode sequences: {} slots of {} bytes in region {}", name, layout.capacity(),
+            layout.slot_bytes(), layout.region_id());
+}
+
+void WorkloadServer::report(uint64_t owner, const v1::SequenceReport& report) {
+  if (!decode_ || decode_->owner != owner) return;  // not a decode workload: nothing uses its reports
+  decode_->report = report;
+  decode_->reported = std::chrono::steady_clock::now();
+  if (decode_change_) decode_change_();
+}
+
+void WorkloadServer::migration_command(v1::MigrationCommand command, std::chrono::milliseconds timeout,
+                                       std::function<void(const v1::Ack&)> done) {
+  if (!decode_) {
+    v1::Ack absent;
+    absent.set_ok(false);
+    absent.set_message("no decode workload is registered on this host");
+    return done(absent);
+  }
+  const uint64_t id = next_migration_command_++;
+  command.set_command_id(id);
+  auto timer = std::make_unique<asio::steady_timer>(io_, timeout);
+  timer->async_wait([this, id, timeout](boost::system::error_code ec) {
+    if (ec) return;
+    v1::Ack late;
+    late.set_ok(false);
+    late.set_message(fmt::format("the decode workload did not answer within {} ms", timeout.count()));
+    finish_migration_command(id, late);
+  });
+  migration_commands_.emplace(id, PendingCommand{.done = std::move(done), .timer = std::move(timer)});
+  v1::WorkloadEvent event;
+  event.set_protocol_version(1);
+  *event.mutable_migration_command() = std::move(command);
+  deliver(decode_->owner, event);
+}
+
+void WorkloadServer::finish_migration_command(uint64_t command_id, const v1::Ack& ack) {
+  auto it = migration_commands_.find(command_id);
+  if (it == migration_commands_.end()) return;
+  auto done = std::move(it->second.done);
+  it->second.timer->cancel();
+  migration_commands_.erase(it);
+  done(ack);
 }
 
 size_t WorkloadServer::throttle(const v1::ThrottleCommand& command) {
@@ -292,6 +384,10 @@ size_t WorkloadServer::throttle(const v1::ThrottleCommand& command) {
 }
 
 void WorkloadServer::on_ack(uint64_t owner, const v1::Ack& ack) {
+  if (migration_commands_.contains(ack.command_id())) {
+    if (decode_ && decode_->owner == owner) finish_migration_command(ack.command_id(), ack);
+    return;
+  }
   if (!throttle_ || ack.command_id() != throttle_->command_id()) return;  // an older command
   if (awaiting_ack_.erase(owner) == 0) return;
   if (!ack.ok() && throttle_ok_) {

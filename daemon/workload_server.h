@@ -7,6 +7,8 @@
 #include <sys/types.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -67,12 +69,32 @@ class WorkloadServer {
     throttle_result_ = std::move(f);
   }
 
+  /// The host's decode workload (at most one), as it registered and last reported.
+  struct Decode {
+    uint64_t owner = 0;
+    std::string name;
+    v1::DecodeWorkload layout;
+    v1::SequenceReport report;
+    std::chrono::steady_clock::time_point reported;
+  };
+  const std::optional<Decode>& decode() const { return decode_; }
+  /// Called after each report of the decode workload, and with nullopt when it goes.
+  void on_decode_change(std::function<void()> f) { decode_change_ = std::move(f); }
+  /// Sends a migration step to the decode workload; `done` gets its Ack, or a
+  /// failed one when the workload is absent, goes away, or has not answered
+  /// within `timeout`. The command id is filled in here.
+  void migration_command(v1::MigrationCommand command, std::chrono::milliseconds timeout,
+                         std::function<void(const v1::Ack&)> done);
+
  private:
   class Session;
   void accept();
   void on_session_end(uint64_t owner);
   void on_ack(uint64_t owner, const v1::Ack& ack);
   void settle_throttle();
+  void register_decode(uint64_t owner, const std::string& name, const v1::DecodeWorkload& layout, std::string& error);
+  void report(uint64_t owner, const v1::SequenceReport& report);
+  void finish_migration_command(uint64_t command_id, const v1::Ack& ack);
 
   boost::asio::io_context& io_;
   RegionTable& regions_;
@@ -88,6 +110,14 @@ class WorkloadServer {
   bool throttle_ok_ = true;
   std::string throttle_message_;
   std::function<void(uint64_t, bool, const std::string&)> throttle_result_;
+  std::optional<Decode> decode_;
+  std::function<void()> decode_change_;
+  struct PendingCommand {
+    std::function<void(const v1::Ack&)> done;
+    std::unique_ptr<boost::asio::steady_timer> timer;
+  };
+  std::map<uint64_t, PendingCommand> migration_commands_;
+  uint64_t next_migration_command_ = uint64_t{1} << 62;  // apart from the policy's throttle command ids
 };
 
 }  // namespace railyard::daemon

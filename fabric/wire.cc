@@ -134,7 +134,7 @@ ParseResult parse(std::span<const std::byte> d, Packet& out) {
   if (get16(p) != kMagic) return ParseResult::bad_magic;
   if (get8(p + 2) != kVersion) return ParseResult::bad_version;
   const uint8_t type = get8(p + 3);
-  if (type < static_cast<uint8_t>(PacketType::data) || type > static_cast<uint8_t>(PacketType::probe_reply))
+  if (type < static_cast<uint8_t>(PacketType::data) || type > static_cast<uint8_t>(PacketType::message))
     return ParseResult::bad_type;
   const uint8_t cls = get8(p + 4);
   if (cls >= kClassCount) return ParseResult::bad_class;
@@ -179,6 +179,14 @@ ParseResult parse(std::span<const std::byte> d, Packet& out) {
       if (h.flags != 0) return ParseResult::bad_flags;
       if (!out.body.empty()) return ParseResult::bad_body;
       return ParseResult::ok;
+    case PacketType::message: {
+      // The tag leads the body; an ACK is the tag alone, a fragment has payload.
+      if ((h.flags & ~flag::kMessageMask) != 0) return ParseResult::bad_flags;
+      const bool ack = (h.flags & flag::kMessageAck) != 0;
+      if (ack && (h.flags & flag::kMore) != 0) return ParseResult::bad_flags;
+      if (ack ? out.body.size() != kTagSize : out.body.size() <= kTagSize) return ParseResult::bad_body;
+      return ParseResult::ok;
+    }
     case PacketType::data:
       break;
   }

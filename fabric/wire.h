@@ -74,6 +74,7 @@ enum class PacketType : uint8_t {
   handshake_reply = 4,
   probe = 5,
   probe_reply = 6,
+  message = 7,  ///< daemon-to-daemon message fragment or its ACK (fabric/peer_channel.h)
 };
 
 enum class TrafficClass : uint8_t { activation = 0, kv = 1 };
@@ -85,8 +86,11 @@ inline constexpr uint8_t kLast = 0x01;               ///< DATA: the transfer's f
 inline constexpr uint8_t kChecksumRequested = 0x02;  ///< DATA: verify the CRC32C at completion
 inline constexpr uint8_t kEcnEcho = 0x04;            ///< ACK: the triggering packet was CE-marked
 inline constexpr uint8_t kReject = 0x08;             ///< ACK: the triggering DATA packet was refused for good
+inline constexpr uint8_t kMore = 0x01;               ///< MESSAGE: more fragments of this message follow
+inline constexpr uint8_t kMessageAck = 0x02;         ///< MESSAGE: an acknowledgement (body: the tag only)
 inline constexpr uint8_t kDataMask = kLast | kChecksumRequested;
 inline constexpr uint8_t kAckMask = kEcnEcho | kReject;
+inline constexpr uint8_t kMessageMask = kMore | kMessageAck;
 }  // namespace flag
 
 struct Header {

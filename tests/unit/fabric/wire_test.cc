@@ -155,7 +155,7 @@ TEST(Wire, RejectsEachMalformation) {
   EXPECT_EQ(mutated([](Bytes& b) { b[0] = std::byte{0}; }), ParseResult::bad_magic);
   EXPECT_EQ(mutated([](Bytes& b) { b[2] = std::byte{2}; }), ParseResult::bad_version);
   EXPECT_EQ(mutated([](Bytes& b) { b[3] = std::byte{0}; }), ParseResult::bad_type);
-  EXPECT_EQ(mutated([](Bytes& b) { b[3] = std::byte{7}; }), ParseResult::bad_type);
+  EXPECT_EQ(mutated([](Bytes& b) { b[3] = std::byte{8}; }), ParseResult::bad_type);
   EXPECT_EQ(mutated([](Bytes& b) { b[4] = std::byte{2}; }), ParseResult::bad_class);
   EXPECT_EQ(mutated([](Bytes& b) { b[5] = std::byte{flag::kEcnEcho}; }), ParseResult::bad_flags);
   EXPECT_EQ(mutated([](Bytes& b) { b[7] = std::byte{1}; }), ParseResult::bad_flags);

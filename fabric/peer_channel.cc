@@ -1,0 +1,181 @@
+#include "fabric/peer_channel.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <string_view>
+
+namespace railyard::fabric {
+
+namespace {
+constexpr std::string_view kKeyLabel = "railyard-msg-v1";
+
+void put_be64(std::byte* p, uint64_t v) {
+  for (int i = 7; i >= 0; --i) {
+    p[i] = static_cast<std::byte>(v & 0xff);
+    v >>= 8;
+  }
+}
+}  // namespace
+
+PeerChannel::PeerChannel(std::span<const std::byte> psk, PeerChannelConfig config)
+    : psk_(psk.begin(), psk.end()), config_(config) {
+  datagram_.resize(kHeaderSize + kTagSize + config_.max_fragment);
+}
+
+size_t PeerChannel::reset(uint64_t session) {
+  size_t dropped = 0;
+  for (const Fragment& f : outbound_) dropped += f.more ? 0 : 1;
+  counters_.dropped += dropped;
+  outbound_.clear();
+  queued_bytes_ = 0;
+  sent_count_ = 0;
+  next_seq_ = 1;
+  expected_ = 1;
+  assembling_.clear();
+  ack_due_ = false;
+  session_ = session;
+  key_.clear();
+  if (session != 0) {
+    std::byte msg[kKeyLabel.size() + 8];
+    std::memcpy(msg, kKeyLabel.data(), kKeyLabel.size());
+    put_be64(msg + kKeyLabel.size(), session);
+    key_.resize(EVP_MAX_MD_SIZE);
+    unsigned len = 0;
+    HMAC(EVP_sha256(), psk_.data(), static_cast<int>(psk_.size()), reinterpret_cast<const unsigned char*>(msg),
+         sizeof msg, reinterpret_cast<unsigned char*>(key_.data()), &len);
+    key_.resize(len);
+  }
+  return dropped;
+}
+
+Tag PeerChannel::tag(std::span<const std::byte> header, std::span<const std::byte> payload) {
+  Tag out{};
+  signed_.assign(header.begin(), header.end());
+  signed_.insert(signed_.end(), payload.begin(), payload.end());
+  unsigned len = 0;
+  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()), reinterpret_cast<const unsigned char*>(signed_.data()),
+       signed_.size(), reinterpret_cast<unsigned char*>(out.data()), &len);
+  return out;
+}
+
+ChannelSend PeerChannel::send(std::span<const std::byte> message, uint64_t now) {
+  if (session_ == 0) return ChannelSend::no_session;
+  if (message.empty() || message.size() > config_.max_message) return ChannelSend::too_large;
+  if (queued_bytes_ + message.size() > config_.max_queued_bytes) return ChannelSend::queue_full;
+  if (outbound_.empty()) last_progress_ = now;
+  for (size_t at = 0; at < message.size(); at += config_.max_fragment) {
+    const size_t n = std::min(config_.max_fragment, message.size() - at);
+    Fragment f{.seq = next_seq_++, .more = at + n < message.size(), .payload = {}};
+    f.payload.assign(message.begin() + static_cast<ptrdiff_t>(at), message.begin() + static_cast<ptrdiff_t>(at + n));
+    outbound_.push_back(std::move(f));
+  }
+  queued_bytes_ += message.size();
+  ++counters_.messages_sent;
+  return ChannelSend::ok;
+}
+
+void PeerChannel::emit_fragment(const Fragment& f, uint64_t now, const Emit& emit) {
+  Header h{.type = PacketType::message,
+           .flags = f.more ? flag::kMore : uint8_t{0},
+           .session = session_,
+           .seq = f.seq,
+           .send_ts = now,
+           .body_len = static_cast<uint32_t>(kTagSize + f.payload.size())};
+  encode_header(h, datagram_);
+  const Tag t = tag(std::span(datagram_).first(kHeaderSize), f.payload);
+  std::memcpy(datagram_.data() + kHeaderSize, t.data(), kTagSize);
+  std::memcpy(datagram_.data() + kHeaderSize + kTagSize, f.payload.data(), f.payload.size());
+  emit(std::span(datagram_).first(kHeaderSize + kTagSize + f.payload.size()));
+  ++counters_.fragments_sent;
+}
+
+void PeerChannel::poll(uint64_t now, const Emit& emit) {
+  if (session_ == 0) return;
+  if (ack_due_) {
+    ack_due_ = false;
+    Header h{.type = PacketType::message,
+             .flags = flag::kMessageAck,
+             .session = session_,
+             .seq = expected_,
+             .send_ts = now,
+             .body_len = static_cast<uint32_t>(kTagSize)};
+    encode_header(h, datagram_);
+    const Tag t = tag(std::span(datagram_).first(kHeaderSize), {});
+    std::memcpy(datagram_.data() + kHeaderSize, t.data(), kTagSize);
+    emit(std::span(datagram_).first(kHeaderSize + kTagSize));
+    ++counters_.acks_sent;
+  }
+  if (outbound_.empty()) return;
+  if (sent_count_ > 0 && now >= last_progress_ + config_.retransmit_ns) {
+    for (size_t i = 0; i < sent_count_; ++i) emit_fragment(outbound_[i], now, emit);
+    counters_.fragments_resent += sent_count_;
+    last_progress_ = now;
+  }
+  const size_t limit = std::min(config_.window, outbound_.size());
+  if (sent_count_ < limit && sent_count_ == 0) last_progress_ = now;
+  for (; sent_count_ < limit; ++sent_count_) emit_fragment(outbound_[sent_count_], now, emit);
+}
+
+uint64_t PeerChannel::next_deadline() const {
+  if (session_ == 0) return std::numeric_limits<uint64_t>::max();
+  if (ack_due_) return 0;
+  if (outbound_.empty()) return std::numeric_limits<uint64_t>::max();
+  if (sent_count_ < std::min(config_.window, outbound_.size())) return 0;
+  return last_progress_ + config_.retransmit_ns;
+}
+
+ChannelReceive PeerChannel::on_datagram(const Packet& packet, uint64_t now, const Deliver& deliver) {
+  const Header& h = packet.header;
+  if (session_ == 0 || h.session != session_) {
+    ++counters_.refused;
+    return ChannelReceive::stale_session;
+  }
+  std::array<std::byte, kHeaderSize> header{};
+  Header signed_header = h;
+  encode_header(signed_header, header);
+  const auto payload = packet.body.subspan(kTagSize);
+  const Tag expected_tag = tag(header, payload);
+  if (CRYPTO_memcmp(expected_tag.data(), packet.body.data(), kTagSize) != 0) {
+    ++counters_.refused;
+    return ChannelReceive::bad_tag;
+  }
+  if ((h.flags & flag::kMessageAck) != 0) {
+    // Cumulative: everything below h.seq has arrived.
+    bool moved = false;
+    while (!outbound_.empty() && outbound_.front().seq < h.seq && sent_count_ > 0) {
+      queued_bytes_ -= std::min(queued_bytes_, outbound_.front().payload.size());
+      outbound_.pop_front();
+      --sent_count_;
+      moved = true;
+    }
+    if (moved) last_progress_ = now;
+    return ChannelReceive::acked;
+  }
+  ack_due_ = true;
+  if (h.seq < expected_) return ChannelReceive::duplicate;
+  if (h.seq > expected_) {
+    ++counters_.refused;
+    return ChannelReceive::out_of_order;
+  }
+  if (assembling_.size() + payload.size() > config_.max_message) {
+    ++counters_.refused;
+    assembling_.clear();
+    return ChannelReceive::too_large;
+  }
+  ++expected_;
+  assembling_.insert(assembling_.end(), payload.begin(), payload.end());
+  if ((h.flags & flag::kMore) == 0) {
+    ++counters_.messages_delivered;
+    std::vector<std::byte> message;
+    message.swap(assembling_);
+    deliver(message);
+  }
+  return ChannelReceive::fragment;
+}
+
+}  // namespace railyard::fabric
