@@ -28,6 +28,7 @@ std::vector<std::byte> reencode(const Packet& p) {
     case PacketType::data:
     case PacketType::probe:
     case PacketType::probe_reply:
+    case PacketType::message:
       n = encode_header(p.header, out);
       if (n != 0 && !p.body.empty()) {
         std::memcpy(out.data() + n, p.body.data(), p.body.size());
