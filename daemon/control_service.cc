@@ -74,6 +74,18 @@ void ControlService::handle(const v1::Request& request, ControlReply reply) cons
     case v1::Request::kDrain:
       *response.mutable_policy_reply() = handlers_.drain();
       return reply(std::move(response));
+    case v1::Request::kMigrate:
+      return handlers_.migrate(request.migrate(), [response = std::move(response), reply = std::move(reply)](
+                                                      v1::Status status, std::string error,
+                                                      v1::MigrationStatus result) mutable {
+        response.set_status(status);
+        response.set_error(std::move(error));
+        if (status == v1::STATUS_OK) *response.mutable_migration_reply() = std::move(result);
+        reply(std::move(response));
+      });
+    case v1::Request::kWorkload:
+      *response.mutable_workload_reply() = handlers_.workload();
+      return reply(std::move(response));
     case v1::Request::BODY_NOT_SET:
       break;
   }

@@ -33,6 +33,10 @@ struct ControlHandlers {
   /// An operator override ("auto" clears it); BAD_REQUEST with `error` for an unknown level.
   std::function<v1::Status(const v1::ThrottleRequest&, std::string& error, v1::PolicyReply& reply)> throttle;
   std::function<v1::PolicyReply()> drain;
+  /// Calls `done` exactly once: when the migration ends (or at once, when not waiting or refused).
+  std::function<void(const v1::MigrateRequest&, std::function<void(v1::Status, std::string, v1::MigrationStatus)> done)>
+      migrate;
+  std::function<v1::WorkloadReply()> workload;
 };
 
 class ControlService {

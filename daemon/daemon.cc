@@ -106,6 +106,25 @@ ControlHandlers Daemon::control_handlers() {
             policy_->set_drain("railctl");
             return policy_->reply();
           },
+      // live migration (issue 9)
+      .migrate =
+          [this](const v1::MigrateRequest& r, std::function<void(v1::Status, std::string, v1::MigrationStatus)> done) {
+            if (!migration_) return done(v1::STATUS_INTERNAL, "migration is not running", {});
+            const std::vector<uint64_t> ids(r.sequences().begin(), r.sequences().end());
+            std::string error;
+            // Answered at the end, or now (with the first state) when not waiting.
+            auto shared = std::make_shared<decltype(done)>(std::move(done));
+            const bool wait = r.wait();
+            const bool started = migration_->migrate(
+                r.to(), ids, "operator",
+                [shared, wait](const v1::MigrationStatus& status) {
+                  if (wait) (*shared)(v1::STATUS_OK, "", status);
+                },
+                error);
+            if (!started) return (*shared)(v1::STATUS_BAD_REQUEST, error, {});
+            if (!wait) (*shared)(v1::STATUS_OK, "", migration_->workload().migrations(0));
+          },
+      .workload = [this] { return migration_ ? migration_->workload() : v1::WorkloadReply(); },
   };
 }
 
@@ -125,6 +144,9 @@ void Daemon::start() {
                    .peer_names = [this] { return fabric_->peer_names(); }});
   fabric_->attach(*workloads_);
   workloads_->open(workload_settings(config_));
+  migration_ = std::make_unique<MigrationService>(io_, MigrationService::Settings{.host = config_.daemon.host_name},
+                                                  *fabric_, *workloads_);
+  migration_->start();
   telemetry_ = std::make_unique<TelemetryService>(io_, config_);
   telemetry_->watch_fabric(*fabric_, config_.rails, config_.peers);
   if (!config_.bmc.url.empty())
@@ -172,6 +194,7 @@ void Daemon::stop() {
   // runs until it is done.
   if (bmc_) bmc_->stop([] {});
   if (telemetry_) telemetry_->stop();
+  if (migration_) migration_->stop();
   if (workloads_) workloads_->close();
   if (fabric_) fabric_->stop();
   control_server_.close();

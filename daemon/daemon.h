@@ -12,6 +12,7 @@
 #include "daemon/control_server.h"
 #include "daemon/control_service.h"
 #include "daemon/fabric_service.h"
+#include "daemon/migration_service.h"
 #include "daemon/policy_service.h"
 #include "daemon/region_table.h"
 #include "daemon/systemd_notify.h"
@@ -56,6 +57,7 @@ class Daemon {
   RegionTable regions_;
   std::unique_ptr<FabricService> fabric_;  // built in start(): opening rails can fail
   std::unique_ptr<WorkloadServer> workloads_;
+  std::unique_ptr<MigrationService> migration_;  // after fabric_ and workloads_: uses both
   std::unique_ptr<TelemetryService> telemetry_;
   std::unique_ptr<BmcService> bmc_;  // absent without a [bmc] url
   std::unique_ptr<PolicyService> policy_;  // after bmc_ and telemetry_: uses both

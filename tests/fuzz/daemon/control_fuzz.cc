@@ -30,7 +30,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         error = "unknown level";
         return v1::STATUS_BAD_REQUEST;
       },
-      .drain = [] { return v1::PolicyReply(); }});
+      .drain = [] { return v1::PolicyReply(); },
+      .migrate = [](const v1::MigrateRequest&,
+                    std::function<void(v1::Status, std::string, v1::MigrationStatus)> done) {
+        done(v1::STATUS_BAD_REQUEST, "no decode workload", {});
+      },
+      .workload = [] { return v1::WorkloadReply(); }});
   std::string_view stream(reinterpret_cast<const char*>(data), size);
   while (true) {
     const auto split = framing::split(stream, 4096);

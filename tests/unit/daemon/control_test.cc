@@ -97,9 +97,50 @@ class ControlServiceTest : public ::testing::Test {
             p.set_draining(true);
             return p;
           },
+      .migrate =
+          [this](const v1::MigrateRequest& r, std::function<void(v1::Status, std::string, v1::MigrationStatus)> done) {
+            if (r.to() == "nowhere") return done(v1::STATUS_BAD_REQUEST, "no session with nowhere", {});
+            pending_migration = std::move(done);  // answered later, when the migration ends
+          },
+      .workload =
+          [] {
+            v1::WorkloadReply w;
+            w.set_decode_registered(true);
+            w.set_capacity(64);
+            return w;
+          },
   }};
+  std::function<void(v1::Status, std::string, v1::MigrationStatus)> pending_migration;
   std::string throttled;
 };
+
+TEST_F(ControlServiceTest, MigrateAnswersWhenTheMigrationEndsAndWorkloadAtOnce) {
+  v1::Request request;
+  request.set_protocol_version(1);
+  request.set_request_id(9);
+  request.mutable_migrate()->set_to("gpu-02");
+  request.mutable_migrate()->set_wait(true);
+  std::optional<v1::Response> answer;
+  service.handle(request, [&](v1::Response r) { answer = std::move(r); });
+  EXPECT_FALSE(answer.has_value());
+  ASSERT_TRUE(pending_migration);
+  v1::MigrationStatus status;
+  status.set_state("done");
+  pending_migration(v1::STATUS_OK, "", status);
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->request_id(), 9u);
+  EXPECT_EQ(answer->migration_reply().state(), "done");
+
+  request.mutable_migrate()->set_to("nowhere");
+  service.handle(request, [&](v1::Response r) { answer = std::move(r); });
+  EXPECT_EQ(answer->status(), v1::STATUS_BAD_REQUEST);
+  EXPECT_EQ(answer->error(), "no session with nowhere");
+
+  request.mutable_workload();
+  service.handle(request, [&](v1::Response r) { answer = std::move(r); });
+  EXPECT_EQ(answer->status(), v1::STATUS_OK);
+  EXPECT_EQ(answer->workload_reply().capacity(), 64u);
+}
 
 TEST_F(ControlServiceTest, PolicyThrottleDrain) {
   v1::Request request;
