@@ -41,6 +41,10 @@ commands:
   throttle LEVEL|auto hold a throttle level (normal, admission, batch, power_cap, power_cap_deep,
                       cpu_quota, freeze, or 0-6) until `throttle auto` gives control back to the policy
   drain               drain this host's workloads (held until `throttle auto`)
+  workload            the decode workload: sequences, tokens/s, migrations, peers' headroom
+  migrate [--to HOST] [--sequences ID,ID,...] [--no-wait]
+                      move decode sequences live to HOST (default: the peer with the most headroom);
+                      waits until they serve there, or until the migration fails and they serve on here
   fault rail R --drop P | --ecn P [--class kv|activation] | --clear
                       eBPF fault injector on this host's rail R (fabric.fault_injection must be on)
   watch [--filter TEXT]... [--interval MS] [--count N]
@@ -51,7 +55,7 @@ commands:
 options:
   --socket PATH   the daemon's control socket (default /run/railyard/control.sock)
   --json          machine-readable output (protobuf JSON mapping: 64-bit numbers are strings)
-  --timeout MS    how long to wait for the daemon (default 5000; send: 600000)
+  --timeout MS    how long to wait for the daemon (default 5000; send, migrate: 600000)
 
 exit codes: 0 ok, 1 failure, 2 usage
 )";
@@ -507,6 +511,96 @@ int cmd_policy(const Options& o, const std::vector<std::string>& c) {
   return kExitOk;
 }
 
+void print_migration(const v1::MigrationStatus& m) {
+  std::cout << fmt::format("migration {} ({}) {} {}: {}", m.id(), m.role(), m.role() == "source" ? "to" : "from",
+                           m.peer(), m.state());
+  std::cout << fmt::format(", {} sequences, {:.1f} MiB KV copied in {} rounds", m.sequences(),
+                           static_cast<double>(m.kv_bytes_copied()) / (1 << 20), m.rounds());
+  if (m.state() == "done" && m.role() == "source")
+    std::cout << fmt::format(", paused {:.1f} ms (final copy {:.1f} KiB)", m.downtime_ms(),
+                             static_cast<double>(m.final_copy_bytes()) / 1024);
+  std::cout << fmt::format(", {:.0f} ms{}\n", m.total_ms(), m.reason().empty() ? "" : " [" + m.reason() + "]");
+  if (!m.error().empty()) std::cout << "  error: " << m.error() << "\n";
+}
+
+int cmd_workload(const Options& o) {
+  v1::Request request;
+  request.mutable_workload();
+  const v1::WorkloadReply r = call(o, request).workload_reply();
+  if (o.json) {
+    std::cout << to_json(r);
+    return kExitOk;
+  }
+  if (!r.decode_registered()) {
+    std::cout << "no decode workload registered on this host\n";
+  } else {
+    std::cout << fmt::format("decode workload '{}': {} sequences, {} of {} slots free, {:.0f} tokens/s, throttle "
+                             "level {} (report {:.1f} s old)\n",
+                             r.name(), r.sequences_size(), r.free_slots(), r.capacity(), r.tokens_per_second(),
+                             r.throttle_level(), r.report_age_s());
+    if (r.sequences_size() > 0)
+      std::cout << fmt::format("\n{:>20} {:>6} {:>10} {:>12}\n", "SEQUENCE", "SLOT", "TOKENS", "KV BYTES");
+    for (const auto& s : r.sequences())
+      std::cout << fmt::format("{:>20} {:>6} {:>10} {:>12}\n", s.id(), s.slot(), s.tokens(), s.kv_bytes());
+  }
+  if (r.migrations_size() > 0) std::cout << "\nmigrations (in flight first, then the latest):\n";
+  for (const auto& m : r.migrations()) {
+    std::cout << "  ";
+    print_migration(m);
+  }
+  if (r.peers_size() > 0)
+    std::cout << fmt::format("\n{:<16} {:>7} {:>6} {:>10} {:>11} {:>6} {:>6}\n", "PEER HEADROOM", "DECODE", "FREE",
+                             "MARGIN °C", "CONGESTION", "LEVEL", "AGE");
+  for (const auto& p : r.peers()) {
+    const auto& h = p.headroom();
+    std::cout << fmt::format("{:<16} {:>7} {:>6} {:>10.1f} {:>11.2f} {:>6} {:>5.1f}s{}\n", p.peer(),
+                             h.decode_workload() ? "yes" : "no", h.free_slots(), h.thermal_margin_c(), h.congestion(),
+                             h.throttle_level(), p.age_s(), h.draining() ? " draining" : "");
+  }
+  return kExitOk;
+}
+
+int cmd_migrate(const Options& o, const std::vector<std::string>& c) {
+  v1::Request request;
+  auto& m = *request.mutable_migrate();
+  m.set_wait(true);
+  for (size_t i = 1; i < c.size(); ++i) {
+    auto value = [&]() -> const std::string& {
+      if (i + 1 >= c.size()) throw UsageError(fmt::format("{} needs a value", c[i]));
+      return c[++i];
+    };
+    if (c[i] == "--to") {
+      m.set_to(value());
+    } else if (c[i] == "--sequences") {
+      const std::string list = value();
+      size_t at = 0;
+      while (at <= list.size()) {
+        const size_t comma = std::min(list.find(',', at), list.size());
+        const std::string id = list.substr(at, comma - at);
+        try {
+          size_t used = 0;
+          m.add_sequences(std::stoull(id, &used));
+          if (used != id.size()) throw std::invalid_argument(id);
+        } catch (const std::exception&) {
+          throw UsageError(fmt::format("--sequences takes sequence ids separated by commas, not '{}'", id));
+        }
+        at = comma + 1;
+      }
+    } else if (c[i] == "--no-wait") {
+      m.set_wait(false);
+    } else {
+      throw UsageError(fmt::format("migrate does not take '{}'", c[i]));
+    }
+  }
+  const v1::MigrationStatus r = call(o, request, std::chrono::milliseconds(600000)).migration_reply();
+  if (o.json) {
+    std::cout << to_json(r);
+  } else {
+    print_migration(r);
+  }
+  return r.state() == "failed" ? kExitFailure : kExitOk;
+}
+
 int cmd_version(const Options& o) {
   std::optional<std::string> daemon_version;
   std::string why_not;
@@ -572,6 +666,8 @@ int dispatch(const Options& o) {
   if (c[0] == "bmc" && c.size() == 1) return cmd_bmc(o);
   if (c[0] == "policy" || c[0] == "throttle" || c[0] == "drain") return cmd_policy(o, c);
   if (c[0] == "watch") return cmd_watch(o, c);
+  if (c[0] == "workload" && c.size() == 1) return cmd_workload(o);
+  if (c[0] == "migrate") return cmd_migrate(o, c);
   if (c[0] == "fault") return cmd_fault(o, c);
   if (c[0] == "send") return cmd_send(o, c);
   if (c[0] == "version" && c.size() == 1) return cmd_version(o);
