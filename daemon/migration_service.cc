@@ -288,6 +288,7 @@ void MigrationService::on_accept(const std::string& peer, const v1::MigrateAccep
   }
   m.state = "precopy";
   log::info("migration {}: {} reserved slots; pre-copying KV", m.id, peer);
+  arm(settings_.copy_stall_timeout, "waiting for KV copies to complete");
   plan_round();
 }
 
@@ -364,6 +365,7 @@ void MigrationService::on_copied(uint64_t migration, uint64_t bytes, v1::Workloa
     return fail(fmt::format("a KV copy to {} failed ({})", m.peer, v1::WorkloadError_Name(error)));
   m.bytes += bytes;
   if (m.state == "final_copy") m.final_bytes += bytes;
+  arm(settings_.copy_stall_timeout, "waiting for KV copies to complete");
   if (!m.queued.empty()) return post_copies();
   if (m.in_flight != 0) return;
   if (m.state == "precopy") return plan_round();
@@ -384,6 +386,7 @@ void MigrationService::pause() {
     Outgoing& o = *outgoing_;
     if (!ack.ok()) return fail(fmt::format("the decode workload refused to pause: {}", ack.message()));
     o.state = "final_copy";
+    arm(settings_.copy_stall_timeout, "waiting for KV copies to complete");
     for (auto& s : o.sequences) {
       auto it = std::find_if(ack.sequences().begin(), ack.sequences().end(),
                              [&](const v1::SequenceState& a) { return a.id() == s.id; });

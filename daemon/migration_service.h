@@ -59,6 +59,7 @@ class MigrationService {
     std::chrono::milliseconds offer_timeout{3000};
     std::chrono::milliseconds command_timeout{2000};  // a workload's answer to one command
     std::chrono::milliseconds commit_timeout{5000};
+    std::chrono::milliseconds copy_stall_timeout{5000};  // no KV copy completed for this long: the target is gone
     std::chrono::milliseconds overall_timeout{300000};
     std::chrono::milliseconds headroom_interval{1000};
     uint64_t stop_copy_bytes = 1 << 20;  // pause once a round leaves at most this much to copy
