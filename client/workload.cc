@@ -14,6 +14,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <fmt/format.h>
@@ -39,7 +40,47 @@ static_assert(static_cast<int>(Error::checksum) == v1::WORKLOAD_ERROR_CHECKSUM);
 static_assert(static_cast<int>(Error::busy) == v1::WORKLOAD_ERROR_BUSY);
 
 std::string sys_error(const char* what) { return fmt::format("{}: {}", what, std::strerror(errno)); }
+
+SequenceState from_proto(const v1::SequenceState& s) {
+  return SequenceState{.id = s.id(),
+                       .slot = s.slot(),
+                       .kv_bytes = s.kv_bytes(),
+                       .tokens = s.tokens(),
+                       .last_token = s.last_token(),
+                       .kv_crc32c = s.kv_crc32c()};
+}
+
+void to_proto(const SequenceState& s, v1::SequenceState* out) {
+  out->set_id(s.id);
+  out->set_slot(s.slot);
+  out->set_kv_bytes(s.kv_bytes);
+  out->set_tokens(s.tokens);
+  out->set_last_token(s.last_token);
+  out->set_kv_crc32c(s.kv_crc32c);
+}
+
+std::optional<MigrationCommand::Kind> from_proto(v1::MigrationCommand::Kind kind) {
+  switch (kind) {
+    case v1::MigrationCommand::KIND_RESERVE: return MigrationCommand::Kind::reserve;
+    case v1::MigrationCommand::KIND_PAUSE: return MigrationCommand::Kind::pause;
+    case v1::MigrationCommand::KIND_RESUME: return MigrationCommand::Kind::resume;
+    case v1::MigrationCommand::KIND_RELEASE: return MigrationCommand::Kind::release;
+    case v1::MigrationCommand::KIND_ABORT: return MigrationCommand::Kind::abort;
+    default: return std::nullopt;
+  }
+}
 }  // namespace
+
+const char* kind_name(MigrationCommand::Kind kind) {
+  switch (kind) {
+    case MigrationCommand::Kind::reserve: return "reserve";
+    case MigrationCommand::Kind::pause: return "pause";
+    case MigrationCommand::Kind::resume: return "resume";
+    case MigrationCommand::Kind::release: return "release";
+    case MigrationCommand::Kind::abort: return "abort";
+  }
+  return "unknown";
+}
 
 const char* error_name(Error e) {
   switch (e) {
@@ -72,10 +113,14 @@ struct Workload::State {
   std::condition_variable replied;
   bool connected = true;
   uint64_t next_request_id = 1;
+  std::set<uint64_t> awaited;  // requests whose caller waits for the reply
   std::map<uint64_t, v1::WorkloadEvent> replies;
+  // The daemon answers a report only to refuse it; the next report() returns that.
+  std::optional<std::pair<Error, std::string>> report_refusal;
   std::deque<Completion> completions;
   std::deque<Inbound> inbound;
   std::deque<ThrottleCommand> commands;
+  std::deque<MigrationCommand> migrations;
   std::map<uint32_t, Region> regions;
 
   ~State() {
@@ -86,7 +131,9 @@ struct Workload::State {
     if (event_fd >= 0) ::close(event_fd);
   }
 
-  bool queued() const { return !completions.empty() || !inbound.empty() || !commands.empty(); }
+  bool queued() const {
+    return !completions.empty() || !inbound.empty() || !commands.empty() || !migrations.empty();
+  }
 
   void signal() {
     const uint64_t one = 1;
@@ -125,7 +172,7 @@ struct Workload::State {
   }
 
   void dispatch(v1::WorkloadEvent event) {
-    std::lock_guard lock(mu);
+    std::unique_lock lock(mu);
     if (event.has_transfer_completed()) {
       const auto& c = event.transfer_completed();
       completions.push_back(Completion{.transfer_id = c.transfer_id(),
@@ -154,51 +201,95 @@ struct Workload::State {
                                          .command_id = t.command_id(),
                                          .drain = t.drain()});
       signal();
+    } else if (event.has_migration_command()) {
+      const auto& m = event.migration_command();
+      const auto kind = from_proto(m.kind());
+      if (!kind) {
+        // Nobody could act on it: refuse it now rather than let the daemon time out.
+        lock.unlock();
+        refuse_unknown_migration(m);
+        return;
+      }
+      MigrationCommand command{
+          .kind = *kind, .command_id = m.command_id(), .migration_id = m.migration_id(), .peer = m.peer(), .sequences = {}};
+      command.sequences.reserve(static_cast<size_t>(m.sequences_size()));
+      for (const auto& s : m.sequences()) command.sequences.push_back(from_proto(s));
+      migrations.push_back(std::move(command));
+      signal();
     } else if (event.request_id() != 0) {
-      replies.emplace(event.request_id(), std::move(event));
-      replied.notify_all();
+      if (awaited.count(event.request_id()) != 0) {
+        replies.emplace(event.request_id(), std::move(event));
+        replied.notify_all();
+      } else if (event.error() != v1::WORKLOAD_ERROR_NONE) {
+        report_refusal.emplace(static_cast<Error>(event.error()),
+                               fmt::format("railyardd at {} refused a report: {}", path, event.message()));
+      }
     }
   }
 
-  // Sends a request (with `pass_fd` as SCM_RIGHTS if >= 0) and waits for its reply.
-  Result<v1::WorkloadEvent> call(v1::WorkloadRequest request, int pass_fd = -1) {
+  void refuse_unknown_migration(const v1::MigrationCommand& m) {
+    v1::WorkloadRequest request;
+    auto* a = request.mutable_ack();
+    a->set_command_id(m.command_id());
+    a->set_ok(false);
+    a->set_message(fmt::format("migration step kind {} is unknown to this librailyard; link the release of railyardd",
+                               static_cast<int>(m.kind())));
+    (void)send(std::move(request), /*await_reply=*/false);
+  }
+
+  // Sends a request (with `pass_fd` as SCM_RIGHTS if >= 0) and returns its
+  // request id; with `await_reply` its reply is kept for call() to collect.
+  Result<uint64_t> send(v1::WorkloadRequest request, bool await_reply, int pass_fd = -1) {
     uint64_t id;
     {
       std::lock_guard lock(mu);
       if (!connected) return {Error::daemon_gone, fmt::format("lost the connection to railyardd at {}", path)};
       id = next_request_id++;
+      if (await_reply) awaited.insert(id);
     }
     request.set_protocol_version(1);
     request.set_request_id(id);
     const std::string frame = framing::encode(request);
-    {
-      // One sender at a time keeps frames (and their fds) whole on the stream.
-      std::lock_guard lock(send_mu);
-      size_t done = 0;
-      while (done < frame.size()) {
-        iovec iov{.iov_base = const_cast<char*>(frame.data() + done), .iov_len = frame.size() - done};
-        msghdr msg{};
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-        if (pass_fd >= 0 && done == 0) {
-          msg.msg_control = control;
-          msg.msg_controllen = sizeof control;
-          cmsghdr* c = CMSG_FIRSTHDR(&msg);
-          c->cmsg_level = SOL_SOCKET;
-          c->cmsg_type = SCM_RIGHTS;
-          c->cmsg_len = CMSG_LEN(sizeof(int));
-          std::memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
-        }
-        ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return {Error::daemon_gone, fmt::format("lost the connection to railyardd at {}: {}", path,
-                                                           std::strerror(errno))};
-        done += static_cast<size_t>(n);
+    // One sender at a time keeps frames (and their fds) whole on the stream.
+    std::lock_guard lock(send_mu);
+    size_t done = 0;
+    while (done < frame.size()) {
+      iovec iov{.iov_base = const_cast<char*>(frame.data() + done), .iov_len = frame.size() - done};
+      msghdr msg{};
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+      if (pass_fd >= 0 && done == 0) {
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;
+        cmsghdr* c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        std::memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
       }
+      ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        const int e = errno;
+        std::lock_guard state_lock(mu);
+        awaited.erase(id);
+        return {Error::daemon_gone,
+                fmt::format("lost the connection to railyardd at {}: {}", path, std::strerror(e))};
+      }
+      done += static_cast<size_t>(n);
     }
+    return id;
+  }
+
+  // Sends a request (with `pass_fd` as SCM_RIGHTS if >= 0) and waits for its reply.
+  Result<v1::WorkloadEvent> call(v1::WorkloadRequest request, int pass_fd = -1) {
+    auto sent = send(std::move(request), /*await_reply=*/true, pass_fd);
+    if (!sent) return {sent.error(), sent.message()};
+    const uint64_t id = sent.value();
     std::unique_lock lock(mu);
     replied.wait(lock, [&] { return replies.count(id) != 0 || !connected; });
+    awaited.erase(id);
     auto it = replies.find(id);
     if (it == replies.end())
       return {Error::daemon_gone, fmt::format("railyardd at {} went away before answering", path)};
@@ -288,6 +379,38 @@ Result<Empty> Workload::deregister_region(uint32_t id) {
   return Empty{};
 }
 
+Result<Empty> Workload::register_decode(uint32_t region_id, uint32_t capacity, uint64_t slot_bytes) {
+  if (capacity == 0 || slot_bytes == 0) return {Error::bad_request, "a decode workload needs capacity and slot_bytes above 0"};
+  v1::WorkloadRequest request;
+  auto* d = request.mutable_register_decode();
+  d->set_region_id(region_id);
+  d->set_capacity(capacity);
+  d->set_slot_bytes(slot_bytes);
+  auto reply = state_->call(std::move(request));
+  if (!reply) return {reply.error(), reply.message()};
+  return Empty{};
+}
+
+Result<Empty> Workload::report(const SequenceReport& report) {
+  {
+    std::lock_guard lock(state_->mu);
+    if (state_->report_refusal) {
+      auto [error, message] = std::move(*state_->report_refusal);
+      state_->report_refusal.reset();
+      return {error, std::move(message)};
+    }
+  }
+  v1::WorkloadRequest request;
+  auto* r = request.mutable_report();
+  for (const auto& s : report.sequences) to_proto(s, r->add_sequences());
+  r->set_tokens_per_second(report.tokens_per_second);
+  r->set_free_slots(report.free_slots);
+  r->set_throttle_level(report.throttle_level);
+  auto sent = state_->send(std::move(request), /*await_reply=*/false);
+  if (!sent) return {sent.error(), sent.message()};
+  return Empty{};
+}
+
 Result<uint64_t> Workload::post(const TransferSpec& spec) {
   v1::WorkloadRequest request;
   auto* p = request.mutable_post_transfer();
@@ -341,12 +464,25 @@ std::optional<ThrottleCommand> Workload::next_command() {
   return c;
 }
 
-Result<Empty> Workload::ack(uint64_t command_id, bool ok, const std::string& message) {
+std::optional<MigrationCommand> Workload::next_migration() {
+  std::lock_guard lock(state_->mu);
+  uint64_t drained;
+  (void)!::read(state_->event_fd, &drained, sizeof drained);
+  if (state_->migrations.empty()) return std::nullopt;
+  MigrationCommand m = std::move(state_->migrations.front());
+  state_->migrations.pop_front();
+  if (state_->queued()) state_->signal();
+  return m;
+}
+
+Result<Empty> Workload::ack(uint64_t command_id, bool ok, const std::string& message,
+                            const std::vector<SequenceState>& sequences) {
   v1::WorkloadRequest request;
   auto* a = request.mutable_ack();
   a->set_command_id(command_id);
   a->set_ok(ok);
   a->set_message(message);
+  for (const auto& s : sequences) to_proto(s, a->add_sequences());
   auto reply = state_->call(std::move(request));
   if (!reply) return {reply.error(), reply.message()};
   return Empty{};

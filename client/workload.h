@@ -8,7 +8,12 @@
 //   poll(w.value().event_fd()) ... while (auto c = w.value().next_completion()) { ... }
 //
 // A background thread reads the daemon's events; completions, inbound
-// transfers and throttle commands queue up and make event_fd() readable. Every call is thread-safe.
+// transfers, throttle commands and migration commands queue up and make
+// event_fd() readable. Every call is thread-safe.
+//
+// A decode workload also registers its KV region with register_decode(),
+// report()s its sequences at least every 100 ms, and answers each
+// MigrationCommand from next_migration() with ack(command_id, ok, message, sequences).
 
 #include <cstddef>
 #include <cstdint>
@@ -16,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 namespace railyard {
 
@@ -106,6 +112,44 @@ struct ThrottleCommand {
   bool drain = false;       ///< emergency: stop taking work now
 };
 
+/// One decode sequence as the workload sees it (railyard.v1.SequenceState).
+struct SequenceState {
+  uint64_t id = 0;
+  uint32_t slot = 0;         ///< its KV bytes start at region offset slot * slot_bytes
+  uint64_t kv_bytes = 0;     ///< KV bytes written so far in the slot
+  uint64_t tokens = 0;       ///< tokens generated so far
+  uint64_t last_token = 0;   ///< the newest token (the next one depends on it)
+  uint32_t kv_crc32c = 0;    ///< CRC32C of the slot's first kv_bytes; set in PAUSE's ack and in RESUME
+};
+
+/// What a decode workload reports, at least every 100 ms.
+struct SequenceReport {
+  std::vector<SequenceState> sequences;  ///< every sequence decoding here (not paused or reserved ones)
+  double tokens_per_second = 0;          ///< over the last second, all sequences
+  uint32_t free_slots = 0;
+  uint32_t throttle_level = 0;           ///< the level the workload runs at
+};
+
+/// A step of a live migration, for the decode workload. Apply it, then ack()
+/// its command_id with the sequences the kind asks for.
+struct MigrationCommand {
+  enum class Kind {
+    reserve,  ///< target: reserve a free slot per sequence (id, kv_bytes, tokens); ack with (id, slot) each
+    pause,    ///< source: stop decoding them after the current step; ack with their final states and kv_crc32c
+    resume,   ///< target: the KV bytes are in the reserved slots; check kv_crc32c and decode on
+    release,  ///< source: the target serves them now; forget them and free their slots
+    abort,    ///< source: decode them on here (un-pause); target: drop the reservations
+  };
+  Kind kind = Kind::abort;
+  uint64_t command_id = 0;
+  uint64_t migration_id = 0;
+  std::string peer;                      ///< the other host
+  std::vector<SequenceState> sequences;  ///< RESERVE: id, kv_bytes, tokens; RESUME: final states with this host's slots; others: ids
+};
+
+/// Short name of a migration step, e.g. "reserve".
+const char* kind_name(MigrationCommand::Kind kind);
+
 struct Empty {};
 
 class Workload {
@@ -122,19 +166,33 @@ class Workload {
   Result<Region> register_region(uint64_t length, uint32_t id = 0, const std::string& name = "");
   Result<Empty> deregister_region(uint32_t id);
 
+  /// Declares this workload the host's decode workload: its KV lives in the
+  /// already registered region `region_id`, cut into `capacity` slots of
+  /// `slot_bytes`. Call once, after register_region().
+  Result<Empty> register_decode(uint32_t region_id, uint32_t capacity, uint64_t slot_bytes);
+
+  /// Sends the decode workload's sequences. The daemon does not answer, so
+  /// this returns once the report is written: daemon_gone if the connection
+  /// is lost, and the error of a report the daemon refused since the last call.
+  Result<Empty> report(const SequenceReport& report);
+
   /// Posts a transfer; returns its id once the daemon accepted it. The
   /// completion arrives later through next_completion().
   Result<uint64_t> post(const TransferSpec& spec);
 
-  /// Readable while completions or inbound transfers are queued (or the
-  /// daemon went away: then calls return daemon_gone).
+  /// Readable while completions, inbound transfers or commands are queued
+  /// (or the daemon went away: then calls return daemon_gone).
   int event_fd() const;
   std::optional<Completion> next_completion();
   std::optional<Inbound> next_inbound();
   /// Throttle commands, queued behind the same event_fd.
   std::optional<ThrottleCommand> next_command();
-  /// Tells the daemon whether the command was applied.
-  Result<Empty> ack(uint64_t command_id, bool ok = true, const std::string& message = "");
+  /// Migration commands (decode workloads only), queued behind the same event_fd, in the daemon's order.
+  std::optional<MigrationCommand> next_migration();
+  /// Tells the daemon whether the command (throttle or migration) was
+  /// applied; `sequences` answers RESERVE (id, slot) and PAUSE (final states).
+  Result<Empty> ack(uint64_t command_id, bool ok = true, const std::string& message = "",
+                    const std::vector<SequenceState>& sequences = {});
 
   const std::string& host_name() const;
   bool connected() const;
