@@ -96,7 +96,8 @@ Options parse_args(int argc, char** argv) {
     } else if (arg == "--help" || arg == "-h") {
       o.command = {"help"};
       return o;
-    } else if (arg.starts_with("--") && (o.command.empty() || (o.command[0] != "send" && o.command[0] != "watch" && o.command[0] != "fault"))) {
+    } else if (arg.starts_with("--") && (o.command.empty() || (o.command[0] != "send" && o.command[0] != "watch" &&
+                                                             o.command[0] != "fault" && o.command[0] != "migrate"))) {
       throw UsageError(fmt::format("unknown option '{}'", arg));
     } else {
       o.command.emplace_back(arg);
