@@ -46,6 +46,7 @@ struct MigrationService::Outgoing {
     uint32_t slot = 0;
     uint32_t target_slot = 0;
     uint64_t sent = 0;  // KV bytes [0, sent) are copied or on their way
+    bool ended = false;  // it finished on the source meanwhile: nothing to move
     v1::SequenceState final_state;
   };
   struct Copy {
@@ -63,6 +64,9 @@ struct MigrationService::Outgoing {
   size_t in_flight = 0;
   uint32_t rounds = 0;
   uint64_t bytes = 0, final_bytes = 0;
+  uint64_t round_bytes = 0;                // queued by the current round
+  Clock::time_point round_started;
+  double copy_Bps = 0;                     // the last round's rate
   Clock::time_point started, paused;
   int64_t started_unix_ms = 0;
   asio::steady_timer timer;
@@ -76,6 +80,7 @@ struct MigrationService::Outgoing {
 struct MigrationService::Incoming {
   std::vector<v1::SequenceState> sequences;  // id and this host's slot
   std::string state = "reserved";
+  bool aborted = false;  // the source gave up while the workload was resuming them
   Clock::time_point started;
   int64_t started_unix_ms = 0;
 };
@@ -306,14 +311,26 @@ void MigrationService::plan_round() {
   uint64_t dirty = 0;
   std::vector<std::pair<size_t, uint64_t>> grown;
   for (size_t i = 0; i < m.sequences.size(); ++i) {
-    for (const auto& s : decode->report.sequences()) {
+    const auto& reported = decode->report.sequences();
+    m.sequences[i].ended |= std::none_of(reported.begin(), reported.end(),
+                                         [&](const v1::SequenceState& s) { return s.id() == m.sequences[i].id; });
+    for (const auto& s : reported) {
       if (s.id() != m.sequences[i].id || s.kv_bytes() <= m.sequences[i].sent) continue;
       dirty += s.kv_bytes() - m.sequences[i].sent;
       grown.emplace_back(i, s.kv_bytes());
     }
   }
-  if (m.rounds > 0 && (dirty <= settings_.stop_copy_bytes || m.rounds >= settings_.max_rounds)) return pause();
+  if (m.rounds > 0) {
+    const double seconds = std::chrono::duration<double>(Clock::now() - m.round_started).count();
+    if (seconds > 0) m.copy_Bps = static_cast<double>(m.round_bytes) / seconds;
+    const double left_s = m.copy_Bps > 0 ? static_cast<double>(dirty) / m.copy_Bps : 0;
+    const bool quick = left_s <= std::chrono::duration<double>(settings_.stop_copy_time).count();
+    const bool not_shrinking = dirty >= m.round_bytes;
+    if (quick || not_shrinking || m.rounds >= settings_.max_rounds) return pause();
+  }
   ++m.rounds;
+  m.round_bytes = dirty;
+  m.round_started = Clock::now();
   for (const auto& [i, to] : grown) {
     m.queued.push_back({.sequence = i, .from = m.sequences[i].sent, .to = to});
     m.sequences[i].sent = to;
@@ -380,7 +397,9 @@ void MigrationService::pause() {
   command.set_kind(v1::MigrationCommand::KIND_PAUSE);
   command.set_migration_id(m.id);
   command.set_peer(m.peer);
-  for (const auto& s : m.sequences) command.add_sequences()->set_id(s.id);
+  for (const auto& s : m.sequences) {
+    if (!s.ended) command.add_sequences()->set_id(s.id);
+  }
   workloads_.migration_command(command, settings_.command_timeout, [this, id = m.id](const v1::Ack& ack) {
     if (!outgoing_ || outgoing_->id != id) return;
     Outgoing& o = *outgoing_;
@@ -390,8 +409,8 @@ void MigrationService::pause() {
     for (auto& s : o.sequences) {
       auto it = std::find_if(ack.sequences().begin(), ack.sequences().end(),
                              [&](const v1::SequenceState& a) { return a.id() == s.id; });
-      if (it == ack.sequences().end())
-        return fail(fmt::format("the decode workload paused without reporting sequence {}", s.id));
+      s.ended |= it == ack.sequences().end();  // finished before the pause
+      if (s.ended) continue;
       s.final_state = *it;
       if (it->kv_bytes() < s.sent)
         return fail(fmt::format("sequence {} reports {} KV bytes, fewer than the {} already copied", s.id,
@@ -413,6 +432,7 @@ void MigrationService::commit() {
   auto& c = *message.mutable_commit();
   c.set_migration_id(m.id);
   for (const auto& s : m.sequences) {
+    if (s.ended) continue;
     v1::SequenceState* f = c.add_sequences();
     *f = s.final_state;
     f->set_slot(s.target_slot);
@@ -432,7 +452,9 @@ void MigrationService::on_committed(const std::string& peer, const v1::MigrateCo
   release.set_kind(v1::MigrationCommand::KIND_RELEASE);
   release.set_migration_id(m.id);
   release.set_peer(m.peer);
-  for (const auto& s : m.sequences) release.add_sequences()->set_id(s.id);
+  for (const auto& s : m.sequences) {
+    if (!s.ended) release.add_sequences()->set_id(s.id);
+  }
   workloads_.migration_command(release, settings_.command_timeout, [id = m.id](const v1::Ack& ack) {
     if (!ack.ok())
       log::warning("migration {}: the decode workload did not release the moved sequences: {}", id, ack.message());
@@ -472,7 +494,8 @@ void MigrationService::finish(const std::string& state, const std::string& error
   status.set_role("source");
   status.set_peer(m->peer);
   status.set_state(state);
-  status.set_sequences(static_cast<uint32_t>(m->sequences.size()));
+  status.set_sequences(static_cast<uint32_t>(
+      std::count_if(m->sequences.begin(), m->sequences.end(), [](const auto& s) { return !s.ended; })));
   status.set_kv_bytes_copied(m->bytes);
   status.set_final_copy_bytes(m->final_bytes);
   status.set_rounds(m->rounds);
@@ -559,6 +582,19 @@ void MigrationService::on_commit(const std::string& peer, const v1::MigrateCommi
   resume.set_peer(peer);
   *resume.mutable_sequences() = commit.sequences();
   workloads_.migration_command(resume, settings_.command_timeout, [this, peer, id](const v1::Ack& ack) {
+    auto in = incoming_.find({peer, id});
+    if (in != incoming_.end() && in->second.aborted) {
+      // The source decodes them again: stop them here, or both hosts would.
+      if (ack.ok()) {
+        v1::MigrationCommand abort;
+        abort.set_kind(v1::MigrationCommand::KIND_ABORT);
+        abort.set_migration_id(id);
+        abort.set_peer(peer);
+        for (const auto& s : in->second.sequences) abort.add_sequences()->set_id(s.id());
+        workloads_.migration_command(abort, settings_.command_timeout, [](const v1::Ack&) {});
+      }
+      return end_incoming(peer, id, "failed", fmt::format("{} aborted while they resumed here", peer));
+    }
     v1::PeerMessage message;
     message.mutable_committed()->set_migration_id(id);
     message.mutable_committed()->set_ok(ack.ok());
@@ -573,6 +609,10 @@ void MigrationService::on_abort(const std::string& peer, const v1::MigrateAbort&
   const uint64_t id = abort.migration_id();
   auto it = incoming_.find({peer, id});
   if (it == incoming_.end()) return;
+  if (it->second.state == "resuming") {
+    it->second.aborted = true;  // settled when the workload answers the RESUME
+    return;
+  }
   if (it->second.state == "reserved") {
     v1::MigrationCommand command;
     command.set_kind(v1::MigrationCommand::KIND_ABORT);

@@ -58,11 +58,13 @@ class MigrationService {
     std::string host;
     std::chrono::milliseconds offer_timeout{3000};
     std::chrono::milliseconds command_timeout{2000};  // a workload's answer to one command
-    std::chrono::milliseconds commit_timeout{5000};
+    std::chrono::milliseconds commit_timeout{10000};
     std::chrono::milliseconds copy_stall_timeout{5000};  // no KV copy completed for this long: the target is gone
     std::chrono::milliseconds overall_timeout{300000};
     std::chrono::milliseconds headroom_interval{1000};
-    uint64_t stop_copy_bytes = 1 << 20;  // pause once a round leaves at most this much to copy
+    /// Pause once what is left would copy within this, at the last round's rate...
+    std::chrono::milliseconds stop_copy_time{5};
+    /// ...or once a round no longer shrinks what is left (decoding outgrows the rails), or after max_rounds.
     uint32_t max_rounds = 8;
     uint64_t copy_piece_bytes = 4 << 20;  // one transfer at most this long
   };
