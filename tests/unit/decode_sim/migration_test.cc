@@ -25,6 +25,7 @@
 
 #include "client/framing.h"
 #include "railyard/v1/workload.pb.h"
+#include "tools/decode-sim/determinism.h"
 #include "tools/decode-sim/token_log.h"
 
 extern char** environ;
@@ -78,6 +79,22 @@ class ScriptedHost {
   bool decode_registered() {
     std::unique_lock lock(mu_);
     return changed_.wait_for(lock, 10s, [&] { return decode_ != std::nullopt; });
+  }
+
+  /// Tells the workload that a transfer from `peer` landed in its region.
+  void inbound(const std::string& peer, uint32_t region, uint64_t offset, uint64_t length) {
+    v1::WorkloadEvent event;
+    event.set_protocol_version(1);
+    auto* in = event.mutable_inbound_transfer();
+    in->set_peer(peer);
+    in->set_region_id(region);
+    in->set_offset(offset);
+    in->set_length(length);
+    in->set_traffic_class(v1::TRAFFIC_CLASS_KV);
+    in->set_checksum_verified(true);
+    std::lock_guard lock(mu_);
+    const std::string frame = framing::encode(event);
+    (void)!::send(conn_fd_, frame.data(), frame.size(), MSG_NOSIGNAL);
   }
 
   /// Sends a migration step and waits for its ack.
@@ -231,8 +248,10 @@ class DecodeSimMigration : public ::testing::Test {
                              "--token-log", dir + "/" + log});
   }
 
-  LogReport check_logs() {
-    std::vector<std::string> paths = {dir + "/h1.log", dir + "/h2.log"};
+  // Checks the named token logs with verify_logs() (its exit status) and LogChecker (the counts).
+  LogReport check_logs(const std::vector<std::string>& names = {"h1.log", "h2.log"}) {
+    std::vector<std::string> paths;
+    for (const auto& name : names) paths.push_back(dir + "/" + name);
     std::FILE* sink = std::fopen("/dev/null", "w");
     const int status = verify_logs(paths, sink, stderr);
     std::fclose(sink);
@@ -356,6 +375,44 @@ TEST_F(DecodeSimMigration, ACorruptCopyIsRefusedAndAbortLeavesTheSequencesOnTheS
   EXPECT_TRUE(logs.ok());
   EXPECT_EQ(logs.handoffs.size(), 0u);
   EXPECT_EQ(logs.sequences, 2u);
+}
+
+TEST_F(DecodeSimMigration, PrefilledSlotsStartDecodingOnceTheirKvLandsAndIsRight) {
+  target_pid = spawn_decode_sim({"--socket", target->path(), "--prefill-slots", "2", "--capacity", "4",
+                                 "--kv-bytes-per-token", std::to_string(kBytesPerToken), "--max-tokens",
+                                 std::to_string(kMaxTokens), "--step-ms", "5", "--first-id", "40", "--token-log",
+                                 dir + "/h2.log"});
+  ASSERT_TRUE(target->decode_registered());
+  // Migration copies into other slots, or partial writes, start nothing.
+  target->inbound("h1", 1, 2 * kSlotBytes, 64 * kBytesPerToken);
+  for (uint32_t k = 0; k < 2; ++k) write_kv({target->slot(k), kSlotBytes}, 40 + k, 0, 64, kBytesPerToken);
+  target->inbound("h1", 1, 0, 64 * kBytesPerToken);
+  target->inbound("h1", 1, kSlotBytes, 64 * kBytesPerToken);
+  auto report = target->wait_report([](const v1::SequenceReport& r) {
+    return r.sequences_size() == 2 && r.sequences(1).tokens() > 70;
+  });
+  ASSERT_TRUE(report);
+  EXPECT_EQ(report->sequences(0).id(), 40u);
+  EXPECT_EQ(report->sequences(1).id(), 41u);
+  EXPECT_EQ(report->free_slots(), 2u);
+  EXPECT_EQ(stop(target_pid), 0);
+  target_pid = -1;
+  const LogReport logs = check_logs({"h2.log"});
+  EXPECT_TRUE(logs.ok());
+  EXPECT_EQ(logs.sequences, 2u);
+}
+
+TEST_F(DecodeSimMigration, AWrongPrefillFailsTheRun) {
+  target_pid = spawn_decode_sim({"--socket", target->path(), "--prefill-slots", "1", "--capacity", "2",
+                                 "--kv-bytes-per-token", std::to_string(kBytesPerToken), "--max-tokens",
+                                 std::to_string(kMaxTokens), "--first-id", "40"});
+  ASSERT_TRUE(target->decode_registered());
+  write_kv({target->slot(0), kSlotBytes}, 41, 0, 8, kBytesPerToken);  // another sequence's KV
+  target->inbound("h1", 1, 0, 8 * kBytesPerToken);
+  int status = 0;
+  ASSERT_EQ(::waitpid(target_pid, &status, 0), target_pid);
+  target_pid = -1;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1);
 }
 
 }  // namespace
