@@ -316,9 +316,9 @@ void Decoder::write_status(bool running) {
   const std::string json = fmt::format(
       "{{\"host\":\"{}\",\"running\":{},\"decoding\":{},\"paused\":{},\"reserved\":{},\"awaiting_prefill\":{},"
       "\"free_slots\":{},\"tokens\":{},\"finished\":{},\"migrated_in\":{},\"migrated_out\":{},"
-      "\"refused_commands\":{},\"throttle_level\":{},\"draining\":{},\"events\":[{}]}}\n",
+      "\"refused_commands\":{},\"ignored_inbound\":{},\"throttle_level\":{},\"draining\":{},\"events\":[{}]}}\n",
       host_, running, c.decoding, c.paused, c.reserved, c.awaiting_prefill, c.free, tokens_, finished_, migrated_in_,
-      migrated_out_, refused_commands_, throttle_level_, draining_, events);
+      migrated_out_, refused_commands_, ignored_inbound_, throttle_level_, draining_, events);
   // Written beside and renamed over, so a reader never sees half a file.
   const std::string tmp = o_.status_json + ".tmp";
   std::FILE* f = std::fopen(tmp.c_str(), "w");
@@ -524,7 +524,8 @@ int decode(const Options& o) {
   railyard::Region region = region_or_exit(w, region_bytes, o.region, "decode-sim-kv");
   auto registered = w.register_decode(region.id, o.capacity, o.slot_bytes());
   if (!registered) {
-    fmt::print(stderr, "decode-sim: railyardd at {} refused the decode workload (region {}, {} slots of {} bytes): {}\n",
+    fmt::print(stderr,
+               "decode-sim: railyardd at {} refused the decode workload (region {}, {} slots of {} bytes): {}\n",
                o.socket, region.id, o.capacity, o.slot_bytes(), registered.message());
     return 1;
   }

@@ -216,6 +216,16 @@ pid_t spawn_decode_sim(const std::vector<std::string>& args) {
   return pid;
 }
 
+std::string read_file(const std::string& path) {
+  std::string text;
+  std::FILE* f = std::fopen(path.c_str(), "r");
+  if (f == nullptr) return text;
+  char chunk[4096];
+  for (size_t n; (n = std::fread(chunk, 1, sizeof chunk, f)) > 0;) text.append(chunk, n);
+  std::fclose(f);
+  return text;
+}
+
 int stop(pid_t pid) {
   ::kill(pid, SIGTERM);
   int status = 0;
@@ -237,7 +247,7 @@ class DecodeSimMigration : public ::testing::Test {
     if (target_pid > 0) stop(target_pid);
     source.reset();
     target.reset();
-    for (const char* f : {"/h1.log", "/h2.log"}) ::unlink((dir + f).c_str());
+    for (const char* f : {"/h1.log", "/h2.log", "/h1.log.json", "/h2.log.json"}) ::unlink((dir + f).c_str());
     ::rmdir(dir.c_str());
   }
 
@@ -245,7 +255,7 @@ class DecodeSimMigration : public ::testing::Test {
     return spawn_decode_sim({"--socket", host.path(), "--sequences", std::to_string(sequences), "--capacity", "4",
                              "--context-tokens", "5", "--kv-bytes-per-token", std::to_string(kBytesPerToken),
                              "--max-tokens", std::to_string(kMaxTokens), "--step-ms", "5", "--first-id", "1",
-                             "--token-log", dir + "/" + log});
+                             "--token-log", dir + "/" + log, "--status-json", dir + "/" + log + ".json"});
   }
 
   // Checks the named token logs with verify_logs() (its exit status) and LogChecker (the counts).
@@ -319,6 +329,12 @@ TEST_F(DecodeSimMigration, SequencesMoveWithPreCopyAndTheLogsContinueWithoutLoss
   EXPECT_EQ(stop(source_pid), 0);
   EXPECT_EQ(stop(target_pid), 0);
   source_pid = target_pid = -1;
+
+  const std::string source_status = read_file(dir + "/h1.log.json");
+  EXPECT_NE(source_status.find("\"running\":false,\"decoding\":0,"), std::string::npos) << source_status;
+  EXPECT_NE(source_status.find("\"migrated_out\":3,"), std::string::npos) << source_status;
+  EXPECT_NE(source_status.find("\"seq 2 migrated to h2 at token "), std::string::npos) << source_status;
+  EXPECT_NE(read_file(dir + "/h2.log.json").find("\"migrated_in\":3,"), std::string::npos);
 
   const LogReport logs = check_logs();
   EXPECT_TRUE(logs.ok());
