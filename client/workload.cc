@@ -210,8 +210,11 @@ struct Workload::State {
         refuse_unknown_migration(m);
         return;
       }
-      MigrationCommand command{
-          .kind = *kind, .command_id = m.command_id(), .migration_id = m.migration_id(), .peer = m.peer(), .sequences = {}};
+      MigrationCommand command{.kind = *kind,
+                               .command_id = m.command_id(),
+                               .migration_id = m.migration_id(),
+                               .peer = m.peer(),
+                               .sequences = {}};
       command.sequences.reserve(static_cast<size_t>(m.sequences_size()));
       for (const auto& s : m.sequences()) command.sequences.push_back(from_proto(s));
       migrations.push_back(std::move(command));
@@ -380,7 +383,8 @@ Result<Empty> Workload::deregister_region(uint32_t id) {
 }
 
 Result<Empty> Workload::register_decode(uint32_t region_id, uint32_t capacity, uint64_t slot_bytes) {
-  if (capacity == 0 || slot_bytes == 0) return {Error::bad_request, "a decode workload needs capacity and slot_bytes above 0"};
+  if (capacity == 0 || slot_bytes == 0)
+    return {Error::bad_request, "a decode workload needs capacity and slot_bytes above 0"};
   v1::WorkloadRequest request;
   auto* d = request.mutable_register_decode();
   d->set_region_id(region_id);

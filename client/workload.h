@@ -144,7 +144,8 @@ struct MigrationCommand {
   uint64_t command_id = 0;
   uint64_t migration_id = 0;
   std::string peer;                      ///< the other host
-  std::vector<SequenceState> sequences;  ///< RESERVE: id, kv_bytes, tokens; RESUME: final states with this host's slots; others: ids
+  /// RESERVE: id, kv_bytes, tokens; RESUME: final states with this host's slots; others: ids.
+  std::vector<SequenceState> sequences;
 };
 
 /// Short name of a migration step, e.g. "reserve".

@@ -9,9 +9,9 @@
 //
 // Exit codes: 0 ok, 1 failure, 2 usage.
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -232,7 +232,7 @@ class Decoder {
         table_(region, o.capacity, o.kv_bytes_per_token, o.max_tokens),
         host_(w.host_name().empty() ? o.name : w.host_name()) {}
 
-  int run(int signal_fd);
+  int run(int stop_fd);
 
  private:
   bool open_token_log();
@@ -316,9 +316,9 @@ void Decoder::write_status(bool running) {
   const std::string json = fmt::format(
       "{{\"host\":\"{}\",\"running\":{},\"decoding\":{},\"paused\":{},\"reserved\":{},\"awaiting_prefill\":{},"
       "\"free_slots\":{},\"tokens\":{},\"finished\":{},\"migrated_in\":{},\"migrated_out\":{},"
-      "\"refused_commands\":{},\"throttle_level\":{},\"draining\":{},\"events\":[{}]}}\n",
+      "\"refused_commands\":{},\"ignored_inbound\":{},\"throttle_level\":{},\"draining\":{},\"events\":[{}]}}\n",
       host_, running, c.decoding, c.paused, c.reserved, c.awaiting_prefill, c.free, tokens_, finished_, migrated_in_,
-      migrated_out_, refused_commands_, throttle_level_, draining_, events);
+      migrated_out_, refused_commands_, ignored_inbound_, throttle_level_, draining_, events);
   // Written beside and renamed over, so a reader never sees half a file.
   const std::string tmp = o_.status_json + ".tmp";
   std::FILE* f = std::fopen(tmp.c_str(), "w");
@@ -423,7 +423,7 @@ bool Decoder::handle_events() {
   return w_.connected();
 }
 
-int Decoder::run(int signal_fd) {
+int Decoder::run(int stop_fd) {
   if (!open_token_log()) return 1;
   for (uint64_t k = 0; k < o_.prefill_slots; ++k) {
     Answer a = table_.expect_prefill(o_.first_id + k, static_cast<uint32_t>(k));
@@ -472,7 +472,7 @@ int Decoder::run(int signal_fd) {
     const int timeout_ms = static_cast<int>(std::clamp<int64_t>(
         std::chrono::duration_cast<std::chrono::milliseconds>(wake - Clock::now()).count() + 1, 0, 1000));
     pollfd fds[2] = {{.fd = w_.event_fd(), .events = POLLIN, .revents = 0},
-                     {.fd = signal_fd, .events = POLLIN, .revents = 0}};
+                     {.fd = stop_fd, .events = POLLIN, .revents = 0}};
     if (::poll(fds, 2, timeout_ms) < 0 && errno != EINTR) {
       fmt::print(stderr, "decode-sim: poll: {}\n", std::strerror(errno));
       return 1;
@@ -493,32 +493,45 @@ int Decoder::run(int signal_fd) {
   return failed_ ? 1 : 0;
 }
 
+// SIGTERM/SIGINT may land on librailyard's reader thread as well as on ours,
+// so the handler only writes to a pipe the loop polls. Before the loop runs
+// (a call to the daemon may block), it ends the process at once.
+volatile sig_atomic_t g_loop_running = 0;
+int g_stop_pipe[2] = {-1, -1};
+
+void on_stop_signal(int) {
+  if (g_loop_running == 0) {
+    constexpr char kMessage[] = "decode-sim: stopped by a signal before decoding started\n";
+    (void)!::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
+    ::_exit(1);
+  }
+  const char byte = 1;
+  (void)!::write(g_stop_pipe[1], &byte, 1);
+}
+
 int decode(const Options& o) {
-  // Blocked before librailyard starts its reader thread, so the thread inherits
-  // the mask and SIGTERM/SIGINT reach the loop only through the signalfd.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  const int signal_fd = ::signalfd(-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK);
-  if (signal_fd < 0) {
-    fmt::print(stderr, "decode-sim: signalfd: {}\n", std::strerror(errno));
+  if (::pipe2(g_stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+    fmt::print(stderr, "decode-sim: pipe2: {}\n", std::strerror(errno));
     return 1;
   }
+  struct sigaction stop {};
+  stop.sa_handler = on_stop_signal;
+  sigemptyset(&stop.sa_mask);
+  ::sigaction(SIGTERM, &stop, nullptr);
+  ::sigaction(SIGINT, &stop, nullptr);
   Workload w = connect_or_exit(o);
   const uint64_t region_bytes = uint64_t{o.capacity} * o.slot_bytes();
   railyard::Region region = region_or_exit(w, region_bytes, o.region, "decode-sim-kv");
   auto registered = w.register_decode(region.id, o.capacity, o.slot_bytes());
   if (!registered) {
-    fmt::print(stderr, "decode-sim: railyardd at {} refused the decode workload (region {}, {} slots of {} bytes): {}\n",
+    fmt::print(stderr,
+               "decode-sim: railyardd at {} refused the decode workload (region {}, {} slots of {} bytes): {}\n",
                o.socket, region.id, o.capacity, o.slot_bytes(), registered.message());
     return 1;
   }
   Decoder decoder(o, w, {region.data, region.length}, region.id);
-  const int status = decoder.run(signal_fd);
-  ::close(signal_fd);
-  return status;
+  g_loop_running = 1;
+  return decoder.run(g_stop_pipe[0]);
 }
 
 }  // namespace

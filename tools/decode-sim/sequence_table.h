@@ -50,7 +50,6 @@ class SequenceTable {
   SequenceTable(std::span<std::byte> region, uint32_t capacity, uint64_t kv_bytes_per_token, uint64_t max_tokens);
 
   uint64_t slot_bytes() const { return slot_bytes_; }
-  uint64_t kv_bytes_per_token() const { return kv_bytes_per_token_; }
 
   /// A new decoding sequence whose first `context_tokens` are prefilled here.
   Answer start(uint64_t id, uint64_t context_tokens);

@@ -115,7 +115,8 @@ int verify_logs(const std::vector<std::string>& paths, std::FILE* out, std::FILE
   const LogReport r = checker.finish();
   constexpr size_t kProblemsShown = 50;
   for (size_t i = 0; i < r.problems.size() && i < kProblemsShown; ++i) fmt::print(err, "{}\n", r.problems[i]);
-  if (r.problems.size() > kProblemsShown) fmt::print(err, "... and {} more problems\n", r.problems.size() - kProblemsShown);
+  if (r.problems.size() > kProblemsShown)
+    fmt::print(err, "... and {} more problems\n", r.problems.size() - kProblemsShown);
   std::vector<int64_t> downtimes;
   for (const auto& h : r.handoffs) {
     fmt::print(out, "sequence {}: {} -> {} at token {}, downtime {}\n", h.sequence, h.from, h.to, h.index,
