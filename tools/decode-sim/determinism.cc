@@ -52,8 +52,8 @@ void write_kv(std::span<std::byte> slot, uint64_t sequence, uint64_t first, uint
 }
 
 std::optional<uint64_t> first_wrong_kv_token(std::span<const std::byte> slot, uint64_t sequence, uint64_t tokens,
-                                             uint64_t bytes_per_token) {
-  for (uint64_t t = 0; t < tokens; ++t) {
+                                             uint64_t bytes_per_token, uint64_t first) {
+  for (uint64_t t = first; t < tokens; ++t) {
     const uint64_t seed = kv_seed(sequence, t);
     const std::byte* in = slot.data() + t * bytes_per_token;
     for (uint64_t k = 0; k * 8 < bytes_per_token; ++k) {

@@ -28,9 +28,9 @@ uint64_t last_token_after(uint64_t sequence, uint64_t tokens);
 /// `slot`, where token t occupies [t * bytes_per_token, (t + 1) * bytes_per_token).
 void write_kv(std::span<std::byte> slot, uint64_t sequence, uint64_t first, uint64_t count, uint64_t bytes_per_token);
 
-/// The first token among [0, tokens) whose KV bytes in `slot` differ from
-/// what `sequence` generates; nullopt when all match.
+/// The first token among [first, tokens) whose KV bytes in `slot` differ
+/// from what `sequence` generates; nullopt when all match.
 std::optional<uint64_t> first_wrong_kv_token(std::span<const std::byte> slot, uint64_t sequence, uint64_t tokens,
-                                             uint64_t bytes_per_token);
+                                             uint64_t bytes_per_token, uint64_t first = 0);
 
 }  // namespace railyard::decode_sim

@@ -396,7 +396,9 @@ void Decoder::on_migration(const railyard::MigrationCommand& m) {
 void Decoder::on_inbound(const railyard::Inbound& in) {
   const uint64_t slot_bytes = table_.slot_bytes();
   const auto slot = static_cast<uint32_t>(in.offset / slot_bytes);
-  // Migration copies land in reserved slots too; only whole prefills of awaited slots start sequences.
+  // Migration copies land in reserved slots: checked as they come; only whole
+  // prefills of awaited slots start sequences.
+  if (in.region_id == region_id_) table_.landed(slot, in.offset % slot_bytes, in.length);
   if (in.region_id != region_id_ || in.offset % slot_bytes != 0 || !table_.awaiting_prefill(slot)) {
     ++ignored_inbound_;
     return;
@@ -416,8 +418,13 @@ void Decoder::on_inbound(const railyard::Inbound& in) {
 // Drains every queue behind event_fd; false once the daemon is gone.
 bool Decoder::handle_events() {
   while (auto c = w_.next_command()) on_throttle(*c);
-  while (auto m = w_.next_migration()) on_migration(*m);
+  // Inbound first, and again before each command: the bytes a RESUME
+  // relies on arrived before it, so they are checked before it is handled.
   while (auto in = w_.next_inbound()) on_inbound(*in);
+  while (auto m = w_.next_migration()) {
+    while (auto in = w_.next_inbound()) on_inbound(*in);
+    on_migration(*m);
+  }
   while (w_.next_completion()) {
   }
   return w_.connected();

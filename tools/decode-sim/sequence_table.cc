@@ -45,6 +45,36 @@ SequenceState SequenceTable::state_of(uint32_t slot) const {
                        .kv_crc32c = s.kv_crc32c};
 }
 
+void SequenceTable::landed(uint32_t slot, uint64_t offset, uint64_t length) {
+  if (slot >= slots_.size() || slots_[slot].phase != Phase::reserved || length == 0) return;
+  Slot& s = slots_[slot];
+  uint64_t& end = s.landed[offset];
+  end = std::max(end, offset + length);
+  // Merge what is now contiguous with the checked prefix, then check it.
+  uint64_t reach = s.checked_tokens * kv_bytes_per_token_;
+  for (auto it = s.landed.begin(); it != s.landed.end() && it->first <= reach;) {
+    reach = std::max(reach, it->second);
+    it = s.landed.erase(it);
+  }
+  if (reach > s.checked_tokens * kv_bytes_per_token_) s.landed[reach - reach % kv_bytes_per_token_] = reach;
+  check_to(slot, std::min(reach / kv_bytes_per_token_, max_tokens_));
+}
+
+void SequenceTable::check_to(uint32_t slot, uint64_t tokens) {
+  Slot& s = slots_[slot];
+  if (tokens <= s.checked_tokens || !s.bad.empty()) return;
+  const auto kv = slot_span(slot);
+  if (auto wrong = first_wrong_kv_token(kv, s.id, tokens, kv_bytes_per_token_, s.checked_tokens)) {
+    s.bad = fmt::format("sequence {}: the KV bytes of token {} in slot {} are not what sequence {} generates", s.id,
+                        *wrong, slot, s.id);
+    return;
+  }
+  s.checked_crc32c = fabric::crc32c(kv.subspan(s.checked_tokens * kv_bytes_per_token_,
+                                               (tokens - s.checked_tokens) * kv_bytes_per_token_),
+                                    s.checked_crc32c);
+  s.checked_tokens = tokens;
+}
+
 void SequenceTable::free_slot(uint32_t slot) {
   slot_of_.erase(slots_[slot].id);
   slots_[slot] = Slot{};
@@ -130,9 +160,10 @@ Answer SequenceTable::reserve(uint64_t migration_id, const std::vector<SequenceS
 }
 
 Answer SequenceTable::pause(uint64_t migration_id, const std::vector<SequenceState>& which) {
+  // A sequence that finished meanwhile is no longer here: the answer leaves it out.
   for (const auto& w : which) {
     auto it = slot_of_.find(w.id);
-    if (it == slot_of_.end()) return refuse(fmt::format("sequence {} is not on this host", w.id));
+    if (it == slot_of_.end()) continue;
     const Slot& s = slots_[it->second];
     const bool paused_by_this = s.phase == Phase::paused && s.migration_id == migration_id;
     if (s.phase != Phase::decoding && !paused_by_this)
@@ -140,7 +171,9 @@ Answer SequenceTable::pause(uint64_t migration_id, const std::vector<SequenceSta
   }
   Answer answer;
   for (const auto& w : which) {
-    const uint32_t slot = slot_of_.at(w.id);
+    auto it = slot_of_.find(w.id);
+    if (it == slot_of_.end()) continue;
+    const uint32_t slot = it->second;
     slots_[slot].phase = Phase::paused;
     slots_[slot].migration_id = migration_id;
     answer.sequences.push_back(state_of(slot));
@@ -181,8 +214,11 @@ Answer SequenceTable::resume(uint64_t migration_id, const std::vector<SequenceSt
       note(fmt::format("sequence {}: {} KV bytes for {} tokens do not fit this host's {} bytes per token and {} "
                        "tokens per slot",
                        f.id, f.kv_bytes, f.tokens, kv_bytes_per_token_, max_tokens_));
-    } else if (auto problem = check_slot(slot, f.id, f.tokens, f.kv_crc32c, /*check_crc=*/true); !problem.empty()) {
-      note(problem);
+    } else if (check_to(slot, f.tokens); !slots_[slot].bad.empty()) {
+      note(slots_[slot].bad);
+    } else if (slots_[slot].checked_crc32c != f.kv_crc32c) {
+      note(fmt::format("sequence {}: CRC32C of the {} KV bytes in slot {} is {:08x}, the source's was {:08x}", f.id,
+                       f.kv_bytes, slot, slots_[slot].checked_crc32c, f.kv_crc32c));
     } else if (f.last_token != last_token_after(f.id, f.tokens)) {
       note(fmt::format("sequence {}: last_token {} is not its token {}", f.id, f.last_token, f.tokens - 1));
     }
@@ -233,10 +269,6 @@ Answer SequenceTable::abort(uint64_t migration_id, const std::vector<SequenceSta
     auto it = slot_of_.find(w.id);
     if (it == slot_of_.end()) continue;
     const Slot& s = slots_[it->second];
-    if (s.phase == Phase::decoding && s.migration_id == migration_id)
-      return refuse(fmt::format("sequence {} was already resumed here by migration {}: aborting now would run it on "
-                                "both hosts; release it on the source instead",
-                                w.id, migration_id));
     if ((s.phase == Phase::paused || s.phase == Phase::reserved) && s.migration_id != migration_id)
       return refuse(fmt::format("sequence {} is {} by migration {}, not {}", w.id, phase_name(s.phase),
                                 s.migration_id, migration_id));
@@ -252,7 +284,8 @@ Answer SequenceTable::abort(uint64_t migration_id, const std::vector<SequenceSta
       s.phase = Phase::decoding;
       s.migration_id = 0;
       answer.sequences.push_back(state_of(slot));
-    } else if (s.phase == Phase::reserved) {
+    } else if (s.phase == Phase::reserved || (s.phase == Phase::decoding && s.migration_id == migration_id)) {
+      // Reserved, or resumed here while the source gave up and decodes them again: stop them here.
       answer.sequences.push_back(SequenceState{.id = s.id, .slot = slot, .kv_bytes = 0, .tokens = 0,
                                                .last_token = 0, .kv_crc32c = 0});
       free_slot(slot);

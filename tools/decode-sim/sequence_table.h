@@ -63,6 +63,11 @@ class SequenceTable {
   Answer release(uint64_t migration_id, const std::vector<SequenceState>& which);
   Answer abort(uint64_t migration_id, const std::vector<SequenceState>& which);
 
+  /// Migration bytes landed in a reserved slot at [offset, offset + length)
+  /// of the slot: checked now, while the source still decodes, so RESUME
+  /// only has to check what the final copy brought.
+  void landed(uint32_t slot, uint64_t offset, uint64_t length);
+
   /// Sets slot `slot` aside for sequence `id`, whose KV a prefill host will write there.
   Answer expect_prefill(uint64_t id, uint32_t slot);
   /// The prefill host wrote `kv_bytes` into `slot`: verify them and decode on.
@@ -83,7 +88,14 @@ class SequenceTable {
     uint64_t last_token = 0;
     uint32_t kv_crc32c = 0;      // of the first tokens * kv_bytes_per_token bytes, kept up to date per token
     uint64_t migration_id = 0;   // paused or reserved by; for decoding, the migration that brought it here (0: none)
+    // reserved: the prefix of landed KV already checked, its CRC32C, and landed ranges beyond it.
+    uint64_t checked_tokens = 0;
+    uint32_t checked_crc32c = 0;
+    std::string bad;             // the first wrong token found while checking landed bytes
+    std::map<uint64_t, uint64_t> landed;  // byte offset -> end
   };
+  // Extends the checked prefix of reserved `slot` to `tokens` tokens (contents and CRC).
+  void check_to(uint32_t slot, uint64_t tokens);
 
   static const char* phase_name(Phase phase);
   std::span<std::byte> slot_span(uint32_t slot);
