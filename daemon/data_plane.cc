@@ -144,9 +144,10 @@ bool DataPlane::submit(FabricCommand command) {
   return true;
 }
 
-bool DataPlane::send_message(uint16_t peer, std::span<const std::byte> datagram) {
+bool DataPlane::send_message(uint16_t peer, std::span<const std::byte> datagram, uint32_t rail_shift) {
   if (peer >= state_.size() || datagram.size() > message_limit_) return false;
-  MessageDatagram m{.peer = peer, .length = static_cast<uint16_t>(datagram.size()), .bytes = {}};
+  MessageDatagram m{
+      .peer = peer, .length = static_cast<uint16_t>(datagram.size()), .rail_shift = rail_shift, .bytes = {}};
   std::memcpy(m.bytes.data(), datagram.data(), datagram.size());
   if (!messages_out_.push(m)) return false;
   wake(command_fd_);
@@ -230,14 +231,17 @@ bool DataPlane::poll_commands(uint64_t now) {
   bool any = false;
   while (auto message = messages_out_.pop()) {
     any = true;
-    // The first rail up, always the same one while it stays up: fragments
-    // spread over rails would arrive out of order and be resent.
+    // One rail at a time (fragments spread over rails would arrive out of
+    // order and be resent); the control thread moves to the next when
+    // messages get lost on it (a rail can look up from this end only).
     const PeerState& p = *state_[message->peer];
-    const uint32_t up = p.sender ? p.sender->up_mask() : 0;
+    uint32_t up = p.sender ? p.sender->up_mask() : 0;
     if (up == 0) {
       ++counts_.messages_dropped;
       continue;
     }
+    for (uint32_t skip = message->rail_shift % static_cast<uint32_t>(std::popcount(up)); skip > 0; --skip)
+      up &= up - 1;
     send_control(static_cast<uint8_t>(std::countr_zero(up)), message->peer, message->datagram());
   }
   while (auto command = commands_.pop()) {
@@ -352,7 +356,8 @@ bool DataPlane::receive(uint64_t now) {
               ++counts_.rx_stale_session;
               break;
             }
-            MessageDatagram m{.peer = frame.peer, .length = static_cast<uint16_t>(frame.bytes.size()), .bytes = {}};
+            MessageDatagram m{
+                .peer = frame.peer, .length = static_cast<uint16_t>(frame.bytes.size()), .rail_shift = 0, .bytes = {}};
             if (frame.bytes.size() <= m.bytes.size()) std::memcpy(m.bytes.data(), frame.bytes.data(), frame.bytes.size());
             if (frame.bytes.size() > m.bytes.size() || !messages_in_.push(m)) {
               ++counts_.messages_dropped;

@@ -44,6 +44,7 @@ struct MessageDatagram {
   static constexpr size_t kMaxBytes = 1472;  // an IPv4/UDP datagram in a 1500-byte frame
   uint16_t peer = 0;
   uint16_t length = 0;
+  uint32_t rail_shift = 0;  // send on the (shift mod n)-th of the n rails up: moves on when messages get lost
   std::array<std::byte, kMaxBytes> bytes;
   std::span<const std::byte> datagram() const { return std::span(bytes).first(length); }
 };
@@ -120,9 +121,9 @@ class DataPlane {
   /// Readable when events or messages are queued.
   int event_fd() const { return event_fd_; }
   std::optional<FabricEvent> next_event();
-  /// Control thread: a MESSAGE datagram for `peer`, sent on its first rail
-  /// that is up. False when the ring is full (the channel resends).
-  bool send_message(uint16_t peer, std::span<const std::byte> datagram);
+  /// Control thread: a MESSAGE datagram for `peer`, sent on its
+  /// (rail_shift mod n)-th of n rails up. False when the ring is full (the channel resends).
+  bool send_message(uint16_t peer, std::span<const std::byte> datagram, uint32_t rail_shift);
   /// Control thread: a MESSAGE datagram that arrived on the peer's session.
   std::optional<MessageDatagram> next_message();
   /// Largest MESSAGE datagram every rail carries.

@@ -161,6 +161,8 @@ FabricService::FabricService(asio::io_context& io, const config::Config& config,
                                                      message_limit - fabric::kHeaderSize - fabric::kTagSize};
   channels_.reserve(peer_config_.size());
   for (size_t p = 0; p < peer_config_.size(); ++p) channels_.emplace_back(settings.psk, channel_config);
+  message_rail_shift_.assign(peer_config_.size(), 0);
+  message_losses_.assign(peer_config_.size(), 0);
   plane_ = std::make_unique<DataPlane>(std::move(settings), regions_);
   plane_->start();
   link_fd_.assign(links_->fd());
@@ -339,8 +341,15 @@ void FabricService::flush_messages() {
   const uint64_t now = now_ns();
   uint64_t deadline = UINT64_MAX;
   for (size_t p = 0; p < channels_.size(); ++p) {
+    const auto& c = channels_[p].counters();
+    const uint64_t losses = c.fragments_resent + c.duplicates;
+    if (losses != message_losses_[p]) {  // lost on the rail in use, one way or the other: try the next
+      message_losses_[p] = losses;
+      ++message_rail_shift_[p];
+    }
     channels_[p].poll(now, [&](std::span<const std::byte> datagram) {
-      plane_->send_message(static_cast<uint16_t>(p), datagram);  // a full ring: the channel resends
+      // A full ring: the channel resends.
+      plane_->send_message(static_cast<uint16_t>(p), datagram, message_rail_shift_[p]);
     });
     deadline = std::min(deadline, channels_[p].next_deadline());
   }

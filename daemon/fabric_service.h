@@ -122,6 +122,8 @@ class FabricService {
   std::map<uint64_t, std::function<void(const FabricEvent&)>> probe_waiters_;
   std::map<uint64_t, std::function<void(v1::WorkloadError)>> internal_waiters_;
   std::vector<fabric::PeerChannel> channels_;
+  std::vector<uint32_t> message_rail_shift_;  // per peer: moves on when messages or their ACKs get lost
+  std::vector<uint64_t> message_losses_;      // per peer: resends + duplicates seen at the last shift
   boost::asio::steady_timer message_timer_;
   MessageHandler message_handler_;
   PeerHandler peer_handler_;

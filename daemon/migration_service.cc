@@ -608,7 +608,21 @@ void MigrationService::on_commit(const std::string& peer, const v1::MigrateCommi
 void MigrationService::on_abort(const std::string& peer, const v1::MigrateAbort& abort) {
   const uint64_t id = abort.migration_id();
   auto it = incoming_.find({peer, id});
-  if (it == incoming_.end()) return;
+  if (it == incoming_.end()) {
+    auto done = std::find_if(resumed_.begin(), resumed_.end(),
+                             [&](const auto& entry) { return entry.first == std::make_pair(peer, id); });
+    if (done == resumed_.end()) return;
+    log::warning("migration {} from {}: aborted after the sequences resumed here ({}); stopping them here",
+                 id, peer, abort.reason());
+    v1::MigrationCommand command;
+    command.set_kind(v1::MigrationCommand::KIND_ABORT);
+    command.set_migration_id(id);
+    command.set_peer(peer);
+    for (const auto& s : done->second) command.add_sequences()->set_id(s.id());
+    workloads_.migration_command(command, settings_.command_timeout, [](const v1::Ack&) {});
+    resumed_.erase(done);
+    return;
+  }
   if (it->second.state == "resuming") {
     it->second.aborted = true;  // settled when the workload answers the RESUME
     return;
@@ -637,10 +651,14 @@ void MigrationService::end_incoming(const std::string& peer, uint64_t id, const 
   status.set_total_ms(ms_since(it->second.started));
   status.set_error(error);
   status.set_started_unix_ms(it->second.started_unix_ms);
-  if (state == "done")
+  if (state == "done") {
     log::info("migration {} from {}: {} sequences resumed here", id, peer, it->second.sequences.size());
-  else
+    resumed_.emplace_back(std::make_pair(peer, id), it->second.sequences);
+    if (resumed_.size() > kHistory) resumed_.pop_front();
+  }
+  else {
     log::warning("migration {} from {} ended without a move: {}", id, peer, error);
+  }
   incoming_.erase(it);
   remember(status);
 }

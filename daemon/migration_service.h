@@ -131,6 +131,9 @@ class MigrationService {
 
   std::unique_ptr<Outgoing> outgoing_;  // one at a time
   std::map<std::pair<std::string, uint64_t>, Incoming> incoming_;
+  // Migrations resumed here lately: an ABORT for one means its source never
+  // heard our confirmation and decodes them again, so they must stop here.
+  std::deque<std::pair<std::pair<std::string, uint64_t>, std::vector<v1::SequenceState>>> resumed_;
   uint64_t next_id_ = 1;
   std::map<std::string, std::pair<v1::Headroom, std::chrono::steady_clock::time_point>> headroom_;
   std::deque<v1::MigrationStatus> history_;

@@ -157,7 +157,10 @@ ChannelReceive PeerChannel::on_datagram(const Packet& packet, uint64_t now, cons
     return ChannelReceive::acked;
   }
   ack_due_ = true;
-  if (h.seq < expected_) return ChannelReceive::duplicate;
+  if (h.seq < expected_) {
+    ++counters_.duplicates;
+    return ChannelReceive::duplicate;
+  }
   if (h.seq > expected_) {
     ++counters_.refused;
     return ChannelReceive::out_of_order;

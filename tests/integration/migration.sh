@@ -16,8 +16,8 @@ on_exit "'$SIM' down --name $rack"
 state=/run/railyard-sim/$rack
 sequences=64
 
-# 200 Mbit/s per rail. Sequences start with 1024 tokens of 4 KiB KV (4 MiB
-# each, 256 MiB in all): a pre-copy takes seconds, long enough to fail a
+# 200 Mbit/s per rail. Sequences start with 2048 tokens of 1 KiB KV (2 MiB
+# each, 128 MiB in all): a pre-copy takes seconds, long enough to fail a
 # rail or kill a daemon in the middle of it.
 check "rack-sim brings up 2 hosts x 2 rails at 200 Mbit/s" "$SIM" up --name $rack --hosts 2 --rails 2 --rate 200mbit --no-bmc
 established() { "$SIM" railctl --name $rack h1 --json peers | jq -e '.peers[0].state == "established"'; }
@@ -28,12 +28,12 @@ decode_sim() {
   local host=$1
   shift
   "$SIM" exec --name $rack "$host" "$DECODE" --socket "$state/$host/workload.sock" --name "decode-$host" \
-    --capacity $sequences --kv-bytes-per-token 4096 --max-tokens 16384 --step-ms 20 \
+    --capacity $sequences --kv-bytes-per-token 1024 --max-tokens 16384 --step-ms 20 \
     --token-log "$WORK/$host.tokens" "$@" >"$WORK/$host.decode" 2>&1 &
   echo $! >"$WORK/$host.decode.pid"
   on_exit "kill -9 $! 2>/dev/null"
 }
-decode_sim h1 --sequences $sequences --context-tokens 1024
+decode_sim h1 --sequences $sequences --context-tokens 2048
 decode_sim h2
 serving() { # serving HOST N: HOST's daemon sees N sequences decoding
   "$SIM" railctl --name $rack "$1" --json workload | jq -e --argjson n "$2" '(.sequences // []) | length == $n'
