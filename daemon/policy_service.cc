@@ -77,7 +77,7 @@ std::vector<BmcSignal> signals_from_bmc(const std::vector<redfish::SensorState>&
     const double v = *s.reading.value;
     const auto t = to_policy(s.reading.thresholds);
     if (!into) {
-      into = BmcSignal{.signal = signal, .value = v, .age = s.age, .thresholds = t};
+      into = BmcSignal{.signal = signal, .value = v, .age = s.age, .read_at = s.reading.read_at, .thresholds = t};
       return;
     }
     if (merge_thresholds) merge(into->thresholds, t);
@@ -86,6 +86,7 @@ std::vector<BmcSignal> signals_from_bmc(const std::vector<redfish::SensorState>&
       if (!merge_thresholds) into->thresholds = t;
     }
     into->age = std::min(into->age, s.age);
+    into->read_at = std::max(into->read_at, s.reading.read_at);
   };
   for (const auto& s : sensors) {
     if (s.stale || !s.reading.value || !std::isfinite(*s.reading.value)) continue;
@@ -145,14 +146,16 @@ policy::PolicyConfig make_config(const PolicyService::Settings& s) {
 }  // namespace
 
 PolicyService::PolicyService(boost::asio::io_context& io, tel::Registry& registry, Settings settings,
-                             BmcService* bmc)
+                             BmcService* bmc, Clock clock)
     : io_(io),
       settings_(std::move(settings)),
       bmc_(bmc),
+      clock_(std::move(clock)),
       policy_(make_config(settings_)),
       timer_(io),
       ack_timer_(io),
       host_(settings_.host) {
+  last_read_at_.fill(std::chrono::system_clock::time_point::min());
   registry
       .gauge_family({.name = "railyard_policy_throttle_level",
                      .help = "Throttle level applied (0 normal … 6 freeze; 7 while draining)",
@@ -181,14 +184,14 @@ PolicyService::PolicyService(boost::asio::io_context& io, tel::Registry& registr
                  policy::Action::undrain})
     decisions_.series({host_, action_name(a)});
   if (bmc_) {
-    bmc_->on_sweep([this] { on_sweep(); });
-    bmc_->on_event([this](const redfish::BmcEvent&) { on_sweep(); });
+    bmc_->on_sweep([this] { observe_bmc(bmc_->sensors()); });
+    bmc_->on_event([this](const redfish::BmcEvent&) { observe_bmc(bmc_->sensors()); });
   }
 }
 
 PolicyService::~PolicyService() = default;
 
-int64_t PolicyService::now_ms() {
+int64_t PolicyService::steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
@@ -230,9 +233,8 @@ void PolicyService::observe(Signal signal, double value, std::chrono::millisecon
   policy_.observe({.signal = signal, .t_ms = t, .value = value});
 }
 
-void PolicyService::on_sweep() {
-  if (!bmc_) return;
-  for (const auto& s : signals_from_bmc(bmc_->sensors())) {
+void PolicyService::observe_bmc(const std::vector<redfish::SensorState>& sensors) {
+  for (const auto& s : signals_from_bmc(sensors)) {
     auto& known = thresholds_[policy::index(s.signal)];
     if (!known || !same(*known, s.thresholds)) {
       known = s.thresholds;
@@ -241,6 +243,9 @@ void PolicyService::on_sweep() {
       log::info("policy: {} limit {} critical {} (from the BMC's thresholds)", policy::to_string(s.signal),
                 l.limit, l.critical);
     }
+    auto& last_read = last_read_at_[policy::index(s.signal)];
+    if (s.read_at <= last_read) continue;  // not refreshed since the last snapshot
+    last_read = s.read_at;
     observe(s.signal, s.value, s.age);
   }
 }

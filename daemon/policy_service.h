@@ -8,6 +8,7 @@
 // No configuration section: limits come from the BMC; a rung whose actuator
 // is absent on this host is marked unavailable and the ladder skips it.
 
+#include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
@@ -38,6 +39,10 @@ struct BmcSignal {
   policy::Signal signal;
   double value = 0.0;
   std::chrono::milliseconds age{0};  ///< of the newest contributing reading
+  /// When the BMC gave the newest contributing reading: a snapshot that did
+  /// not refresh it (an event between sweeps, a sensor the sweep missed) has
+  /// the same read_at, and is not a new sample.
+  std::chrono::system_clock::time_point read_at{};
   policy::BmcThresholds thresholds;
 };
 std::vector<BmcSignal> signals_from_bmc(const std::vector<redfish::SensorState>& sensors);
@@ -79,7 +84,13 @@ class PolicyService {
   /// (else none is awaited). An answer not in by `ack_timeout` is a failure.
   using Apply = std::function<bool(policy::Rung level, bool draining, const std::string& reason, uint64_t command)>;
 
-  PolicyService(boost::asio::io_context& io, telemetry::Registry& registry, Settings settings, BmcService* bmc);
+  /// Monotonic time in milliseconds: CLOCK_MONOTONIC in the daemon, a
+  /// simulated clock in tests that replay a BMC's sweeps.
+  using Clock = std::function<int64_t()>;
+  static int64_t steady_ms();
+
+  PolicyService(boost::asio::io_context& io, telemetry::Registry& registry, Settings settings, BmcService* bmc,
+                Clock clock = steady_ms);
   ~PolicyService();
 
   void start();
@@ -114,19 +125,23 @@ class PolicyService {
 
   /// Feeds a sample directly (tests, other sources).
   void observe(policy::Signal signal, double value, std::chrono::milliseconds age = {});
+  /// Feeds one BMC snapshot (what each sweep and each event leaves): limits
+  /// from the sensors' thresholds, and one sample per signal whose reading
+  /// is newer than the last one taken.
+  void observe_bmc(const std::vector<redfish::SensorState>& sensors);
   /// One evaluation now (also what the timer does).
   void evaluate();
 
  private:
-  void on_sweep();
   void schedule();
   void apply(const policy::Decision& d, const std::string& source);
   void record(const policy::Decision& d, const std::string& source);
-  static int64_t now_ms();
+  int64_t now_ms() const { return clock_(); }
 
   boost::asio::io_context& io_;
   const Settings settings_;
   BmcService* bmc_;
+  Clock clock_;
   policy::Policy policy_;
   boost::asio::steady_timer timer_;
   boost::asio::steady_timer ack_timer_;
@@ -134,6 +149,8 @@ class PolicyService {
   Apply apply_;
 
   std::array<policy::TimeMs, policy::kSignalCount> last_t_{};
+  /// read_at of the BMC reading each signal last took (min: none yet).
+  std::array<std::chrono::system_clock::time_point, policy::kSignalCount> last_read_at_;
   std::array<std::optional<policy::BmcThresholds>, policy::kSignalCount> thresholds_{};
   policy::Decision last_;
   std::deque<Record> history_;

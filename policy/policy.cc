@@ -81,7 +81,7 @@ PolicyConfig default_config() {
   // BMC signals: polled every 1–10 s. Stale after three missed 10 s polls, lost after 2 minutes.
   // Points of 5 s (coolant) and 2 s (chassis) so a fast BMC still fills the window.
   c.signals[index(S::coolant_supply_c)] =
-      make_signal(30'000, 120'000, true, 5'000, 300'000, 4, 64, 30'000, 1.0, 3.0, 60'000, 0.3);
+      make_signal(30'000, 120'000, true, 5'000, 300'000, 4, 64, 30'000, 1.0, 3.0, 15'000, 0.3);
   c.signals[index(S::chassis_power_w)] =
       make_signal(30'000, 120'000, true, 2'000, 60'000, 4, 32, 1'000, 250.0, 200.0, 20'000, 100.0);
   c.signals[index(S::leak)] = make_signal(30'000, 120'000, false, 0, 60'000, 2, 8, 0, 0.0, 0.0);

@@ -4,6 +4,8 @@
 
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <cmath>
+#include <fmt/format.h>
 
 #include "daemon/policy_service.h"
 #include "drivers/bmc/redfish/sensor_table.h"
@@ -169,6 +171,131 @@ TEST(PolicyService, LeakDrains) {
   EXPECT_TRUE(std::get<1>(h.applied.back()));
   EXPECT_EQ(h.service.history().back().decision.action, policy::Action::drain);
   EXPECT_EQ(h.service.applied_draining(), true);
+}
+
+// The BMC as railyardd sees it on the rack: bmc-sim's generated host (8 GPUs
+// at 700 W, coolant supply 30 °C, its thresholds: GPUs 83/90/95, inlet 35/40,
+// coolant supply 40/45, return 55/60, power 9/10 kW), read by a sweep every
+// second through the SensorTable (values rounded to 0.1 °C as the BMC gives
+// them, each response 40 ms after the sweep starts), and an SSE event half a
+// second after every sweep that hands the policy the same snapshot again.
+// A `coolant_ramp` raises the supply by `rate_per_min` from `ramp_at_s`.
+class LiveBmc {
+ public:
+  LiveBmc(double ramp_at_s, double rate_per_min) : ramp_at_s_(ramp_at_s), rate_(rate_per_min / 60.0) {}
+
+  double supply(double t) const { return 30.0 + rate_ * std::max(0.0, t - ramp_at_s_); }
+  /// The supply as a GPU's cold plate sees it: a first-order lag of 60 s.
+  double lagged_supply(double t) const {
+    const double x = std::max(0.0, t - ramp_at_s_);
+    return 30.0 + rate_ * (x - kTau * (1.0 - std::exp(-x / kTau)));
+  }
+
+  /// The sensors as a sweep at `t_ms` (simulated monotonic ms) reads them.
+  void sweep(int64_t t_ms) {
+    const double t = static_cast<double>(t_ms) / 1000.0;
+    const auto at = wall(t_ms);
+    std::vector<redfish::TaggedReading> readings;
+    auto add = [&](std::string id, redfish::Kind kind, double value, std::optional<double> caution,
+                   std::optional<double> critical, std::optional<double> fatal = std::nullopt) {
+      redfish::Reading r;
+      r.id = "/redfish/v1/Chassis/GPUHost/Sensors/" + id;
+      r.name = id;
+      r.chassis_id = "GPUHost";
+      r.kind = kind;
+      r.value = std::round(value * 10.0) / 10.0;
+      r.thresholds.upper_caution = caution;
+      r.thresholds.upper_critical = critical;
+      r.thresholds.upper_fatal = fatal;
+      r.read_at = at;
+      readings.push_back({.reading = std::move(r), .target = "/redfish/v1/Chassis/GPUHost/Sensors"});
+    };
+    using K = redfish::Kind;
+    for (int g = 0; g < 8; ++g)
+      add(fmt::format("GPU{}Temp", g), K::temperature, lagged_supply(t) + 0.04 * 700.0 + 0.4 * g, 83, 90, 95);
+    add("InletTemp", K::temperature, 24.0, 35, 40);
+    add("CoolantSupplyTemp", K::coolant_supply_temperature, supply(t), 40, 45);
+    add("CoolantReturnTemp", K::coolant_return_temperature, supply(t) + 6.4, 55, 60);
+    add("TotalPower", K::power, 7400, 9000, 10000);
+    table_.update(std::move(readings), {{.target = "/redfish/v1/Chassis/GPUHost/Sensors", .ok = true}}, at);
+  }
+  std::vector<redfish::SensorState> snapshot(int64_t t_ms) const { return table_.snapshot(wall(t_ms)); }
+
+ private:
+  static constexpr double kTau = 60.0;
+  static redfish::TimePoint wall(int64_t t_ms) {
+    return redfish::TimePoint{} + std::chrono::seconds(1'790'000'000) + std::chrono::milliseconds(t_ms);
+  }
+  double ramp_at_s_;
+  double rate_;
+  redfish::SensorTable table_{std::chrono::milliseconds(3000)};
+};
+
+struct LiveRun {
+  int64_t first_throttle_ms = -1;  ///< -1: never
+  double supply_then = 0.0;
+  double slope_then = 0.0;
+  std::string reason;
+};
+
+// Runs PolicyService the way the daemon does (observe_bmc after each sweep and
+// each event, evaluate every 200 ms) on a simulated clock until the first
+// step up or `until_s`.
+LiveRun run_live(LiveBmc& bmc, double until_s) {
+  int64_t now = 0;
+  boost::asio::io_context io;
+  telemetry::Registry registry;
+  PolicyService::Settings settings;
+  settings.host = "h1";
+  settings.bmc_poll = std::chrono::milliseconds(1000);
+  settings.actuators.workload_channel = true;
+  PolicyService service(io, registry, settings, nullptr, [&now] { return now; });
+  LiveRun run;
+  for (now = 0; now <= static_cast<int64_t>(until_s * 1000); now += 20) {
+    if (now % 1000 == 40) {
+      bmc.sweep(now);
+      service.observe_bmc(bmc.snapshot(now));
+    }
+    if (now % 1000 == 540) service.observe_bmc(bmc.snapshot(now));  // an event: nothing new
+    if (now % 200 == 0) service.evaluate();
+    if (service.applied_level() != Rung::normal || service.applied_draining()) {
+      const auto& coolant = service.last().inputs[policy::index(Signal::coolant_supply_c)];
+      run.first_throttle_ms = now;
+      run.supply_then = coolant.value;
+      run.slope_then = coolant.slope_per_s;
+      run.reason = service.last().reason;
+      break;
+    }
+  }
+  return run;
+}
+
+// The live-rack bug: +12 °C/min on the coolant from t = 5 s crosses the 40 °C
+// limit at 55 s; the policy must throttle before, seeing the rise.
+TEST(PolicyServiceLive, SteepCoolantRampThrottlesBeforeTheLimit) {
+  LiveBmc bmc(5.0, 12.0);
+  const LiveRun run = run_live(bmc, 120.0);
+  ASSERT_GE(run.first_throttle_ms, 0) << "never throttled";
+  EXPECT_LT(run.supply_then, 40.0) << run.reason;
+  EXPECT_LT(bmc.supply(static_cast<double>(run.first_throttle_ms) / 1000.0), 40.0) << run.reason;
+  EXPECT_GT(run.slope_then, 0.1) << run.reason;
+}
+
+// The same ramp after ten quiet minutes: a window full of flat history must
+// not hide a ramp that started 20 s ago.
+TEST(PolicyServiceLive, SteepCoolantRampAfterLongQuietThrottlesBeforeTheLimit) {
+  LiveBmc bmc(600.0, 12.0);
+  const LiveRun run = run_live(bmc, 720.0);
+  ASSERT_GE(run.first_throttle_ms, 600'000) << "throttled before the ramp: " << run.reason;
+  EXPECT_LT(bmc.supply(static_cast<double>(run.first_throttle_ms) / 1000.0), 40.0) << run.reason;
+}
+
+// Ten quiet minutes and a slow ramp (+0.5 °C/min, 20 min to the limit) that
+// needs no action yet: nothing happens.
+TEST(PolicyServiceLive, QuietAndSlowRampDoNothing) {
+  LiveBmc bmc(300.0, 0.5);
+  const LiveRun run = run_live(bmc, 900.0);
+  EXPECT_EQ(run.first_throttle_ms, -1) << run.reason;
 }
 
 }  // namespace

@@ -64,6 +64,23 @@ TEST(Trend, TheilSenIgnoresOutliersAndFindsQuantisedRamp) {
   EXPECT_LT(t.level, 53.0);  // the spike does not move the robust level
 }
 
+// Five minutes flat, then a ramp for the last 20 s: in the whole window the
+// flat pairs outvote the ramp (Theil–Sen's median), the newest points do not.
+TEST(Trend, RecentRampIsNotOutvotedByFlatHistory) {
+  Series s(64, 0);
+  std::vector<double> scratch;
+  for (int i = 0; i <= 60; ++i) s.add(i * 5000, i < 56 ? 30.0 : 30.0 + 1.0 * (i - 55));
+  const TrendParams params{.min_points = 4, .min_span_ms = 15'000, .min_rise = 0.3, .significance = 4.0};
+  const Trend t = estimate_trend(s, 0, params, scratch);
+  ASSERT_TRUE(t.valid);
+  EXPECT_NEAR(t.slope_per_s, 0.2, 0.01);
+  // The same history without the ramp: flat.
+  Series flat(64, 0);
+  Noise noise(7);
+  for (int i = 0; i <= 60; ++i) flat.add(i * 5000, std::round((30.0 + 0.05 * noise.next()) * 10.0) / 10.0);
+  EXPECT_EQ(estimate_trend(flat, 0, params, scratch).slope_per_s, 0.0);
+}
+
 TEST(Trend, BucketsAverageFastSamples) {
   Series s(8, 500);
   for (int i = 0; i < 10; ++i) s.add(i * 100, i < 5 ? 10.0 : 20.0);
