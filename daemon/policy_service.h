@@ -5,8 +5,9 @@
 // actuators the host has, exports the level, the time to limit per signal and
 // the decisions, and keeps the last decisions for `railctl policy`.
 //
-// No configuration section: limits come from the BMC; a rung whose actuator
-// is absent on this host is marked unavailable and the ladder skips it.
+// Limits come from the BMC; [policy] names the host's actuators (the
+// workload's cgroup, NVML's power caps). A rung whose actuator is absent on
+// this host is marked unavailable (with the reason) and the ladder skips it.
 
 #include <array>
 #include <boost/asio/io_context.hpp>
@@ -15,11 +16,15 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "daemon/config.h"
+#include "drivers/cgroup/cgroup_cpu.h"
+#include "drivers/gpu/nvml/nvml.h"
 #include "policy/policy.h"
 #include "railyard/v1/control.pb.h"
 #include "telemetry/registry.h"
@@ -55,9 +60,23 @@ class PolicyService {
   /// What this host can actuate. A rung without an actuator is unavailable.
   struct Actuators {
     bool workload_channel = false;  ///< admission, batch
-    bool gpu_power = false;         ///< power_cap, power_cap_deep (NVML)
-    bool cgroup = false;            ///< cpu_quota, freeze
+    /// power_cap, power_cap_deep: every GPU's power limit set to these
+    /// fractions of its default (within what the GPU allows).
+    std::shared_ptr<nvml::Nvml> nvml;
+    double power_cap_fraction = 0.8;
+    double power_cap_deep_fraction = 0.6;
+    /// cpu_quota (this many CPUs' worth of time), freeze: the workload's cgroup.
+    std::optional<cgroup::CpuActuator> cgroup;
+    double cpu_quota_cpus = 1.0;
+    /// Why NVML / the cgroup is absent, for `railctl policy`.
+    std::string nvml_absent;
+    std::string cgroup_absent;
   };
+  /// Opens the actuators [policy] names: NVML (absent hardware reported,
+  /// never faked) and the workload's cgroup on whichever cgroup version the
+  /// host mounts (`mounts`). Problems are logged and reported as absent.
+  static Actuators open_actuators(const config::PolicySection& section, const cgroup::Mounts& mounts,
+                                  bool workload_channel);
   struct Settings {
     std::string host;
     std::chrono::milliseconds period{200};
@@ -117,6 +136,9 @@ class PolicyService {
   /// "pending", "applied", "failed" or "" for the current command.
   const std::string& command_state() const { return command_state_; }
   const Settings& settings() const { return settings_; }
+  /// What the cgroup / NVML actuator last did ("" before its first use).
+  const std::string& cgroup_state() const { return cgroup_state_; }
+  const std::string& gpu_power_state() const { return gpu_power_state_; }
 
   /// `railctl policy`: state, predictions per signal, last decisions.
   v1::PolicyReply reply() const;
@@ -135,11 +157,15 @@ class PolicyService {
  private:
   void schedule();
   void apply(const policy::Decision& d, const std::string& source);
+  void apply_gpu_power(policy::Rung level);
+  void apply_cgroup(policy::Rung level);
+  /// Tells the policy how the actuator of `rung` fared, when `rung` is the policy's own level.
+  void report_host(policy::Rung rung, bool ok);
   void record(const policy::Decision& d, const std::string& source);
   int64_t now_ms() const { return clock_(); }
 
   boost::asio::io_context& io_;
-  const Settings settings_;
+  Settings settings_;  ///< only the actuators' handles change
   BmcService* bmc_;
   Clock clock_;
   policy::Policy policy_;
@@ -160,6 +186,13 @@ class PolicyService {
   bool override_drain_ = false;
   uint64_t command_ = 0;
   std::string command_state_;
+  /// Setting in force per host actuator (fraction of the default power
+  /// limit; cgroup CPUs, 0 = unlimited, and frozen), to write only changes.
+  /// Untouched at start; nullopt after a failed write (unknown: write again).
+  std::optional<double> gpu_power_fraction_ = 1.0;
+  std::optional<std::pair<double, bool>> cgroup_setting_ = std::pair{0.0, false};
+  std::string gpu_power_state_;
+  std::string cgroup_state_;
 
   telemetry::CounterFamily decisions_;
   std::string host_;

@@ -1,11 +1,15 @@
 // daemon/policy_service: BMC readings → policy signals, levels, the
 // operator override, actuator acknowledgements and their timeout.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <fmt/format.h>
+#include <fstream>
+#include <sstream>
 
 #include "daemon/policy_service.h"
 #include "drivers/bmc/redfish/sensor_table.h"
@@ -171,6 +175,94 @@ TEST(PolicyService, LeakDrains) {
   EXPECT_TRUE(std::get<1>(h.applied.back()));
   EXPECT_EQ(h.service.history().back().decision.action, policy::Action::drain);
   EXPECT_EQ(h.service.applied_draining(), true);
+}
+
+// The cgroup rungs through the service, on a cgroup v2 tree laid out in a
+// temporary directory (cgroup v1 on a real process: tests/integration/policy_cgroup.sh).
+class CgroupV2 : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/railyard-policy-cgroupfs-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    root = tmpl;
+    std::filesystem::create_directories(root / "decode");
+    std::ofstream(root / "decode" / "cpu.max") << "max 100000\n";
+    std::ofstream(root / "decode" / "cgroup.freeze") << "0\n";
+    mounts.v2 = root.string();
+  }
+  void TearDown() override { std::filesystem::remove_all(root); }
+  std::string read(const char* file) const {
+    std::ifstream in(root / "decode" / file);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  static const v1::PolicyActuator* actuator(const v1::PolicyReply& r, std::string_view name) {
+    for (const auto& a : r.actuators())
+      if (a.name() == name) return &a;
+    return nullptr;
+  }
+  std::filesystem::path root;
+  cgroup::Mounts mounts;
+};
+
+TEST_F(CgroupV2, QuotaAndFreezeFollowTheLevel) {
+  const auto actuators = PolicyService::open_actuators(
+      {.workload_cgroup = "/decode", .cpu_quota_cpus = 0.5, .nvml = false}, mounts, /*workload_channel=*/true);
+  ASSERT_TRUE(actuators.cgroup) << actuators.cgroup_absent;
+  PolicyService::Settings s = Harness::settings();
+  s.actuators = actuators;
+  Harness h(s);
+  auto r = h.service.reply();
+  const auto* c = actuator(r, "cgroup");
+  ASSERT_NE(c, nullptr);
+  EXPECT_TRUE(c->available());
+  EXPECT_THAT(c->detail(), ::testing::HasSubstr("cgroup v2"));
+  const auto* n = actuator(r, "nvml");
+  ASSERT_NE(n, nullptr);
+  EXPECT_FALSE(n->available());
+  EXPECT_THAT(n->detail(), ::testing::HasSubstr("[policy] nvml = false"));
+  EXPECT_THAT(std::vector<std::string>(r.unavailable().begin(), r.unavailable().end()),
+              ::testing::ElementsAre("power_cap", "power_cap_deep"));
+
+  h.service.set_override(Rung::batch, "test");  // below the cgroup rungs: nothing written
+  EXPECT_EQ(read("cpu.max"), "max 100000\n");
+  h.service.set_override(Rung::cpu_quota, "test");
+  EXPECT_EQ(read("cpu.max"), "50000 100000");
+  EXPECT_EQ(read("cgroup.freeze"), "0");
+  h.service.set_override(Rung::freeze, "test");
+  EXPECT_EQ(read("cgroup.freeze"), "1");
+  EXPECT_EQ(h.service.cgroup_state(), "CPU quota 0.5 CPUs, frozen");
+  h.service.clear_override("test");  // the policy itself says normal
+  EXPECT_EQ(read("cpu.max"), "max 100000");
+  EXPECT_EQ(read("cgroup.freeze"), "0");
+
+  // A write that fails is shown as such (and written again at the next level).
+  std::filesystem::remove(root / "decode" / "cpu.max");
+  std::filesystem::create_directory(root / "decode" / "cpu.max");
+  h.service.set_override(Rung::cpu_quota, "test");
+  EXPECT_THAT(h.service.cgroup_state(), ::testing::StartsWith("failed: cannot open"));
+  EXPECT_THAT(actuator(h.service.reply(), "cgroup")->state(), ::testing::HasSubstr("cpu.max"));
+}
+
+TEST_F(CgroupV2, StopGivesTheCpuBack) {
+  PolicyService::Settings s = Harness::settings();
+  s.actuators = PolicyService::open_actuators({.workload_cgroup = "/decode", .nvml = false}, mounts, true);
+  Harness h(s);
+  h.service.set_override(Rung::freeze, "test");
+  EXPECT_EQ(read("cgroup.freeze"), "1");
+  h.service.stop();
+  EXPECT_EQ(read("cpu.max"), "max 100000");
+  EXPECT_EQ(read("cgroup.freeze"), "0");
+}
+
+TEST_F(CgroupV2, MissingCgroupIsAbsentWithTheReason) {
+  const auto a = PolicyService::open_actuators({.workload_cgroup = "/no-such", .nvml = false}, mounts, true);
+  EXPECT_FALSE(a.cgroup);
+  EXPECT_THAT(a.cgroup_absent, ::testing::HasSubstr("[policy] workload_cgroup /no-such"));
+  EXPECT_THAT(a.cgroup_absent, ::testing::HasSubstr("create the cgroup"));
+  const auto none = PolicyService::open_actuators({.nvml = false}, mounts, true);
+  EXPECT_THAT(none.cgroup_absent, ::testing::HasSubstr("set [policy] workload_cgroup"));
 }
 
 // The BMC as railyardd sees it on the rack: bmc-sim's generated host (8 GPUs
