@@ -153,6 +153,7 @@ void Daemon::start() {
     policy_->report(command, std::min(policy_->applied_level(), policy::Rung::batch),
                     ok ? policy::Outcome::applied : policy::Outcome::failed);
   });
+  policy_->watch_rails([this] { return fabric_->rail_congestion(); });
   policy_->start();
   // ---- end policy ----
   telemetry_->start();

@@ -7,6 +7,8 @@
 
 #include "common/log.h"
 #include "daemon/bmc_service.h"
+#include "daemon/fabric_service.h"
+#include "fabric/congestion.h"
 #include "drivers/bmc/redfish/sensor_table.h"
 
 namespace railyard::daemon {
@@ -113,6 +115,37 @@ std::vector<BmcSignal> signals_from_bmc(const std::vector<redfish::SensorState>&
   return out;
 }
 
+CongestionMeter::CongestionMeter(uint64_t slack_ns) : slack_ns_(slack_ns) {}
+
+std::optional<double> CongestionMeter::update(const std::vector<RailCongestion>& rails) {
+  if (rails.empty()) return std::nullopt;
+  rails_.resize(rails.size());
+  double sum = 0.0;
+  for (std::size_t r = 0; r < rails.size(); ++r) {
+    const RailCongestion& now = rails[r];
+    Rail& was = rails_[r];
+    double share = 1.0;  // a rail that is down: its capacity is lost
+    if (now.up) {
+      double queueing = 0.0;
+      if (now.srtt_ns > 0) {
+        if (was.base_srtt_ns == 0 || now.srtt_ns < was.base_srtt_ns) was.base_srtt_ns = now.srtt_ns;
+        const uint64_t tolerated = was.base_srtt_ns + slack_ns_;
+        if (now.srtt_ns > tolerated)
+          queueing = static_cast<double>(now.srtt_ns - tolerated) / static_cast<double>(now.srtt_ns);
+      }
+      double marked = 0.0;
+      if (now.rx_frames > was.rx_frames && now.rx_ecn_ce >= was.rx_ecn_ce)
+        marked = std::min(1.0, static_cast<double>(now.rx_ecn_ce - was.rx_ecn_ce) /
+                                   static_cast<double>(now.rx_frames - was.rx_frames));
+      share = std::max(queueing, marked);
+    }
+    was.rx_frames = now.rx_frames;
+    was.rx_ecn_ce = now.rx_ecn_ce;
+    sum += share;
+  }
+  return sum / static_cast<double>(rails.size());
+}
+
 std::optional<Rung> parse_rung(std::string_view text) {
   for (std::size_t i = 0; i < policy::kRungCount; ++i) {
     const auto r = static_cast<Rung>(i);
@@ -188,6 +221,10 @@ PolicyService::PolicyService(boost::asio::io_context& io, tel::Registry& registr
       policy_(make_config(settings_)),
       timer_(io),
       ack_timer_(io),
+      congestion_([] {
+        const fabric::CongestionConfig c;
+        return c.target_base_ns + c.hops * c.target_per_hop_ns;
+      }()),
       host_(settings_.host) {
   last_read_at_.fill(std::chrono::system_clock::time_point::min());
   registry
@@ -289,7 +326,12 @@ void PolicyService::observe_bmc(const std::vector<redfish::SensorState>& sensors
   }
 }
 
+void PolicyService::watch_rails(std::function<std::vector<RailCongestion>()> rails) { rails_ = std::move(rails); }
+
 void PolicyService::evaluate() {
+  if (rails_) {
+    if (const auto c = congestion_.update(rails_())) observe(Signal::congestion, *c);
+  }
   const policy::Decision d = policy_.evaluate(now_ms());
   last_ = d;
   if (d.changed()) {

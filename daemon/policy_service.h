@@ -36,6 +36,30 @@ struct SensorState;
 namespace railyard::daemon {
 
 class BmcService;
+struct RailCongestion;
+
+/// The fabric's congestion as the policy's 0..1 signal: per rail, the larger
+/// of (a) the share of its smoothed RTT spent queueing beyond what its
+/// congestion controller tolerates (the lowest smoothed RTT seen plus the
+/// controller's slack, fabric::CongestionConfig's target delay) and (b) the
+/// share of datagrams received CE-marked since the last update; a rail that
+/// is down counts as 1 (its capacity is lost). The fabric's value is the mean
+/// over its rails. Pure: the caller passes each reading.
+class CongestionMeter {
+ public:
+  explicit CongestionMeter(uint64_t slack_ns);
+  /// nullopt for a host without rails.
+  std::optional<double> update(const std::vector<RailCongestion>& rails);
+
+ private:
+  struct Rail {
+    uint64_t base_srtt_ns = 0;  ///< lowest smoothed RTT seen (0: none yet)
+    uint64_t rx_frames = 0;
+    uint64_t rx_ecn_ce = 0;
+  };
+  uint64_t slack_ns_;
+  std::vector<Rail> rails_;
+};
 
 /// Signals the policy reads from a BMC snapshot: one sample per signal
 /// (hottest GPU, coolant supply — else the inlet —, chassis power, any leak),
@@ -115,8 +139,11 @@ class PolicyService {
   void start();
   void stop();
 
-  /// The actuator hook (the daemon binds the workload channel, cgroup...).
+  /// The actuator hook (the daemon binds the workload channel).
   void on_apply(Apply apply) { apply_ = std::move(apply); }
+  /// Where the rails' congestion state is read at each evaluation (the
+  /// fabric's read-only accessor); unset: no congestion signal.
+  void watch_rails(std::function<std::vector<RailCongestion>()> rails);
   /// Actuator feedback for the command `command` (stale commands are ignored).
   void report(uint64_t command, policy::Rung rung, policy::Outcome outcome);
 
@@ -173,6 +200,8 @@ class PolicyService {
   boost::asio::steady_timer ack_timer_;
   bool running_ = false;
   Apply apply_;
+  std::function<std::vector<RailCongestion>()> rails_;
+  CongestionMeter congestion_;
 
   std::array<policy::TimeMs, policy::kSignalCount> last_t_{};
   /// read_at of the BMC reading each signal last took (min: none yet).

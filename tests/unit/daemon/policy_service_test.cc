@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "daemon/policy_service.h"
+#include "daemon/fabric_service.h"
 #include "drivers/bmc/redfish/sensor_table.h"
 
 namespace railyard::daemon {
@@ -175,6 +176,46 @@ TEST(PolicyService, LeakDrains) {
   EXPECT_TRUE(std::get<1>(h.applied.back()));
   EXPECT_EQ(h.service.history().back().decision.action, policy::Action::drain);
   EXPECT_EQ(h.service.applied_draining(), true);
+}
+
+TEST(CongestionMeter, QueueingBeyondTheControllersSlackAndMarks) {
+  CongestionMeter meter(100'000);  // 100 µs tolerated over the lowest RTT seen
+  EXPECT_FALSE(meter.update({}));
+  // Two rails at their base RTT, nothing marked: no congestion.
+  auto c = meter.update({{.name = "r0", .up = true, .srtt_ns = 40'000, .rx_frames = 1000},
+                         {.name = "r1", .up = true, .srtt_ns = 50'000, .rx_frames = 1000}});
+  ASSERT_TRUE(c);
+  EXPECT_DOUBLE_EQ(*c, 0.0);
+  // r0's RTT inflates to 540 µs: 400 of them queueing beyond the 140 tolerated
+  // (0.74); r1 within its slack but 30 % of what it received was CE-marked.
+  c = meter.update({{.name = "r0", .up = true, .srtt_ns = 540'000, .rx_frames = 2000},
+                    {.name = "r1", .up = true, .srtt_ns = 120'000, .rx_frames = 2000, .rx_ecn_ce = 300}});
+  ASSERT_TRUE(c);
+  EXPECT_NEAR(*c, (400.0 / 540.0 + 0.3) / 2, 1e-9);
+  // r1 goes down (its capacity is lost); r0 back to its base; no new marks.
+  c = meter.update({{.name = "r0", .up = true, .srtt_ns = 40'000, .rx_frames = 3000},
+                    {.name = "r1", .up = false, .rx_frames = 2000, .rx_ecn_ce = 300}});
+  ASSERT_TRUE(c);
+  EXPECT_DOUBLE_EQ(*c, 0.5);
+}
+
+TEST(PolicyService, RailCongestionIsTheCongestionSignal) {
+  Harness h;
+  uint64_t frames = 0, marked = 0;
+  h.service.watch_rails([&] {
+    frames += 1000;
+    marked += 900;  // 90 % of what arrives is CE-marked
+    return std::vector<RailCongestion>{{.name = "r0", .up = true, .srtt_ns = 50'000, .rx_frames = frames,
+                                        .rx_ecn_ce = marked}};
+  });
+  h.service.evaluate();
+  h.service.evaluate();
+  const auto& c = h.service.last().inputs[policy::index(Signal::congestion)];
+  EXPECT_EQ(c.freshness, policy::Freshness::fresh);
+  EXPECT_NEAR(c.value, 0.9, 1e-9);
+  const auto reply = h.service.reply();
+  EXPECT_EQ(reply.signals(policy::index(Signal::congestion)).name(), "congestion");
+  EXPECT_NEAR(reply.signals(policy::index(Signal::congestion)).value(), 0.9, 1e-9);
 }
 
 // The cgroup rungs through the service, on a cgroup v2 tree laid out in a
