@@ -8,8 +8,8 @@
 #include "common/log.h"
 #include "daemon/bmc_service.h"
 #include "daemon/fabric_service.h"
-#include "fabric/congestion.h"
 #include "drivers/bmc/redfish/sensor_table.h"
+#include "fabric/congestion.h"
 
 namespace railyard::daemon {
 
