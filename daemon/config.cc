@@ -93,6 +93,23 @@ class TableReader {
     apply(value);
   }
 
+  /// A number (integer or float) from `min` to `max`.
+  void take_number(std::string_view key, double min, double max, const std::function<void(double)>& apply) {
+    const toml::node* node = take(key);
+    if (node == nullptr) return;
+    if (!node->is_number()) {
+      report(*node, key,
+             fmt::format("{} is {}, expected a number from {} to {}", show(*node), type_name(*node), min, max));
+      return;
+    }
+    const double value = node->value<double>().value_or(0.0);
+    if (!(value >= min && value <= max)) {
+      report(*node, key, fmt::format("{} is out of range; allowed: {} to {}", value, min, max));
+      return;
+    }
+    apply(value);
+  }
+
   /// The sub-table at `key` (marked known), or nullptr with a problem
   /// reported when it is something else.
   const toml::table* take_table(std::string_view key) {
@@ -354,6 +371,39 @@ void read_bmc(const toml::table& t, const std::string& file, BmcSection& out, st
   r.finish();
 }
 
+std::optional<std::string> check_cgroup_path(const std::string& v) {
+  if (v.empty()) return std::nullopt;  // no cgroup rungs
+  if (v.front() != '/' || v == "/")
+    return "allowed: the workload's cgroup relative to the hierarchy roots, such as "
+           "\"/railyard.slice/decode.service\" (see /proc/PID/cgroup), not the root cgroup; \"\" for none";
+  if (v.starts_with("/sys/fs/cgroup"))
+    return "give the path under the hierarchy root (\"/railyard.slice/decode.service\"), not under /sys/fs/cgroup: "
+           "railyardd finds the cgroup v2 or v1 mounts itself";
+  if (v.find("/../") != std::string::npos || v.ends_with("/..") || v.find("/./") != std::string::npos)
+    return "'.' and '..' are not allowed in the cgroup path";
+  return std::nullopt;
+}
+
+void read_policy(const toml::table& t, const std::string& file, PolicySection& out, std::vector<Problem>& problems) {
+  TableReader r(t, "policy", file, problems);
+  r.take_string("workload_cgroup", [&](const std::string& v) {
+    auto error = check_cgroup_path(v);
+    if (!error) out.workload_cgroup = v;
+    return error;
+  });
+  // The CPUs' worth of time the workload keeps at the cpu_quota level (0.5 = half a core).
+  r.take_number("cpu_quota_cpus", 0.01, 4096.0, [&](double v) { out.cpu_quota_cpus = v; });
+  r.take_bool("nvml", out.nvml);
+  r.take_integer("power_cap_percent", 10, 100, [&](int64_t v) { out.power_cap_percent = static_cast<uint32_t>(v); });
+  r.take_integer("power_cap_deep_percent", 10, 100,
+                 [&](int64_t v) { out.power_cap_deep_percent = static_cast<uint32_t>(v); });
+  if (out.power_cap_deep_percent >= out.power_cap_percent)
+    r.problem("power_cap_deep_percent",
+              fmt::format("{} must be under power_cap_percent ({}): the deep cap is the lower one",
+                          out.power_cap_deep_percent, out.power_cap_percent));
+  r.finish();
+}
+
 void read_dpdk(const toml::table& t, const std::string& file, DpdkSection& out, std::vector<Problem>& problems) {
   TableReader r(t, "dpdk", file, problems);
   r.take_string("cores", [&](const std::string& v) -> std::optional<std::string> {
@@ -604,7 +654,8 @@ Config parse(std::string_view text, std::string_view source_name) {
                                .key = std::string(key.str()),
                                .message = std::move(message)});
   };
-  constexpr std::array<std::string_view, 6> kTables{"daemon", "control", "fabric", "bmc", "telemetry", "dpdk"};
+  constexpr std::array<std::string_view, 7> kTables{"daemon", "control", "fabric", "bmc", "telemetry", "dpdk",
+                                                    "policy"};
   constexpr std::array<std::string_view, 2> kArrays{"rail", "peer"};
   for (auto&& [key, node] : root) {
     const std::string_view name = key.str();
@@ -613,7 +664,8 @@ Config parse(std::string_view text, std::string_view source_name) {
     } else if (std::find(kArrays.begin(), kArrays.end(), name) != kArrays.end()) {
       if (!node.is_array_of_tables()) at_key(key, fmt::format("must be written as [[{}]] tables", name));
     } else {
-      at_key(key, "unknown table; allowed: [daemon], [control], [fabric], [bmc], [telemetry], [dpdk], [[rail]], [[peer]]");
+      at_key(key, "unknown table; allowed: [daemon], [control], [fabric], [bmc], [telemetry], [dpdk], [policy], "
+                  "[[rail]], [[peer]]");
     }
   }
   if (const auto* t = root["daemon"].as_table()) read_daemon(*t, file, config.daemon, problems);
@@ -622,6 +674,7 @@ Config parse(std::string_view text, std::string_view source_name) {
   if (const auto* t = root["bmc"].as_table()) read_bmc(*t, file, config.bmc, problems);
   if (const auto* t = root["telemetry"].as_table()) read_telemetry(*t, file, config.telemetry, problems);
   if (const auto* t = root["dpdk"].as_table()) read_dpdk(*t, file, config.dpdk, problems);
+  if (const auto* t = root["policy"].as_table()) read_policy(*t, file, config.policy, problems);
   if (const auto* a = root["rail"].as_array(); a != nullptr && a->is_array_of_tables()) {
     for (size_t i = 0; i < a->size(); ++i)
       read_rail(*a->get(i)->as_table(), i, file, config.rails.emplace_back(), problems);

@@ -73,6 +73,20 @@ struct TelemetrySection {
   bool operator==(const TelemetrySection&) const = default;
 };
 
+/// The policy's actuators on this host beyond the workload channel (issue 8).
+struct PolicySection {
+  /// The decode workload's cgroup, relative to the cgroup hierarchy roots
+  /// ("/railyard.slice/decode.service"): the cpu_quota and freeze rungs act
+  /// on it (cgroup v2 cpu.max/cgroup.freeze, or v1 cpu.cfs_quota_us/freezer).
+  /// Empty: no such rungs.
+  std::string workload_cgroup;
+  double cpu_quota_cpus = 1.0;        // CPUs' worth of time the workload keeps at cpu_quota
+  bool nvml = true;                   // power_cap rungs through NVML when the driver is there
+  uint32_t power_cap_percent = 80;    // of each GPU's default power limit, at power_cap
+  uint32_t power_cap_deep_percent = 60;
+  bool operator==(const PolicySection&) const = default;
+};
+
 /// DPDK's EAL, for rails with driver "dpdk" (started once per daemon).
 struct DpdkSection {
   std::string cores = "0";  // EAL lcore list; the data plane runs on railyard's own thread
@@ -111,6 +125,7 @@ struct Config {
   BmcSection bmc;
   TelemetrySection telemetry;
   DpdkSection dpdk;
+  PolicySection policy;
   std::vector<RailConfig> rails;
   std::vector<PeerConfig> peers;
   std::string source_path;  // file it came from; empty for embedded defaults

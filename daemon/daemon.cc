@@ -31,6 +31,7 @@ std::vector<std::string> keep_running_sections(const config::Config& running, co
   keep(next.bmc == running.bmc, "[bmc]", next.bmc, running.bmc);
   keep(next.telemetry == running.telemetry, "[telemetry]", next.telemetry, running.telemetry);
   keep(next.dpdk == running.dpdk, "[dpdk]", next.dpdk, running.dpdk);
+  keep(next.policy == running.policy, "[policy]", next.policy, running.policy);
   return kept;
 }
 }  // namespace
@@ -154,9 +155,10 @@ void Daemon::start() {
   // ---- policy (issue 8): after bmc_ and telemetry_, stopped before them ----
   policy_ = std::make_unique<PolicyService>(
       io_, telemetry_->registry(),
-      PolicyService::Settings{.host = config_.daemon.host_name,
-                              .bmc_poll = std::chrono::milliseconds(config_.bmc.poll_interval_ms),
-                              .actuators = {.workload_channel = true}},
+      PolicyService::Settings{
+          .host = config_.daemon.host_name,
+          .bmc_poll = std::chrono::milliseconds(config_.bmc.poll_interval_ms),
+          .actuators = PolicyService::open_actuators(config_.policy, cgroup::detect(), /*workload_channel=*/true)},
       bmc_.get());
   policy_->on_apply([this](policy::Rung level, bool draining, const std::string& reason, uint64_t command) {
     v1::ThrottleCommand c;
@@ -173,6 +175,7 @@ void Daemon::start() {
     policy_->report(command, std::min(policy_->applied_level(), policy::Rung::batch),
                     ok ? policy::Outcome::applied : policy::Outcome::failed);
   });
+  policy_->watch_rails([this] { return fabric_->rail_congestion(); });
   policy_->start();
   // ---- end policy ----
   telemetry_->start();

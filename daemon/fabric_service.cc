@@ -580,6 +580,20 @@ v1::RailsReply FabricService::rails() const {
   return reply;
 }
 
+std::vector<RailCongestion> FabricService::rail_congestion() const {
+  const FabricSnapshot snap = snapshot();
+  std::vector<RailCongestion> out;
+  for (size_t r = 0; r < rail_config_.size() && r < snap.rails.size(); ++r) {
+    const RailSnapshot& s = snap.rails[r];
+    out.push_back({.name = rail_config_[r].name,
+                   .up = s.up,
+                   .srtt_ns = s.srtt_ns,
+                   .rx_frames = s.counters.rx_frames,
+                   .rx_ecn_ce = s.counters.rx_ecn_ce});
+  }
+  return out;
+}
+
 bool FabricService::data_plane_progressing() {
   if (!plane_) return true;
   const uint64_t now = plane_->heartbeat();

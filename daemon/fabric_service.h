@@ -27,6 +27,16 @@
 
 namespace railyard::daemon {
 
+/// One rail as its congestion controller sees it, for the policy: read-only,
+/// from the data plane's last snapshot (ten a second).
+struct RailCongestion {
+  std::string name;
+  bool up = false;         ///< towards at least one established peer
+  uint64_t srtt_ns = 0;    ///< smoothed RTT, the largest over its peers; 0 before a sample
+  uint64_t rx_frames = 0;  ///< datagrams received (a counter)
+  uint64_t rx_ecn_ce = 0;  ///< of them CE-marked on the way (a counter)
+};
+
 class FabricService {
  public:
   /// Region id each daemon keeps for `railctl send` probes (source and sink).
@@ -83,6 +93,8 @@ class FabricService {
     uint64_t completed_out = 0, failed_out = 0, completed_in = 0, bytes_out = 0, bytes_in = 0;
   };
   const Totals& totals() const { return totals_; }
+  /// Per rail, in configuration order (the policy's congestion input).
+  std::vector<RailCongestion> rail_congestion() const;
 
  private:
   struct Outbound {

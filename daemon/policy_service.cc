@@ -7,7 +7,9 @@
 
 #include "common/log.h"
 #include "daemon/bmc_service.h"
+#include "daemon/fabric_service.h"
 #include "drivers/bmc/redfish/sensor_table.h"
+#include "fabric/congestion.h"
 
 namespace railyard::daemon {
 
@@ -77,7 +79,7 @@ std::vector<BmcSignal> signals_from_bmc(const std::vector<redfish::SensorState>&
     const double v = *s.reading.value;
     const auto t = to_policy(s.reading.thresholds);
     if (!into) {
-      into = BmcSignal{.signal = signal, .value = v, .age = s.age, .thresholds = t};
+      into = BmcSignal{.signal = signal, .value = v, .age = s.age, .read_at = s.reading.read_at, .thresholds = t};
       return;
     }
     if (merge_thresholds) merge(into->thresholds, t);
@@ -86,6 +88,7 @@ std::vector<BmcSignal> signals_from_bmc(const std::vector<redfish::SensorState>&
       if (!merge_thresholds) into->thresholds = t;
     }
     into->age = std::min(into->age, s.age);
+    into->read_at = std::max(into->read_at, s.reading.read_at);
   };
   for (const auto& s : sensors) {
     if (s.stale || !s.reading.value || !std::isfinite(*s.reading.value)) continue;
@@ -112,6 +115,37 @@ std::vector<BmcSignal> signals_from_bmc(const std::vector<redfish::SensorState>&
   return out;
 }
 
+CongestionMeter::CongestionMeter(uint64_t slack_ns) : slack_ns_(slack_ns) {}
+
+std::optional<double> CongestionMeter::update(const std::vector<RailCongestion>& rails) {
+  if (rails.empty()) return std::nullopt;
+  rails_.resize(rails.size());
+  double sum = 0.0;
+  for (std::size_t r = 0; r < rails.size(); ++r) {
+    const RailCongestion& now = rails[r];
+    Rail& was = rails_[r];
+    double share = 1.0;  // a rail that is down: its capacity is lost
+    if (now.up) {
+      double queueing = 0.0;
+      if (now.srtt_ns > 0) {
+        if (was.base_srtt_ns == 0 || now.srtt_ns < was.base_srtt_ns) was.base_srtt_ns = now.srtt_ns;
+        const uint64_t tolerated = was.base_srtt_ns + slack_ns_;
+        if (now.srtt_ns > tolerated)
+          queueing = static_cast<double>(now.srtt_ns - tolerated) / static_cast<double>(now.srtt_ns);
+      }
+      double marked = 0.0;
+      if (now.rx_frames > was.rx_frames && now.rx_ecn_ce >= was.rx_ecn_ce)
+        marked = std::min(1.0, static_cast<double>(now.rx_ecn_ce - was.rx_ecn_ce) /
+                                   static_cast<double>(now.rx_frames - was.rx_frames));
+      share = std::max(queueing, marked);
+    }
+    was.rx_frames = now.rx_frames;
+    was.rx_ecn_ce = now.rx_ecn_ce;
+    sum += share;
+  }
+  return sum / static_cast<double>(rails.size());
+}
+
 std::optional<Rung> parse_rung(std::string_view text) {
   for (std::size_t i = 0; i < policy::kRungCount; ++i) {
     const auto r = static_cast<Rung>(i);
@@ -124,13 +158,14 @@ namespace {
 policy::PolicyConfig make_config(const PolicyService::Settings& s) {
   policy::PolicyConfig c = policy::default_config();
   const auto& a = s.actuators;
+  const bool gpu_power = a.nvml && a.nvml->devices() > 0;
   c.rungs[policy::index(Rung::admission)].available = a.workload_channel;
   c.rungs[policy::index(Rung::batch)].available = a.workload_channel;
-  c.rungs[policy::index(Rung::power_cap)].available = a.gpu_power;
-  c.rungs[policy::index(Rung::power_cap_deep)].available = a.gpu_power;
-  c.rungs[policy::index(Rung::cpu_quota)].available = a.cgroup;
-  c.rungs[policy::index(Rung::freeze)].available = a.cgroup;
-  if (!a.gpu_power) {
+  c.rungs[policy::index(Rung::power_cap)].available = gpu_power;
+  c.rungs[policy::index(Rung::power_cap_deep)].available = gpu_power;
+  c.rungs[policy::index(Rung::cpu_quota)].available = a.cgroup.has_value();
+  c.rungs[policy::index(Rung::freeze)].available = a.cgroup && a.cgroup->can_freeze();
+  if (!gpu_power) {
     // Without NVML the GPU temperatures come from the BMC at its poll rate:
     // staleness on the BMC's clock, and a window that holds enough polls.
     const policy::TimeMs poll = std::max<policy::TimeMs>(s.bmc_poll.count(), 100);
@@ -144,15 +179,54 @@ policy::PolicyConfig make_config(const PolicyService::Settings& s) {
 }
 }  // namespace
 
+PolicyService::Actuators PolicyService::open_actuators(const config::PolicySection& section,
+                                                       const cgroup::Mounts& mounts, bool workload_channel) {
+  Actuators a{.workload_channel = workload_channel,
+              .power_cap_fraction = section.power_cap_percent / 100.0,
+              .power_cap_deep_fraction = section.power_cap_deep_percent / 100.0,
+              .cpu_quota_cpus = section.cpu_quota_cpus};
+  if (!section.nvml) {
+    a.nvml_absent = "off in the configuration ([policy] nvml = false)";
+  } else if (auto nvml = nvml::Nvml::load(a.nvml_absent)) {
+    if (nvml->devices() == 0)
+      a.nvml_absent = "NVML loaded but it sees no GPU on this host";
+    else
+      a.nvml = std::move(nvml);
+  }
+  if (section.workload_cgroup.empty()) {
+    a.cgroup_absent = "no workload cgroup configured (set [policy] workload_cgroup to the workload's cgroup)";
+  } else {
+    std::string error;
+    a.cgroup = cgroup::CpuActuator::open(mounts, section.workload_cgroup, error);
+    if (!a.cgroup)
+      a.cgroup_absent = fmt::format("[policy] workload_cgroup {}: {} (create the cgroup and start the workload in it, "
+                                    "or run railyardd with write access to it)",
+                                    section.workload_cgroup, error);
+    else if (!a.cgroup->can_freeze())
+      log::warning("policy: cgroup {} can be given a CPU quota but not frozen ({}: no writable freezer): no freeze "
+                   "level",
+                   section.workload_cgroup, cgroup::to_string(a.cgroup->version()));
+  }
+  if (!a.nvml_absent.empty()) log::info("policy: no power_cap levels: {}", a.nvml_absent);
+  if (!a.cgroup_absent.empty()) log::warning("policy: {}", a.cgroup_absent);
+  return a;
+}
+
 PolicyService::PolicyService(boost::asio::io_context& io, tel::Registry& registry, Settings settings,
-                             BmcService* bmc)
+                             BmcService* bmc, Clock clock)
     : io_(io),
       settings_(std::move(settings)),
       bmc_(bmc),
+      clock_(std::move(clock)),
       policy_(make_config(settings_)),
       timer_(io),
       ack_timer_(io),
+      congestion_([] {
+        const fabric::CongestionConfig c;
+        return c.target_base_ns + c.hops * c.target_per_hop_ns;
+      }()),
       host_(settings_.host) {
+  last_read_at_.fill(std::chrono::system_clock::time_point::min());
   registry
       .gauge_family({.name = "railyard_policy_throttle_level",
                      .help = "Throttle level applied (0 normal … 6 freeze; 7 while draining)",
@@ -181,14 +255,14 @@ PolicyService::PolicyService(boost::asio::io_context& io, tel::Registry& registr
                  policy::Action::undrain})
     decisions_.series({host_, action_name(a)});
   if (bmc_) {
-    bmc_->on_sweep([this] { on_sweep(); });
-    bmc_->on_event([this](const redfish::BmcEvent&) { on_sweep(); });
+    bmc_->on_sweep([this] { observe_bmc(bmc_->sensors()); });
+    bmc_->on_event([this](const redfish::BmcEvent&) { observe_bmc(bmc_->sensors()); });
   }
 }
 
 PolicyService::~PolicyService() = default;
 
-int64_t PolicyService::now_ms() {
+int64_t PolicyService::steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
@@ -210,6 +284,11 @@ void PolicyService::stop() {
   running_ = false;
   timer_.cancel();
   ack_timer_.cancel();
+  // Nobody watches the limits any more: GPUs whose power limit the policy
+  // lowered get their default back, and the workload its CPU (a drain, the
+  // workload's business, is not undone).
+  apply_gpu_power(Rung::normal);
+  apply_cgroup(Rung::normal);
 }
 
 void PolicyService::schedule() {
@@ -230,9 +309,8 @@ void PolicyService::observe(Signal signal, double value, std::chrono::millisecon
   policy_.observe({.signal = signal, .t_ms = t, .value = value});
 }
 
-void PolicyService::on_sweep() {
-  if (!bmc_) return;
-  for (const auto& s : signals_from_bmc(bmc_->sensors())) {
+void PolicyService::observe_bmc(const std::vector<redfish::SensorState>& sensors) {
+  for (const auto& s : signals_from_bmc(sensors)) {
     auto& known = thresholds_[policy::index(s.signal)];
     if (!known || !same(*known, s.thresholds)) {
       known = s.thresholds;
@@ -241,11 +319,19 @@ void PolicyService::on_sweep() {
       log::info("policy: {} limit {} critical {} (from the BMC's thresholds)", policy::to_string(s.signal),
                 l.limit, l.critical);
     }
+    auto& last_read = last_read_at_[policy::index(s.signal)];
+    if (s.read_at <= last_read) continue;  // not refreshed since the last snapshot
+    last_read = s.read_at;
     observe(s.signal, s.value, s.age);
   }
 }
 
+void PolicyService::watch_rails(std::function<std::vector<RailCongestion>()> rails) { rails_ = std::move(rails); }
+
 void PolicyService::evaluate() {
+  if (rails_) {
+    if (const auto c = congestion_.update(rails_())) observe(Signal::congestion, *c);
+  }
   const policy::Decision d = policy_.evaluate(now_ms());
   last_ = d;
   if (d.changed()) {
@@ -285,6 +371,8 @@ void PolicyService::apply(const policy::Decision& d, const std::string& /*source
   if (level == applied_ && draining == applied_draining_) return;
   applied_ = level;
   applied_draining_ = draining;
+  apply_gpu_power(level);
+  apply_cgroup(level);
   ++command_;
   command_state_ = "";
   const bool awaits = apply_ && apply_(level, draining, reason, command_);
@@ -297,6 +385,63 @@ void PolicyService::apply(const policy::Decision& d, const std::string& /*source
                  command, settings_.ack_timeout.count());
     report(command, applied_, policy::Outcome::failed);
   });
+}
+
+void PolicyService::apply_gpu_power(Rung level) {
+  const auto& a = settings_.actuators;
+  if (!a.nvml) return;
+  const double fraction = level >= Rung::power_cap_deep ? a.power_cap_deep_fraction
+                          : level >= Rung::power_cap    ? a.power_cap_fraction
+                                                        : 1.0;
+  if (gpu_power_fraction_ == fraction) return;
+  std::string error;
+  bool ok = true;
+  for (unsigned d = 0; d < a.nvml->devices() && ok; ++d) {
+    const auto limits = a.nvml->power_limits(d, error);
+    ok = limits.has_value();
+    if (!ok) break;
+    const auto wanted = static_cast<uint32_t>(std::lround(limits->default_mw * fraction));
+    ok = a.nvml->set_power_limit(d, std::clamp(wanted, limits->min_mw, limits->max_mw), error);
+  }
+  if (ok) {
+    gpu_power_fraction_ = fraction;
+    gpu_power_state_ = fraction < 1.0 ? fmt::format("power limit {:.0f} % of default on {} GPUs", 100 * fraction,
+                                                    a.nvml->devices())
+                                      : "default power limits";
+  } else {
+    gpu_power_fraction_.reset();  // unknown now: the next level writes again
+    gpu_power_state_ = fmt::format("failed: {}", error);
+    log::warning("policy: GPU power limit for level {}: {}", policy::to_string(level), error);
+  }
+  if (level == Rung::power_cap || level == Rung::power_cap_deep) report_host(level, ok);
+}
+
+void PolicyService::apply_cgroup(Rung level) {
+  auto& a = settings_.actuators;
+  if (!a.cgroup) return;
+  const std::pair<double, bool> setting{level >= Rung::cpu_quota ? a.cpu_quota_cpus : 0.0, level >= Rung::freeze};
+  if (cgroup_setting_ == setting) return;
+  std::string error;
+  bool ok = a.cgroup->set_quota(setting.first, error);
+  if (ok && a.cgroup->can_freeze()) ok = a.cgroup->set_frozen(setting.second, error);
+  if (ok) {
+    cgroup_setting_ = setting;
+    cgroup_state_ = fmt::format("{}, {}",
+                                setting.first > 0 ? fmt::format("CPU quota {:g} CPUs", setting.first)
+                                                  : std::string("no CPU quota"),
+                                setting.second ? "frozen" : "not frozen");
+  } else {
+    cgroup_setting_.reset();
+    cgroup_state_ = fmt::format("failed: {}", error);
+    log::warning("policy: cgroup {} for level {}: {}", a.cgroup->directory(), policy::to_string(level), error);
+  }
+  if (level == Rung::cpu_quota || level == Rung::freeze) report_host(level, ok);
+}
+
+void PolicyService::report_host(Rung rung, bool ok) {
+  // Only the policy's own level is the policy's business: an override is the operator's.
+  if (override_ || override_drain_ || rung != policy_.level()) return;
+  policy_.report({.rung = rung, .outcome = ok ? policy::Outcome::applied : policy::Outcome::failed, .t_ms = now_ms()});
 }
 
 void PolicyService::report(uint64_t command, Rung rung, policy::Outcome outcome) {
@@ -407,6 +552,28 @@ v1::PolicyReply PolicyService::reply() const {
   const auto config = make_config(settings_);
   for (std::size_t i = 1; i < policy::kRungCount; ++i)
     if (!config.rungs[i].available) r.add_unavailable(std::string(policy::to_string(static_cast<Rung>(i))));
+  const auto& a = settings_.actuators;
+  auto add = [&r](std::string name, std::string rungs, bool available, std::string detail, std::string state) {
+    auto* x = r.add_actuators();
+    x->set_name(std::move(name));
+    x->set_rungs(std::move(rungs));
+    x->set_available(available);
+    x->set_detail(std::move(detail));
+    x->set_state(std::move(state));
+  };
+  add("workload_channel", "admission, batch", a.workload_channel,
+      a.workload_channel ? "ThrottleCommand to every connected workload, which acknowledges it" : "not bound",
+      command_state_);
+  add("nvml", "power_cap, power_cap_deep", a.nvml != nullptr,
+      a.nvml ? fmt::format("{} GPUs: power limit at {:.0f} % / {:.0f} % of default", a.nvml->devices(),
+                           100 * a.power_cap_fraction, 100 * a.power_cap_deep_fraction)
+             : a.nvml_absent,
+      gpu_power_state_);
+  add("cgroup", "cpu_quota, freeze", a.cgroup.has_value(),
+      a.cgroup ? fmt::format("cgroup {} {}: {:g} CPUs at cpu_quota{}", cgroup::to_string(a.cgroup->version()),
+                             a.cgroup->directory(), a.cpu_quota_cpus, a.cgroup->can_freeze() ? ", freezer" : "")
+               : a.cgroup_absent,
+      cgroup_state_);
   return r;
 }
 

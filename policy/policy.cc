@@ -81,7 +81,7 @@ PolicyConfig default_config() {
   // BMC signals: polled every 1–10 s. Stale after three missed 10 s polls, lost after 2 minutes.
   // Points of 5 s (coolant) and 2 s (chassis) so a fast BMC still fills the window.
   c.signals[index(S::coolant_supply_c)] =
-      make_signal(30'000, 120'000, true, 5'000, 300'000, 4, 64, 30'000, 1.0, 3.0, 60'000, 0.3);
+      make_signal(30'000, 120'000, true, 5'000, 300'000, 4, 64, 30'000, 1.0, 3.0, 15'000, 0.3);
   c.signals[index(S::chassis_power_w)] =
       make_signal(30'000, 120'000, true, 2'000, 60'000, 4, 32, 1'000, 250.0, 200.0, 20'000, 100.0);
   c.signals[index(S::leak)] = make_signal(30'000, 120'000, false, 0, 60'000, 2, 8, 0, 0.0, 0.0);
@@ -95,6 +95,9 @@ PolicyConfig default_config() {
       make_signal(2'000, 10'000, true, 200, 4'000, 5, 32, 500, 30.0, 20.0, 2'500, 15.0);
   c.signals[index(S::gpu_power_w)].significance = 5.0;
   c.signals[index(S::gpu_power_w)].confirm_ms = 600;
+  // A power falls the moment its burst ends: a short dwell after a step it drove.
+  c.signals[index(S::gpu_power_w)].dwell_ms = 15'000;
+  c.signals[index(S::chassis_power_w)].dwell_ms = 30'000;
   // Fabric and workload: reported only, or inputs to migration.
   c.signals[index(S::congestion)] = make_signal(5'000, 30'000, false, 500, 30'000, 4, 32, 0, 0.05, 0.0);
   c.signals[index(S::tokens_per_s)] = make_signal(5'000, 30'000, false, 1'000, 60'000, 4, 32, 0, 0.0, 0.0);
@@ -117,8 +120,7 @@ PolicyConfig default_config() {
 Policy::Policy(const PolicyConfig& config)
     : config_(config),
       tracks_{},
-      model_(config.thermal),
-      dwell_down_ms_(config.dwell_down_ms) {
+      model_(config.thermal) {
   for (std::size_t i = 0; i < kSignalCount; ++i) {
     const SignalConfig& sc = config_.signals[i];
     tracks_[i].series = Series(sc.max_points, sc.bucket_ms);
@@ -307,9 +309,16 @@ bool Policy::can_migrate(const std::array<SignalView, kSignalCount>& in, TimeMs 
   return true;
 }
 
+TimeMs Policy::dwell_down_ms() const {
+  const Before& b = before_[index(level_)];
+  const TimeMs base = b.cause ? config_.signals[index(*b.cause)].dwell_ms : config_.dwell_down_ms;
+  return std::min(config_.dwell_down_max_ms, base * flip_factor_);
+}
+
 bool Policy::step_down_ok(const std::array<SignalView, kSignalCount>& in, TimeMs now, std::string& why) const {
-  if (now - last_change_ms_ < dwell_down_ms_) {
-    why = fmt::format("dwell {} s of {} s", (now - last_change_ms_) / 1000, dwell_down_ms_ / 1000);
+  const TimeMs dwell = dwell_down_ms();
+  if (now - last_change_ms_ < dwell) {
+    why = fmt::format("dwell {} s of {} s", (now - last_change_ms_) / 1000, dwell / 1000);
     return false;
   }
   if (migrating_) {
@@ -327,9 +336,9 @@ bool Policy::step_down_ok(const std::array<SignalView, kSignalCount>& in, TimeMs
       why = fmt::format("{} {}", to_string(s), to_string(v.freshness));
       return false;
     }
-    if (tracks_[i].last_near >= 0 && now - tracks_[i].last_near < dwell_down_ms_) {
+    if (tracks_[i].last_near >= 0 && now - tracks_[i].last_near < dwell) {
       why = fmt::format("{} {:.1f}: not clear of its band (limit {:.1f} − {:.1f}) for {} s yet", to_string(s),
-                        v.value, v.limits.limit, band, dwell_down_ms_ / 1000);
+                        v.value, v.limits.limit, band, dwell / 1000);
       return false;
     }
     if (v.value > v.limits.limit - band) {
@@ -363,6 +372,7 @@ void Policy::step_to(Rung to, TimeMs now, const std::array<SignalView, kSignalCo
     Before& b = before_[index(to)];
     b.t_ms = now;
     b.thermal = cause == Signal::gpu_temp_c || cause == Signal::coolant_supply_c;
+    b.cause = cause;
     const SignalView& gp = in[index(Signal::gpu_power_w)];
     const SignalView& cp = in[index(Signal::chassis_power_w)];
     b.has_gpu_power = gp.freshness == Freshness::fresh;
@@ -374,7 +384,7 @@ void Policy::step_to(Rung to, TimeMs now, const std::array<SignalView, kSignalCo
     if (any_down_ && now - last_down_ms_ <= config_.flap_window_ms) {
       ++counters_.flips;
       last_flip_ms_ = now;
-      dwell_down_ms_ = std::min(config_.dwell_down_max_ms, dwell_down_ms_ * 2);
+      if (config_.dwell_down_ms * flip_factor_ < config_.dwell_down_max_ms) flip_factor_ *= 2;
     }
     last_up_ms_ = now;
     trend_from_ms_ = now + config_.rungs[index(to)].lead_ms;
@@ -418,8 +428,8 @@ Decision Policy::evaluate(TimeMs now) {
     if (near) tracks_[i].last_near = now;
   }
 
-  if (dwell_down_ms_ > config_.dwell_down_ms && now - last_flip_ms_ >= config_.quiet_ms) {
-    dwell_down_ms_ = std::max(config_.dwell_down_ms, dwell_down_ms_ / 2);
+  if (flip_factor_ > 1 && now - last_flip_ms_ >= config_.quiet_ms) {
+    flip_factor_ /= 2;
     last_flip_ms_ = now;
   }
   if (migrating_ && now - last_migration_ms_ > 3 * migration_lead_ms(in)) migrating_ = false;  // no report came
@@ -608,11 +618,12 @@ Decision Policy::evaluate(TimeMs now) {
           break;
         }
       }
+      const TimeMs dwell = dwell_down_ms();
       step_to(to, now, in, std::nullopt);
       d.action = Action::step_down;
       d.to = level_;
       d.reason = fmt::format("{} → {}: every signal clear of its limit by its band for {} s", to_string(d.from),
-                             to_string(d.to), dwell_down_ms_ / 1000);
+                             to_string(d.to), dwell / 1000);
       return d;
     }
     d.reason = fmt::format("hold at {}: {}", to_string(level_), why);

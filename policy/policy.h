@@ -73,9 +73,10 @@ struct PolicyConfig {
   /// Least time between two steps up unless the limit is nearer than the
   /// fastest remaining rung's lead time.
   TimeMs min_up_interval_ms = 3'000;
-  /// Least time at a level before a step down; doubles after each flip (a
-  /// step up within `flap_window_ms` of a step down), up to the max, and
-  /// halves after `quiet_ms` without a flip.
+  /// Least time at a level before a step down when no signal's own dwell
+  /// applies (a precaution, the return from a drain). Every dwell doubles
+  /// after each flip (a step up within `flap_window_ms` of a step down), up
+  /// to the max, and halves again after `quiet_ms` without a flip.
   TimeMs dwell_down_ms = 60'000;
   TimeMs dwell_down_max_ms = 960'000;
   TimeMs flap_window_ms = 180'000;
@@ -204,7 +205,10 @@ class Policy {
   bool migrating() const { return migrating_; }
   const Counters& counters() const { return counters_; }
   const ThermalModel& thermal_model() const { return model_; }
-  TimeMs dwell_down_ms() const { return dwell_down_ms_; }
+  /// Least time at the current level before a step down: the dwell of the
+  /// signal that drove the policy there (PolicyConfig::dwell_down_ms when
+  /// none did), times the flip factor, at most dwell_down_max_ms.
+  TimeMs dwell_down_ms() const;
 
  private:
   struct Track {
@@ -252,7 +256,7 @@ class Policy {
   bool any_down_ = false;
   TimeMs last_flip_ms_ = 0;
   TimeMs trend_from_ms_ = 0;  ///< trends use samples from here (after the last action showed)
-  TimeMs dwell_down_ms_;
+  TimeMs flip_factor_ = 1;  ///< 1, 2, 4 … : dwells are multiplied by it
   /// Per rung: time of the step up to it and GPU power / chassis power just
   /// before it (for the step-down check of thermal steps).
   struct Before {
@@ -262,6 +266,7 @@ class Policy {
     bool has_gpu_power = false;
     bool has_chassis_power = false;
     bool thermal = false;  ///< taken for a temperature (the restore check applies)
+    std::optional<Signal> cause;  ///< the signal that drove the step (its dwell applies)
   };
   std::array<Before, kRungCount> before_{};
 };

@@ -115,6 +115,11 @@ struct SignalConfig {
   TimeMs settle_ms = 0;
   /// Hysteresis: stepping down needs the value at or under limit − band.
   double band = 0.0;
+  /// Least time at a level this signal drove the policy to, and clear of
+  /// every band, before a step down (before flips lengthen it): minutes for
+  /// a temperature (thermal mass), seconds for a power (a burst is over
+  /// when the power is back under its band).
+  TimeMs dwell_ms = 60'000;
   /// Fallback margin under the critical when only a critical is known.
   double fallback_margin = 0.0;
 };

@@ -43,12 +43,12 @@ double robust_level(const Series& series) {
   return std::max(std::min(a, b), std::min(std::max(a, b), c));
 }
 
-Trend estimate_trend(const Series& series, TimeMs from_ms, const TrendParams& params, std::vector<double>& scratch) {
+namespace {
+
+// Theil–Sen over the points [first, size) with the noise tests.
+Trend trend_over(const Series& series, std::size_t first, const TrendParams& params, std::vector<double>& scratch) {
   Trend out;
-  if (series.empty()) return out;
   out.level = robust_level(series);
-  std::size_t first = series.size();
-  while (first > 0 && series.at(first - 1).t_ms >= from_ms) --first;
   const std::size_t n = series.size() - first;
   out.points = n;
   if (n < std::max<std::size_t>(params.min_points, 3)) return out;
@@ -90,6 +90,31 @@ Trend estimate_trend(const Series& series, TimeMs from_ms, const TrendParams& pa
   const double rise = std::abs(slope) * static_cast<double>(span) / 1000.0;
   out.slope_per_s = (rise < params.min_rise || rise < params.significance * se_rise) ? 0.0 : slope;
   out.valid = true;
+  return out;
+}
+
+}  // namespace
+
+Trend estimate_trend(const Series& series, TimeMs from_ms, const TrendParams& params, std::vector<double>& scratch) {
+  if (series.empty()) return {};
+  std::size_t first = series.size();
+  while (first > 0 && series.at(first - 1).t_ms >= from_ms) --first;
+  Trend out = trend_over(series, first, params, scratch);
+  if (!out.valid) return out;
+  // The newest half, quarter... of the window, while they still have the
+  // points and the span a slope needs: a rise that began a few points ago
+  // is outvoted in the whole window by the flat history before it (Theil–Sen
+  // needs ~30 % of the points on the ramp), not in a shorter one. The
+  // steepest rise that passes the noise tests on its own points wins (a few
+  // tests instead of one: the significance and min_rise floors keep noise
+  // out, which the simulator's benign day checks).
+  const std::size_t lo = std::max<std::size_t>(params.min_points, 3);
+  for (std::size_t n = (series.size() - first) / 2; n >= lo; n /= 2) {
+    const std::size_t start = series.size() - n;
+    if (series.newest().t_ms - series.at(start).t_ms < std::max<TimeMs>(params.min_span_ms, 1)) break;
+    const Trend t = trend_over(series, start, params, scratch);
+    if (t.valid && t.slope_per_s > 0.0 && t.slope_per_s > out.slope_per_s) out = t;
+  }
   return out;
 }
 

@@ -78,7 +78,10 @@ struct TrendParams {
 
 /// Needs `min_points` spanning `min_span_ms`; a slope whose rise over the
 /// span is under `min_rise`, or under `significance` standard errors, is
-/// reported as 0 (flat): noise is not a trend.
+/// reported as 0 (flat): noise is not a trend. The newest half, quarter...
+/// of the points (while they have `min_points` spanning `min_span_ms`) are
+/// fitted too, and the steepest significant rise wins: a ramp that began a
+/// few points ago is not outvoted by the flat history before it.
 Trend estimate_trend(const Series& series, TimeMs from_ms, const TrendParams& params, std::vector<double>& scratch);
 
 /// Time in seconds until `level + slope·t` reaches `limit`: 0 when already at

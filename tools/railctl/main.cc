@@ -467,6 +467,11 @@ void print_policy(const v1::PolicyReply& r) {
   if (r.command_id() != 0)
     std::cout << fmt::format("actuators: command {} {}\n", r.command_id(),
                              r.command_state().empty() ? "sent (no acknowledgement awaited)" : r.command_state());
+  else if (r.actuators_size() > 0)
+    std::cout << "actuators:\n";
+  for (const auto& a : r.actuators())
+    std::cout << fmt::format("  {:<16} {:<26} {}: {}{}\n", a.name(), a.rungs(), a.available() ? "available" : "ABSENT",
+                             a.detail(), a.state().empty() ? "" : "; now " + a.state());
   if (r.unavailable_size() > 0)
     std::cout << fmt::format("no actuator for: {}\n", fmt::join(r.unavailable(), ", "));
   auto num = [](bool has, double v) { return has ? fmt::format("{:.1f}", v) : std::string("-"); };

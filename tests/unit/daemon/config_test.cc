@@ -414,6 +414,53 @@ address = "198.18.0.1"
   EXPECT_THAT(p[0].message, HasSubstr("only rails with driver = \"dpdk\""));
 }
 
+TEST(Config, PolicyActuators) {
+  const Config d = defaults();
+  EXPECT_EQ(d.policy.workload_cgroup, "");
+  EXPECT_TRUE(d.policy.nvml);
+  const Config c = parse(R"(
+[policy]
+workload_cgroup = "/railyard.slice/decode.service"
+cpu_quota_cpus = 2
+nvml = false
+power_cap_percent = 75
+power_cap_deep_percent = 50
+)",
+                         "policy.toml");
+  EXPECT_EQ(c.policy.workload_cgroup, "/railyard.slice/decode.service");
+  EXPECT_EQ(c.policy.cpu_quota_cpus, 2.0);
+  EXPECT_FALSE(c.policy.nvml);
+  EXPECT_EQ(c.policy.power_cap_percent, 75u);
+  EXPECT_EQ(c.policy.power_cap_deep_percent, 50u);
+  EXPECT_EQ(parse("[policy]\ncpu_quota_cpus = 0.5\n", "t.toml").policy.cpu_quota_cpus, 0.5);
+
+  auto p = problems_of("[policy]\nworkload_cgroup = \"/sys/fs/cgroup/cpu/decode\"\n");
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0].key, "policy.workload_cgroup");
+  EXPECT_EQ(p[0].line, 2u);
+  EXPECT_THAT(p[0].message, HasSubstr("under the hierarchy root"));
+  p = problems_of("[policy]\nworkload_cgroup = \"decode\"\n");
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_THAT(p[0].message, HasSubstr("/proc/PID/cgroup"));
+  p = problems_of("[policy]\nworkload_cgroup = \"/a/../b\"\n");
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_THAT(p[0].message, HasSubstr("'..'"));
+  p = problems_of("[policy]\ncpu_quota_cpus = 0\n");
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0].key, "policy.cpu_quota_cpus");
+  EXPECT_THAT(p[0].message, HasSubstr("0.01 to 4096"));
+  p = problems_of("[policy]\ncpu_quota_cpus = \"1\"\n");
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_THAT(p[0].message, HasSubstr("expected a number"));
+  p = problems_of("[policy]\npower_cap_percent = 60\npower_cap_deep_percent = 70\n");
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0].key, "policy.power_cap_deep_percent");
+  EXPECT_THAT(p[0].message, HasSubstr("under power_cap_percent (60)"));
+  p = problems_of("[policy]\nquota = 1\n");
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_THAT(p[0].message, HasSubstr("allowed keys in [policy]: workload_cgroup, cpu_quota_cpus"));
+}
+
 TEST(Config, RailMustBeAnArrayOfTables) {
   auto p = problems_of("[rail]\nname = \"r0\"\n");
   ASSERT_EQ(p.size(), 1u);

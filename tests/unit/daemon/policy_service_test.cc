@@ -1,11 +1,18 @@
 // daemon/policy_service: BMC readings → policy signals, levels, the
 // operator override, actuator acknowledgements and their timeout.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fmt/format.h>
+#include <fstream>
+#include <sstream>
 
 #include "daemon/policy_service.h"
+#include "daemon/fabric_service.h"
 #include "drivers/bmc/redfish/sensor_table.h"
 
 namespace railyard::daemon {
@@ -169,6 +176,259 @@ TEST(PolicyService, LeakDrains) {
   EXPECT_TRUE(std::get<1>(h.applied.back()));
   EXPECT_EQ(h.service.history().back().decision.action, policy::Action::drain);
   EXPECT_EQ(h.service.applied_draining(), true);
+}
+
+TEST(CongestionMeter, QueueingBeyondTheControllersSlackAndMarks) {
+  CongestionMeter meter(100'000);  // 100 µs tolerated over the lowest RTT seen
+  EXPECT_FALSE(meter.update({}));
+  // Two rails at their base RTT, nothing marked: no congestion.
+  auto c = meter.update({{.name = "r0", .up = true, .srtt_ns = 40'000, .rx_frames = 1000},
+                         {.name = "r1", .up = true, .srtt_ns = 50'000, .rx_frames = 1000}});
+  ASSERT_TRUE(c);
+  EXPECT_DOUBLE_EQ(*c, 0.0);
+  // r0's RTT inflates to 540 µs: 400 of them queueing beyond the 140 tolerated
+  // (0.74); r1 within its slack but 30 % of what it received was CE-marked.
+  c = meter.update({{.name = "r0", .up = true, .srtt_ns = 540'000, .rx_frames = 2000},
+                    {.name = "r1", .up = true, .srtt_ns = 120'000, .rx_frames = 2000, .rx_ecn_ce = 300}});
+  ASSERT_TRUE(c);
+  EXPECT_NEAR(*c, (400.0 / 540.0 + 0.3) / 2, 1e-9);
+  // r1 goes down (its capacity is lost); r0 back to its base; no new marks.
+  c = meter.update({{.name = "r0", .up = true, .srtt_ns = 40'000, .rx_frames = 3000},
+                    {.name = "r1", .up = false, .rx_frames = 2000, .rx_ecn_ce = 300}});
+  ASSERT_TRUE(c);
+  EXPECT_DOUBLE_EQ(*c, 0.5);
+}
+
+TEST(PolicyService, RailCongestionIsTheCongestionSignal) {
+  Harness h;
+  uint64_t frames = 0, marked = 0;
+  h.service.watch_rails([&] {
+    frames += 1000;
+    marked += 900;  // 90 % of what arrives is CE-marked
+    return std::vector<RailCongestion>{{.name = "r0", .up = true, .srtt_ns = 50'000, .rx_frames = frames,
+                                        .rx_ecn_ce = marked}};
+  });
+  h.service.evaluate();
+  h.service.evaluate();
+  const auto& c = h.service.last().inputs[policy::index(Signal::congestion)];
+  EXPECT_EQ(c.freshness, policy::Freshness::fresh);
+  EXPECT_NEAR(c.value, 0.9, 1e-9);
+  const auto reply = h.service.reply();
+  EXPECT_EQ(reply.signals(policy::index(Signal::congestion)).name(), "congestion");
+  EXPECT_NEAR(reply.signals(policy::index(Signal::congestion)).value(), 0.9, 1e-9);
+}
+
+// The cgroup rungs through the service, on a cgroup v2 tree laid out in a
+// temporary directory (cgroup v1 on a real process: tests/integration/policy_cgroup.sh).
+class CgroupV2 : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/railyard-policy-cgroupfs-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    root = tmpl;
+    std::filesystem::create_directories(root / "decode");
+    std::ofstream(root / "decode" / "cpu.max") << "max 100000\n";
+    std::ofstream(root / "decode" / "cgroup.freeze") << "0\n";
+    mounts.v2 = root.string();
+  }
+  void TearDown() override { std::filesystem::remove_all(root); }
+  std::string read(const char* file) const {
+    std::ifstream in(root / "decode" / file);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  static const v1::PolicyActuator* actuator(const v1::PolicyReply& r, std::string_view name) {
+    for (const auto& a : r.actuators())
+      if (a.name() == name) return &a;
+    return nullptr;
+  }
+  std::filesystem::path root;
+  cgroup::Mounts mounts;
+};
+
+TEST_F(CgroupV2, QuotaAndFreezeFollowTheLevel) {
+  const auto actuators = PolicyService::open_actuators(
+      {.workload_cgroup = "/decode", .cpu_quota_cpus = 0.5, .nvml = false}, mounts, /*workload_channel=*/true);
+  ASSERT_TRUE(actuators.cgroup) << actuators.cgroup_absent;
+  PolicyService::Settings s = Harness::settings();
+  s.actuators = actuators;
+  Harness h(s);
+  auto r = h.service.reply();
+  const auto* c = actuator(r, "cgroup");
+  ASSERT_NE(c, nullptr);
+  EXPECT_TRUE(c->available());
+  EXPECT_THAT(c->detail(), ::testing::HasSubstr("cgroup v2"));
+  const auto* n = actuator(r, "nvml");
+  ASSERT_NE(n, nullptr);
+  EXPECT_FALSE(n->available());
+  EXPECT_THAT(n->detail(), ::testing::HasSubstr("[policy] nvml = false"));
+  EXPECT_THAT(std::vector<std::string>(r.unavailable().begin(), r.unavailable().end()),
+              ::testing::ElementsAre("power_cap", "power_cap_deep"));
+
+  h.service.set_override(Rung::batch, "test");  // below the cgroup rungs: nothing written
+  EXPECT_EQ(read("cpu.max"), "max 100000\n");
+  h.service.set_override(Rung::cpu_quota, "test");
+  EXPECT_EQ(read("cpu.max"), "50000 100000");
+  EXPECT_EQ(read("cgroup.freeze"), "0");
+  h.service.set_override(Rung::freeze, "test");
+  EXPECT_EQ(read("cgroup.freeze"), "1");
+  EXPECT_EQ(h.service.cgroup_state(), "CPU quota 0.5 CPUs, frozen");
+  h.service.clear_override("test");  // the policy itself says normal
+  EXPECT_EQ(read("cpu.max"), "max 100000");
+  EXPECT_EQ(read("cgroup.freeze"), "0");
+
+  // A write that fails is shown as such (and written again at the next level).
+  std::filesystem::remove(root / "decode" / "cpu.max");
+  std::filesystem::create_directory(root / "decode" / "cpu.max");
+  h.service.set_override(Rung::cpu_quota, "test");
+  EXPECT_THAT(h.service.cgroup_state(), ::testing::StartsWith("failed: cannot open"));
+  EXPECT_THAT(actuator(h.service.reply(), "cgroup")->state(), ::testing::HasSubstr("cpu.max"));
+}
+
+TEST_F(CgroupV2, StopGivesTheCpuBack) {
+  PolicyService::Settings s = Harness::settings();
+  s.actuators = PolicyService::open_actuators({.workload_cgroup = "/decode", .nvml = false}, mounts, true);
+  Harness h(s);
+  h.service.set_override(Rung::freeze, "test");
+  EXPECT_EQ(read("cgroup.freeze"), "1");
+  h.service.stop();
+  EXPECT_EQ(read("cpu.max"), "max 100000");
+  EXPECT_EQ(read("cgroup.freeze"), "0");
+}
+
+TEST_F(CgroupV2, MissingCgroupIsAbsentWithTheReason) {
+  const auto a = PolicyService::open_actuators({.workload_cgroup = "/no-such", .nvml = false}, mounts, true);
+  EXPECT_FALSE(a.cgroup);
+  EXPECT_THAT(a.cgroup_absent, ::testing::HasSubstr("[policy] workload_cgroup /no-such"));
+  EXPECT_THAT(a.cgroup_absent, ::testing::HasSubstr("create the cgroup"));
+  const auto none = PolicyService::open_actuators({.nvml = false}, mounts, true);
+  EXPECT_THAT(none.cgroup_absent, ::testing::HasSubstr("set [policy] workload_cgroup"));
+}
+
+// The BMC as railyardd sees it on the rack: bmc-sim's generated host (8 GPUs
+// at 700 W, coolant supply 30 °C, its thresholds: GPUs 83/90/95, inlet 35/40,
+// coolant supply 40/45, return 55/60, power 9/10 kW), read by a sweep every
+// second through the SensorTable (values rounded to 0.1 °C as the BMC gives
+// them, each response 40 ms after the sweep starts), and an SSE event half a
+// second after every sweep that hands the policy the same snapshot again.
+// A `coolant_ramp` raises the supply by `rate_per_min` from `ramp_at_s`.
+class LiveBmc {
+ public:
+  LiveBmc(double ramp_at_s, double rate_per_min) : ramp_at_s_(ramp_at_s), rate_(rate_per_min / 60.0) {}
+
+  double supply(double t) const { return 30.0 + rate_ * std::max(0.0, t - ramp_at_s_); }
+  /// The supply as a GPU's cold plate sees it: a first-order lag of 60 s.
+  double lagged_supply(double t) const {
+    const double x = std::max(0.0, t - ramp_at_s_);
+    return 30.0 + rate_ * (x - kTau * (1.0 - std::exp(-x / kTau)));
+  }
+
+  /// The sensors as a sweep at `t_ms` (simulated monotonic ms) reads them.
+  void sweep(int64_t t_ms) {
+    const double t = static_cast<double>(t_ms) / 1000.0;
+    const auto at = wall(t_ms);
+    std::vector<redfish::TaggedReading> readings;
+    auto add = [&](std::string id, redfish::Kind kind, double value, std::optional<double> caution,
+                   std::optional<double> critical, std::optional<double> fatal = std::nullopt) {
+      redfish::Reading r;
+      r.id = "/redfish/v1/Chassis/GPUHost/Sensors/" + id;
+      r.name = id;
+      r.chassis_id = "GPUHost";
+      r.kind = kind;
+      r.value = std::round(value * 10.0) / 10.0;
+      r.thresholds.upper_caution = caution;
+      r.thresholds.upper_critical = critical;
+      r.thresholds.upper_fatal = fatal;
+      r.read_at = at;
+      readings.push_back({.reading = std::move(r), .target = "/redfish/v1/Chassis/GPUHost/Sensors"});
+    };
+    using K = redfish::Kind;
+    for (int g = 0; g < 8; ++g)
+      add(fmt::format("GPU{}Temp", g), K::temperature, lagged_supply(t) + 0.04 * 700.0 + 0.4 * g, 83, 90, 95);
+    add("InletTemp", K::temperature, 24.0, 35, 40);
+    add("CoolantSupplyTemp", K::coolant_supply_temperature, supply(t), 40, 45);
+    add("CoolantReturnTemp", K::coolant_return_temperature, supply(t) + 6.4, 55, 60);
+    add("TotalPower", K::power, 7400, 9000, 10000);
+    table_.update(std::move(readings), {{.target = "/redfish/v1/Chassis/GPUHost/Sensors", .ok = true}}, at);
+  }
+  std::vector<redfish::SensorState> snapshot(int64_t t_ms) const { return table_.snapshot(wall(t_ms)); }
+
+ private:
+  static constexpr double kTau = 60.0;
+  static redfish::TimePoint wall(int64_t t_ms) {
+    return redfish::TimePoint{} + std::chrono::seconds(1'790'000'000) + std::chrono::milliseconds(t_ms);
+  }
+  double ramp_at_s_;
+  double rate_;
+  redfish::SensorTable table_{std::chrono::milliseconds(3000)};
+};
+
+struct LiveRun {
+  int64_t first_throttle_ms = -1;  ///< -1: never
+  double supply_then = 0.0;
+  double slope_then = 0.0;
+  std::string reason;
+};
+
+// Runs PolicyService the way the daemon does (observe_bmc after each sweep and
+// each event, evaluate every 200 ms) on a simulated clock until the first
+// step up or `until_s`.
+LiveRun run_live(LiveBmc& bmc, double until_s) {
+  int64_t now = 0;
+  boost::asio::io_context io;
+  telemetry::Registry registry;
+  PolicyService::Settings settings;
+  settings.host = "h1";
+  settings.bmc_poll = std::chrono::milliseconds(1000);
+  settings.actuators.workload_channel = true;
+  PolicyService service(io, registry, settings, nullptr, [&now] { return now; });
+  LiveRun run;
+  for (now = 0; now <= static_cast<int64_t>(until_s * 1000); now += 20) {
+    if (now % 1000 == 40) {
+      bmc.sweep(now);
+      service.observe_bmc(bmc.snapshot(now));
+    }
+    if (now % 1000 == 540) service.observe_bmc(bmc.snapshot(now));  // an event: nothing new
+    if (now % 200 == 0) service.evaluate();
+    if (service.applied_level() != Rung::normal || service.applied_draining()) {
+      const auto& coolant = service.last().inputs[policy::index(Signal::coolant_supply_c)];
+      run.first_throttle_ms = now;
+      run.supply_then = coolant.value;
+      run.slope_then = coolant.slope_per_s;
+      run.reason = service.last().reason;
+      break;
+    }
+  }
+  return run;
+}
+
+// The live-rack bug: +12 °C/min on the coolant from t = 5 s crosses the 40 °C
+// limit at 55 s; the policy must throttle before, seeing the rise.
+TEST(PolicyServiceLive, SteepCoolantRampThrottlesBeforeTheLimit) {
+  LiveBmc bmc(5.0, 12.0);
+  const LiveRun run = run_live(bmc, 120.0);
+  ASSERT_GE(run.first_throttle_ms, 0) << "never throttled";
+  EXPECT_LT(run.supply_then, 40.0) << run.reason;
+  EXPECT_LT(bmc.supply(static_cast<double>(run.first_throttle_ms) / 1000.0), 40.0) << run.reason;
+  EXPECT_GT(run.slope_then, 0.1) << run.reason;
+}
+
+// The same ramp after ten quiet minutes: a window full of flat history must
+// not hide a ramp that started 20 s ago.
+TEST(PolicyServiceLive, SteepCoolantRampAfterLongQuietThrottlesBeforeTheLimit) {
+  LiveBmc bmc(600.0, 12.0);
+  const LiveRun run = run_live(bmc, 720.0);
+  ASSERT_GE(run.first_throttle_ms, 600'000) << "throttled before the ramp: " << run.reason;
+  EXPECT_LT(bmc.supply(static_cast<double>(run.first_throttle_ms) / 1000.0), 40.0) << run.reason;
+}
+
+// Ten quiet minutes and a slow ramp (+0.5 °C/min, 20 min to the limit) that
+// needs no action yet: nothing happens.
+TEST(PolicyServiceLive, QuietAndSlowRampDoNothing) {
+  LiveBmc bmc(300.0, 0.5);
+  const LiveRun run = run_live(bmc, 900.0);
+  EXPECT_EQ(run.first_throttle_ms, -1) << run.reason;
 }
 
 }  // namespace

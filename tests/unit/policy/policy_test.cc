@@ -64,6 +64,23 @@ TEST(Trend, TheilSenIgnoresOutliersAndFindsQuantisedRamp) {
   EXPECT_LT(t.level, 53.0);  // the spike does not move the robust level
 }
 
+// Five minutes flat, then a ramp for the last 20 s: in the whole window the
+// flat pairs outvote the ramp (Theil–Sen's median), the newest points do not.
+TEST(Trend, RecentRampIsNotOutvotedByFlatHistory) {
+  Series s(64, 0);
+  std::vector<double> scratch;
+  for (int i = 0; i <= 60; ++i) s.add(i * 5000, i < 56 ? 30.0 : 30.0 + 1.0 * (i - 55));
+  const TrendParams params{.min_points = 4, .min_span_ms = 15'000, .min_rise = 0.3, .significance = 4.0};
+  const Trend t = estimate_trend(s, 0, params, scratch);
+  ASSERT_TRUE(t.valid);
+  EXPECT_NEAR(t.slope_per_s, 0.2, 0.01);
+  // The same history without the ramp: flat.
+  Series flat(64, 0);
+  Noise noise(7);
+  for (int i = 0; i <= 60; ++i) flat.add(i * 5000, std::round((30.0 + 0.05 * noise.next()) * 10.0) / 10.0);
+  EXPECT_EQ(estimate_trend(flat, 0, params, scratch).slope_per_s, 0.0);
+}
+
 TEST(Trend, BucketsAverageFastSamples) {
   Series s(8, 500);
   for (int i = 0; i < 10; ++i) s.add(i * 100, i < 5 ? 10.0 : 20.0);
@@ -198,6 +215,37 @@ TEST(Policy, OscillationNearTheLimitDoesNotFlap) {
   EXPECT_LE(p.counters().flips, 1u);
   EXPECT_LE(r.changes.size(), 6u) << "level changes in an hour";
   EXPECT_GE(ups, 1u) << "peaks at 83.5 °C must be acted on";
+}
+
+// A burst of demand over the power limit, held at the 600 W cap while it
+// lasts (inside the 30 W band: no step down then); once it is over, the
+// levels it drove come off after the power's dwell (15 s each), not a
+// temperature's minute.
+TEST(Policy, PowerBurstIsReleasedAfterThePowerDwell) {
+  PolicyConfig c = default_config();
+  c.signals[index(Signal::gpu_power_w)].limits = {.limit = 625.0, .critical = 700.0};
+  Policy p(c);
+  auto demand = [](TimeMs t) {
+    if (t < 20'000 || t >= 100'000) return 500.0;
+    return std::min(680.0, 500.0 + 6.0 * static_cast<double>(t - 20'000) / 1000.0);
+  };
+  const Trace r = drive(p, 0, 300'000, [&](TimeMs t) {
+    const double w = index(p.level()) >= index(Rung::power_cap) ? std::min(demand(t), 600.0) : demand(t);
+    p.observe({.signal = Signal::gpu_power_w, .t_ms = t, .value = w});
+  });
+  ASSERT_FALSE(r.changes.empty());
+  EXPECT_EQ(r.changes.front().action, Action::step_up);
+  EXPECT_LT(r.changes.front().t_ms, 40'000) << "acted before the limit";
+  TimeMs first_down = -1, last_down = -1;
+  for (const Decision& d : r.changes) {
+    if (d.action != Action::step_down) continue;
+    if (first_down < 0) first_down = d.t_ms;
+    last_down = d.t_ms;
+    EXPECT_GE(d.t_ms, 100'000 + 15'000) << d.reason << " at " << d.t_ms;  // no step down while the burst lasts, nor before the dwell
+  }
+  EXPECT_EQ(p.level(), Rung::normal);
+  EXPECT_LT(last_down, 100'000 + 4 * 15'000 + 5'000) << "every level off within a dwell per rung";
+  EXPECT_EQ(p.counters().flips, 0u);
 }
 
 TEST(Policy, StaleSensorHoldsThenOnePrecautionaryStep) {

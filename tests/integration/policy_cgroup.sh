@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# policy_cgroup.sh PROBE: the policy's cgroup rungs through the whole daemon,
+# on a real process. A busy `sh` loop runs in cgroup railyard-policy-$$ (cpu
+# and freezer hierarchies on cgroup v1, the cgroup2 tree on v2); railyardd is
+# started with [policy] workload_cgroup naming it. `railctl policy` must list
+# the cgroup actuator as available; `railctl throttle cpu_quota` must cut the
+# loop's CPU to the configured 0.2 CPUs, `freeze` stop it, `auto` give it
+# back; a daemon stopped while the workload is frozen must thaw it. No
+# network: the daemon has no rails, so it runs in the host's namespace.
+source "$(dirname "$0")/lib.sh"
+require_root
+
+probe=${1:?usage: policy_cgroup.sh CGROUP_PROBE}
+read -r version cpu_root freezer_root < <("$probe" detect) || { echo "SKIP: no cgroup cpu hierarchy"; exit 77; }
+name=railyard-policy-$$
+echo "cgroup $version: cpu at $cpu_root, freezer at ${freezer_root:--}; workload cgroup /$name"
+if [[ $version == v1 ]]; then
+  cpu_dir=$cpu_root/$name freezer_dir=$freezer_root/$name
+  [[ $freezer_root != - ]] || { echo "SKIP: cgroup v1 without a freezer hierarchy"; exit 77; }
+  mkdir "$cpu_dir" "$freezer_dir" || exit 1
+else
+  cpu_dir=$cpu_root/$name freezer_dir=$cpu_dir
+  echo +cpu >"$cpu_root/cgroup.subtree_control" 2>/dev/null
+  mkdir "$cpu_dir" || exit 1
+fi
+pid=
+cleanup_cgroup() {
+  if [[ -n $pid ]]; then
+    "$probe" thaw "/$name" 2>/dev/null
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  fi
+  rmdir "$cpu_dir" 2>/dev/null
+  [[ $freezer_dir != "$cpu_dir" ]] && rmdir "$freezer_dir" 2>/dev/null
+  true
+}
+on_exit cleanup_cgroup
+
+sh -c 'while :; do :; done' &
+pid=$!
+echo "$pid" >"$cpu_dir/cgroup.procs" || exit 1
+[[ $freezer_dir != "$cpu_dir" ]] && { echo "$pid" >"$freezer_dir/cgroup.procs" || exit 1; }
+
+sock=$WORK/control.sock
+cat >"$WORK/railyard.toml" <<TOML
+[daemon]
+host_name = "policy-cgroup"
+
+[control]
+socket = "$sock"
+
+[fabric]
+workload_socket = "$WORK/workload.sock"
+
+[telemetry]
+listen_port = 0
+
+[policy]
+workload_cgroup = "/$name"
+cpu_quota_cpus = 0.2
+nvml = false
+TOML
+check "railyardd starts with [policy] workload_cgroup = \"/$name\"" start_daemon railyardd "$WORK/railyard.toml"
+railctl() { "$RAILCTL" --socket "$sock" "$@"; }
+
+available() {
+  railctl --json policy | jq -e --arg v "$version" '.actuators[] | select(.name == "cgroup")
+    | .available and (.detail | contains("cgroup " + $v)) and .rungs == "cpu_quota, freeze"' &&
+    railctl --json policy | jq -e '(.unavailable | index("cpu_quota")) == null and (.unavailable | index("freeze")) == null'
+}
+check "railctl policy lists the cgroup actuator ($version) as available for cpu_quota and freeze" available
+
+# CPU share of one core used by $pid over 2 s (utime + stime, in clock ticks).
+ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+share() {
+  local a b hz
+  hz=$(getconf CLK_TCK)
+  a=$(ticks); sleep 2; b=$(ticks)
+  awk -v a="$a" -v b="$b" -v hz="$hz" 'BEGIN { printf "%.2f", (b - a) / hz / 2 }'
+}
+lt() { awk -v x="$1" -v y="$2" 'BEGIN { exit !(x < y) }'; }
+frozen() {
+  if [[ $version == v1 ]]; then grep -qx FROZEN "$freezer_dir/freezer.state"; else grep -qx "frozen 1" "$cpu_dir/cgroup.events"; fi
+}
+
+free=$(share); echo "       unthrottled: $free of a core"
+check "the busy loop uses over half a core before any throttle" lt 0.5 "$free"
+check "railctl throttle cpu_quota" railctl throttle cpu_quota
+state_is() { railctl --json policy | jq -e --arg s "$1" '.actuators[] | select(.name == "cgroup") | .state == $s'; }
+check "the cgroup actuator reports the quota in force" state_is "CPU quota 0.2 CPUs, not frozen"
+capped=$(share); echo "       cpu_quota (0.2 CPUs): $capped of a core"
+check "the loop's CPU drops under 0.3 of a core" lt "$capped" 0.3
+check "railctl throttle freeze" railctl throttle freeze
+check "the workload's cgroup is frozen" wait_for 5 frozen
+held=$(share); echo "       freeze: $held of a core"
+check "a frozen loop uses no CPU" lt "$held" 0.02
+check "railctl throttle auto (the policy, with no limits here, says normal)" railctl throttle auto
+check "the cgroup is thawed" wait_for 5 eval '! frozen'
+again=$(share); echo "       auto: $again of a core"
+check "the loop runs freely again (quota lifted)" lt 0.5 "$again"
+
+check "railctl throttle freeze, again" railctl throttle freeze
+check "frozen again" wait_for 5 frozen
+stop_thaws() {
+  kill -TERM "$(cat "$WORK/railyardd.pid")"
+  wait_for 5 eval '! kill -0 $(cat "$WORK/railyardd.pid")' && wait_for 5 eval '! frozen'
+}
+check "a daemon stopped while the workload is frozen thaws it on the way out" stop_thaws
+after=$(share); echo "       after the daemon stopped: $after of a core"
+check "the loop runs freely once the daemon is gone" lt 0.5 "$after"
+finish
