@@ -176,6 +176,20 @@ void Daemon::start() {
                     ok ? policy::Outcome::applied : policy::Outcome::failed);
   });
   policy_->watch_rails([this] { return fabric_->rail_congestion(); });
+  // The policy's migrate action takes the operator's path (issue 9).
+  policy_->on_migrate([this](const std::string& reason, std::function<void(bool)> done) {
+    std::string error;
+    const bool started = migration_->migrate(
+        "", {}, "policy: " + reason, [done](const v1::MigrationStatus& s) { done(s.state() == "done"); }, error);
+    if (!started) log::warning("policy: cannot migrate: {}", error);
+    return started;
+  });
+  migration_->on_peer_headroom(
+      [this](double share) { policy_->observe(policy::Signal::peer_headroom, share); });
+  migration_->headroom_source([this](v1::Headroom& h) {
+    h.set_throttle_level(static_cast<uint32_t>(policy_->applied_level()));
+    h.set_draining(policy_->applied_draining());
+  });
   policy_->start();
   // ---- end policy ----
   telemetry_->start();

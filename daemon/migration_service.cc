@@ -143,9 +143,18 @@ void MigrationService::on_message(const std::string& peer, std::span<const std::
     return;
   }
   switch (message.body_case()) {
-    case v1::PeerMessage::kHeadroom:
+    case v1::PeerMessage::kHeadroom: {
       headroom_[peer] = {message.headroom(), Clock::now()};
+      const auto& decode = workloads_.decode();
+      if (!peer_headroom_ || !decode) return;
+      uint32_t most = 0;
+      for (const auto& [name, entry] : headroom_) {
+        if (entry.first.decode_workload() && !entry.first.draining()) most = std::max(most, entry.first.free_slots());
+      }
+      const auto mine = static_cast<double>(std::max(1, decode->report.sequences_size()));
+      peer_headroom_(std::min(1.0, most / mine));
       return;
+    }
     case v1::PeerMessage::kOffer:
       return on_offer(peer, message.offer());
     case v1::PeerMessage::kAccept:

@@ -79,6 +79,9 @@ class MigrationService {
   void start();
   void stop();
   void headroom_source(HeadroomSource source) { headroom_source_ = std::move(source); }
+  /// After each peer advert: the share of this host's sequences the roomiest
+  /// peer could take (0–1), the policy's peer-headroom signal.
+  void on_peer_headroom(std::function<void(double share)> f) { peer_headroom_ = std::move(f); }
 
   /// Starts moving `sequences` (every decoding one when empty) to `to` (the
   /// peer with the most headroom when empty). False with `error` when it
@@ -126,6 +129,7 @@ class MigrationService {
   FabricService& fabric_;
   WorkloadServer& workloads_;
   HeadroomSource headroom_source_;
+  std::function<void(double)> peer_headroom_;
   boost::asio::steady_timer headroom_timer_;
   bool running_ = false;
 

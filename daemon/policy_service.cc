@@ -340,6 +340,13 @@ void PolicyService::evaluate() {
                 policy::to_string(d.to), d.draining ? " (draining)" : "", d.reason);
     record(d, "policy");
   }
+  if (d.changed() && d.action == policy::Action::migrate) {
+    auto report = [this](bool ok) {
+      policy_.report(policy::MigrationReport{
+          .outcome = ok ? policy::MigrationOutcome::finished : policy::MigrationOutcome::failed, .t_ms = now_ms()});
+    };
+    if (!migrate_ || !migrate_(d.reason, report)) report(false);
+  }
   apply(d, "policy");
 }
 

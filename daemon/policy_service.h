@@ -141,6 +141,10 @@ class PolicyService {
 
   /// The actuator hook (the daemon binds the workload channel).
   void on_apply(Apply apply) { apply_ = std::move(apply); }
+  /// The migrate action's hook: starts a migration to the peer with the most
+  /// headroom; false when none could start. `done(ok)` when it ends.
+  using Migrate = std::function<bool(const std::string& reason, std::function<void(bool ok)> done)>;
+  void on_migrate(Migrate migrate) { migrate_ = std::move(migrate); }
   /// Where the rails' congestion state is read at each evaluation (the
   /// fabric's read-only accessor); unset: no congestion signal.
   void watch_rails(std::function<std::vector<RailCongestion>()> rails);
@@ -200,6 +204,7 @@ class PolicyService {
   boost::asio::steady_timer ack_timer_;
   bool running_ = false;
   Apply apply_;
+  Migrate migrate_;
   std::function<std::vector<RailCongestion>()> rails_;
   CongestionMeter congestion_;
 
