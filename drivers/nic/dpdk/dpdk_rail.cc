@@ -50,9 +50,12 @@ class OpenError {
  public:
   explicit OpenError(const DpdkRailConfig& config)
       : where_(fmt::format("dpdk rail {} (device {})", config.name, config.device)) {}
+  /// Throws with the message and what DPDK itself logged about it, if anything.
   template <class... Args>
   [[noreturn]] void fail(fmt::format_string<Args...> format, Args&&... args) const {
-    throw std::runtime_error(fmt::format("{}: {}", where_, fmt::format(format, std::forward<Args>(args)...)));
+    const std::string said = DpdkEnv::take_log_problems();
+    throw std::runtime_error(fmt::format("{}: {}{}", where_, fmt::format(format, std::forward<Args>(args)...),
+                                         said.empty() ? std::string() : fmt::format(" (DPDK said: {})", said)));
   }
 
  private:
@@ -238,6 +241,7 @@ DpdkRail::DpdkRail(std::shared_ptr<DpdkEnv> env, const DpdkRailConfig& config, L
 
 void DpdkRail::open(const DpdkRailConfig& config) {
   const OpenError error(config);
+  DpdkEnv::take_log_problems();  // only what this open makes DPDK say belongs in its errors
   std::string why;
   const auto spec = parse_port_spec(config.device, why);
   if (!spec) error.fail("{}", why);  // check_rail_config caught it already; kept for clarity
@@ -268,6 +272,13 @@ void DpdkRail::open(const DpdkRailConfig& config) {
 
   if (!find_port(spec->name, port_)) {
     const int r = ::rte_dev_probe(config.device.c_str());
+    if (r == -EFAULT && spec->kind == PortSpec::Kind::vdev) {
+      // The EAL's answer when no bus recognises the name: no such driver.
+      error.fail("DPDK has no driver called {} in this process (no bus recognised '{}'): fix the rail's device "
+                 "(net_af_packet0,iface=IF or net_af_xdp0,iface=IF on a kernel interface, a PCI address for a NIC), "
+                 "or install the package with that PMD",
+                 spec->driver, spec->name);
+    }
     if (r < 0) {
       error.fail("DPDK could not attach the device: {}. {}", dpdk_error(r), probe_hint(*spec));
     }
