@@ -9,6 +9,7 @@
 # Everything runs in one network namespace with its own veth pairs (named
 # with this shell's pid), removed on exit even when a check fails; each EAL
 # gets its own file prefix, whose runtime directory is removed too.
+# KEEP_LOGS=DIR copies the daemons' logs there (to read the messages).
 source "$(dirname "$0")/lib.sh"
 require_root
 if ! "$RAILYARDD" --version >/dev/null 2>&1; then
