@@ -50,7 +50,7 @@ done
 for t in iperf3 mptcpize ucx_perftest jq python3 tc; do
   command -v "$t" >/dev/null || { echo "run.sh: $t is not installed" >&2; exit 1; }
 done
-OUT=${OUT:-$here/results-$(date +%Y-%m-%d).md}
+OUT=${OUT:-$here/results-$(date +%Y-%m-%d-%H%M).md}
 WORK=$(mktemp -d /tmp/railyard-fabric-bench.XXXXXX)
 COMMAND="bench/fabric/run.sh --rate $RATE --duration $DURATION --drivers '$DRIVERS'"
 [[ " $DRIVERS " == *" udp "* ]] || { echo "run.sh: --drivers must include udp (the peers and the table's reference)" >&2; exit 2; }
@@ -286,41 +286,41 @@ p4() {   # [driver]
   [[ $driver == dpdk ]] && t=d- rack=${PREFIX}lx
   log "P4: activation latency, unloaded and under kv load ($driver, rack $rack)"
   rack_up "$rack" 2 1500 "$driver"
-  probe_activation "$rack" "$WORK/p4-$tidle.json"
+  probe_activation "$rack" "$WORK/p4-${t}idle.json"
   n=$(count_for $((2 * RATE_BPS)) 2.5 $((4 << 20)))
 
   # kv load 1: the daemon's own probe (railctl send, 4 MiB, 8 in flight).
   "$RAILCTL" --socket "$(ctl_sock "$rack" h1)" --json send --peer h2 --size 4M --count "$n" --concurrency 8 \
-    >"$WORK/p4-$tkv-railctl.json" &
+    >"$WORK/p4-${t}kv-railctl.json" &
   tx=$!
   bg+=("$tx")
   sleep 0.7   # kv at full rate
   python3 "$METER" run --rx-pid "$(ns_pid "$rack" h2)" --seconds 1.5 --rate-bps "$RATE_BPS" --rails 2 \
-    >"$WORK/p4-$tutil-railctl.json" &
+    >"$WORK/p4-${t}util-railctl.json" &
   m=$!
-  probe_activation "$rack" "$WORK/p4-$tloaded-railctl.json"
-  "$RAILCTL" --socket "$(ctl_sock "$rack" h1)" rails >"$WORK/rails-p4$t.txt" 2>&1 || true
+  probe_activation "$rack" "$WORK/p4-${t}loaded-railctl.json"
+  "$RAILCTL" --socket "$(ctl_sock "$rack" h1)" rails >"$WORK/rails-p4${t}.txt" 2>&1 || true
   wait "$m" || true
   wait "$tx" || true
 
   # kv load 2: a librailyard workload (fabric-load, 4 MiB kv, 8 in flight); its
   # filling and byte-by-byte checking also take CPU from this 2-core machine.
-  load_receive "$rack" "$n" "$WORK/p4-$tkv-rx.json"
+  load_receive "$rack" "$n" "$WORK/p4-${t}kv-rx.json"
   "$LOAD" send --socket "$(wl_sock "$rack" h1)" --peer h2 --count "$n" --min 4M --max 4M --activation-share 0 \
-    --concurrency 8 >"$WORK/p4-$tkv-tx.json" 2>"$WORK/p4-$tkv-tx.err" &
+    --concurrency 8 >"$WORK/p4-${t}kv-tx.json" 2>"$WORK/p4-${t}kv-tx.err" &
   tx=$!
   bg+=("$tx")
   sleep 0.7
   python3 "$METER" run --rx-pid "$(ns_pid "$rack" h2)" --seconds 1.5 --rate-bps "$RATE_BPS" --rails 2 \
-    >"$WORK/p4-$tutil-load.json" &
+    >"$WORK/p4-${t}util-load.json" &
   m=$!
-  probe_activation "$rack" "$WORK/p4-$tloaded-load.json"
+  probe_activation "$rack" "$WORK/p4-${t}loaded-load.json"
   wait "$m" || true
   wait "$tx" || true
   wait "$LOAD_RX_PID" || true
   # Unloaded again: the lower of the two unloaded p99s is the reference, so that
   # interference from other work on the machine can only make the ratio worse.
-  probe_activation "$rack" "$WORK/p4-$tidle2.json"
+  probe_activation "$rack" "$WORK/p4-${t}idle2.json"
   rack_down "$rack"
 }
 
@@ -429,8 +429,11 @@ have_dpdk_p4() { [[ -f $WORK/p4-d-idle.json ]]; }
 # (P4) is already near the target, a miss says more about the machine than
 # about railyard; say so beside the verdict.
 p3_noise=$(jq -r 'if .baseline_stall_s >= 0.008 then " (inconclusive here: the same measure before the fault was \(.baseline_stall_s * 1000 | floor) ms, the machine was busy)" else "" end' "$dn_ry")
-p4_noise=$(awk -v p99="$p4_idle" -v p50="$(us p4-idle.json latency_p50_ns)" \
-  'BEGIN{ if (p99 > 2 * p50) printf " (inconclusive here: unloaded p99 is %.1f× its p50, the machine was busy)", p99 / p50 }')
+p4_noise_of() {   # prefix label
+  awk -v p99="$(p4_idle_of "$1")" -v p50="$(us "p4-${1}idle.json" latency_p50_ns)" -v what="$2" \
+    'BEGIN{ if (p99 > 2 * p50) printf " (%sinconclusive here: unloaded p99 is %.1f× its p50, the machine was busy)", what, p99 / p50 }'
+}
+p4_noise=$(p4_noise_of "" "")
 p4_ok=$(awk -v a="$(p4_ratio p4-loaded-railctl.json)" -v b="$(p4_ratio p4-loaded-load.json)" 'BEGIN{print (a <= 2 && b <= 2)}')
 if have_dpdk_p4; then
   p4_dok=$(awk -v a="$(p4_ratio p4-d-loaded-railctl.json d-)" -v b="$(p4_ratio p4-d-loaded-load.json d-)" 'BEGIN{print (a <= 2 && b <= 2)}')
@@ -459,7 +462,7 @@ mptcp_ok() { jq -r 'if .error then "error: \(.error)" else "stream ok" end' "$1"
   if have_dpdk_p4; then
     d4a="kv load by railctl send: $(p4_cell p4-d-loaded-railctl.json p4-d-util-railctl.json d-)"
     d4b="kv load by fabric-load: $(p4_cell p4-d-loaded-load.json p4-d-util-load.json d-)"
-    v4="; DPDK: $(verdict "$p4_dok")"
+    v4="; DPDK: $(verdict "$p4_dok")$(p4_noise_of d- "DPDK ")"
   fi
   printf '| P2 rail r1 squeezed to 10 %% (2 × %s: %s Mbit/s left) | — | %s | — | %s | — | %s | — | ≥ 90 %% within 100 ms: UDP: %s%s |\n' \
     "$RATE" $(((RATE_BPS + SQUEEZED_BPS) / 1000000)) "$(p2_cell "$sq_ry")" "$d2" "$(p2_cell "$sq_mp")" "$(verdict "$(tf "$p2_ok")")" "$v2"
