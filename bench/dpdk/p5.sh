@@ -12,24 +12,27 @@
 # idle CPU of the DPDK daemons. Prints a Markdown table (and writes it to
 # --out). Needs root, build/ as it is (never builds), iperf3, ucx_perftest, jq.
 #
-#   bench/dpdk/p5.sh [--count 256] [--rounds 3] [--rails 2] [--prefix p] [--out FILE]
+#   bench/dpdk/p5.sh [--count 256] [--rounds 3] [--rails 2] [--mtu 1500] [--prefix p] [--out FILE]
 #
 #   --count   4 MiB messages each contender moves per round (default 256: 1 GiB)
 #   --rounds  interleaved rounds (default 3); the table gives each round's
 #             ratios and the median
+#   --mtu     every rail's MTU (default 1500); above 1500 the af_packet
+#             contender is left out (af_packet takes at most 1500 in DPDK 22.11)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-COUNT=256 ROUNDS=3 RAILS=2 PREFIX=p OUT=""
+COUNT=256 ROUNDS=3 RAILS=2 PREFIX=p OUT="" MTU=1500
 while (($#)); do
   case $1 in
     --count) COUNT=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
     --rails) RAILS=$2; shift 2 ;;
+    --mtu) MTU=$2; shift 2 ;;
     --prefix) PREFIX=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "p5.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -67,7 +70,7 @@ rack_up() {   # name driver [pmd]
   local name=$1 _
   "$SIM" down --name "$name" >/dev/null 2>&1 || true
   racks+=("$name")
-  "$SIM" up --name "$name" --hosts 2 --rails "$RAILS" --driver "$2" --pmd "${3:-af_packet}" --no-bmc >/dev/null
+  "$SIM" up --name "$name" --hosts 2 --rails "$RAILS" --mtu "$MTU" --driver "$2" --pmd "${3:-af_packet}" --no-bmc >/dev/null
   for _ in $(seq 200); do
     [[ $("$RAILCTL" --socket "/run/railyard-sim/$name/h1/control.sock" --json peers 2>/dev/null |
          jq -r '.peers[0].state') == established ]] && return 0
@@ -132,12 +135,13 @@ started=$(date +%s)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 log "P5: $RAILS unlimited veth rails, $COUNT x 4 MiB per contender, $ROUNDS rounds; work files in $WORK"
 rack_up "$UDP_RACK" udp
-rack_up "$DPDK_RACK" dpdk
+((MTU <= 1500)) && rack_up "$DPDK_RACK" dpdk
 rack_up "$XDP_RACK" dpdk af_xdp
 
 # Idle CPU of the DPDK daemons (af_packet and af_xdp racks): session up, no traffic, 10 s.
 sleep 1
-idle_pids=("$(daemon_pid "$DPDK_RACK" h1)" "$(daemon_pid "$DPDK_RACK" h2)" "$(daemon_pid "$XDP_RACK" h1)" "$(daemon_pid "$XDP_RACK" h2)")
+idle_pids=("$(daemon_pid "$XDP_RACK" h1)" "$(daemon_pid "$XDP_RACK" h2)")
+((MTU <= 1500)) && idle_pids+=("$(daemon_pid "$DPDK_RACK" h1)" "$(daemon_pid "$DPDK_RACK" h2)")
 i0=$($CPU ticks "${idle_pids[@]}") it0=$(now)
 sleep 10
 i1=$($CPU ticks "${idle_pids[@]}") it1=$(now)
@@ -161,9 +165,12 @@ with_ksoftirqd() {   # contender-function args... -> "BYTES SECONDS CPU KSOFTIRQ
 
 declare -A R
 contenders=(xdp dpdk udp iperf3 ucx)
+((MTU <= 1500)) || contenders=(xdp udp iperf3 ucx)
 for ((round = 1; round <= ROUNDS; round++)); do
   log "round $round: railyard DPDK af_xdp"; R[xdp,$round]=$(with_ksoftirqd railyard "$XDP_RACK" "xdp.$round")
-  log "round $round: railyard DPDK af_packet"; R[dpdk,$round]=$(with_ksoftirqd railyard "$DPDK_RACK" "dpdk.$round")
+  if ((MTU <= 1500)); then
+    log "round $round: railyard DPDK af_packet"; R[dpdk,$round]=$(with_ksoftirqd railyard "$DPDK_RACK" "dpdk.$round")
+  fi
   log "round $round: railyard UDP";  R[udp,$round]=$(with_ksoftirqd railyard "$UDP_RACK" "udp.$round")
   log "round $round: iperf3";        R[iperf3,$round]=$(with_ksoftirqd iperf3_rails "iperf3.$round")
   log "round $round: ucx_perftest";  R[ucx,$round]=$(with_ksoftirqd ucx_rails "ucx.$round")
@@ -179,7 +186,7 @@ declare -A NAME=([xdp]="railyard, DPDK driver (af_xdp vdevs), railctl send" [dpd
 {
   echo "### P5: bytes per CPU-second, $(date -u +'%Y-%m-%d %H:%M UTC')"
   echo
-  echo "Command: \`bench/dpdk/p5.sh --count $COUNT --rounds $ROUNDS --rails $RAILS\` (took ${elapsed} s). Rack: rack-sim, 2 hosts × $RAILS veth rails, no tbf, MTU 1500; $COUNT × 4 MiB (= $((BYTES >> 20)) MiB) h1 → h2 per contender and round. Machine: $(nproc) cores, load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end. railyard $(git -C "$repo" rev-parse --short HEAD)."
+  echo "Command: \`bench/dpdk/p5.sh --count $COUNT --rounds $ROUNDS --rails $RAILS --mtu $MTU\` (took ${elapsed} s). Rack: rack-sim, 2 hosts × $RAILS veth rails, no tbf, MTU $MTU; $COUNT × 4 MiB (= $((BYTES >> 20)) MiB) h1 → h2 per contender and round. Machine: $(nproc) cores, load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end. railyard $(git -C "$repo" rev-parse --short HEAD)."
   echo
   echo "| contender | Gbit/s (median) | CPU-s per GiB, sender + receiver (median) | MB moved per CPU-second (median) | ÷ ucx_perftest, each round | ÷ ucx_perftest (median) | ksoftirqd CPU-s per GiB meanwhile (median) |"
   echo "|---|---|---|---|---|---|---|"
@@ -198,7 +205,7 @@ declare -A NAME=([xdp]="railyard, DPDK driver (af_xdp vdevs), railctl send" [dpd
       "$(IFS=' '; echo "${ratios[*]}")" "$(echo "${ratios[*]}" | median)" "$(echo "${kpg[*]}" | median)"
   done
   echo
-  echo "Idle CPU of the DPDK daemons (h1 / h2 with af_packet rails, h1 / h2 with af_xdp rails; session up, no traffic, 10 s): $IDLE of a core."
+  echo "Idle CPU of the DPDK daemons (h1 / h2 with af_xdp rails$( ((MTU <= 1500)) && echo ", h1 / h2 with af_packet rails"); session up, no traffic, 10 s): $IDLE of a core."
   echo "Raw (bytes, seconds, CPU-seconds, ksoftirqd CPU-seconds) per round: $(for c in "${contenders[@]}"; do printf '%s:' "$c"; for ((round = 1; round <= ROUNDS; round++)); do printf ' [%s]' "${R[$c,$round]}"; done; printf '; '; done)"
 } >"$WORK/table.md"
 cat "$WORK/table.md"
