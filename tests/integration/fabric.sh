@@ -6,7 +6,7 @@ source "$(dirname "$0")/lib.sh"
 require_root
 
 SIM=$(cd "$(dirname "$0")/../.." && pwd)/tools/rack-sim
-# FABRIC_DRIVER: udp (default), dpdk (every host on DPDK af_packet ports), or
+# FABRIC_DRIVER: udp (default), dpdk (every host on DPDK ports), or
 # mixed (h1 on DPDK, h2 on kernel UDP). FABRIC_PMD: the DPDK hosts' vdevs,
 # af_packet (default) or af_xdp.
 driver=${FABRIC_DRIVER:-udp}

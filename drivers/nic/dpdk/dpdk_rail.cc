@@ -21,8 +21,8 @@
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
-#include <rte_memory.h>
 #include <rte_mbuf_pool_ops.h>
+#include <rte_memory.h>
 #include <rte_mempool.h>
 
 #include "common/log.h"
@@ -406,8 +406,6 @@ void DpdkRail::open(const DpdkRailConfig& config) {
   // Mempool: every RX descriptor holds one, the TX ring holds up to its size,
   // one burst is held by the fabric between rx_bursts, one is being built, and
   // the af_xdp fill ring takes its share from the same pool.
-  // At least DPDK's default data room: af_packet copies whole ring frames
-  // (2016 bytes with its default framesz) into each RX mbuf.
   const bool af_xdp = spec->driver == "net_af_xdp";
   uint32_t want = config.mbufs;
   if (want == 0) {

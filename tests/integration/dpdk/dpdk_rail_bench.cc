@@ -15,10 +15,10 @@
 // RY_BENCH_DEBUG=1 prints the receiving DPDK rail's counters and xstats.
 #include <fcntl.h>
 #include <linux/if_xdp.h>
-#include <sys/socket.h>
 #include <poll.h>
 #include <sched.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <array>
