@@ -2,7 +2,7 @@
 # bench/fabric/run.sh: issue 3's fabric benchmark (P1-P4) on rack-sim, railyard
 # beside iperf3 (one TCP stream per rail), MPTCP and ucx_perftest on the same
 # tbf-limited rails, in one run. Prints a Markdown table and writes it, with the
-# raw figures, to bench/fabric/results-<date>.md. Needs root, the binaries in
+# raw figures, to bench/fabric/results-<date>-<time>.md. Needs root, the binaries in
 # build/ (it never builds), iperf3, mptcpize, ucx_perftest, jq, python3.
 #
 #   bench/fabric/run.sh [--rate 200mbit] [--duration 4] [--prefix b] [--out FILE] [--drivers "udp dpdk"]
