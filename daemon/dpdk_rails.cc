@@ -1,6 +1,7 @@
 #include "daemon/dpdk_rails.h"
 
 #include <map>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -28,12 +29,18 @@ std::unique_ptr<nic::Rail> DpdkRails::open(const config::RailConfig& rail, uint1
                                            std::vector<nic::DpdkPeer> peers, nic::LinkMonitor* links) {
   if (!state_->env) {
     const auto& e = state_->eal;
-    state_->env = nic::DpdkEnv::start(nic::DpdkEnvConfig{.cores = e.cores,
-                                                         .memory_mb = e.memory_mb,
-                                                         .no_huge = e.no_huge,
-                                                         .file_prefix = state_->file_prefix,
-                                                         .no_pci = e.no_pci,
-                                                         .extra_args = e.extra_args});
+    try {
+      state_->env = nic::DpdkEnv::start(nic::DpdkEnvConfig{.cores = e.cores,
+                                                           .memory_mb = e.memory_mb,
+                                                           .no_huge = e.no_huge,
+                                                           .file_prefix = state_->file_prefix,
+                                                           .no_pci = e.no_pci,
+                                                           .extra_args = e.extra_args});
+    } catch (const std::runtime_error& error) {
+      // The EAL starts with the first DPDK rail: say which one needed it.
+      throw std::runtime_error(fmt::format("rail {} (device {}) needs DPDK, which could not start. {}", rail.name,
+                                           rail.device, error.what()));
+    }
     log::info("dpdk: EAL started (file prefix {}{})", state_->file_prefix, e.no_huge ? ", no hugepages" : "");
   }
   auto dpdk = std::make_unique<nic::DpdkRail>(state_->env, nic::DpdkRailConfig{.name = rail.name,

@@ -2,16 +2,19 @@
 # bench/fabric/run.sh: issue 3's fabric benchmark (P1-P4) on rack-sim, railyard
 # beside iperf3 (one TCP stream per rail), MPTCP and ucx_perftest on the same
 # tbf-limited rails, in one run. Prints a Markdown table and writes it, with the
-# raw figures, to bench/fabric/results-<date>.md. Needs root, the binaries in
+# raw figures, to bench/fabric/results-<date>-<time>.md. Needs root, the binaries in
 # build/ (it never builds), iperf3, mptcpize, ucx_perftest, jq, python3.
 #
-#   bench/fabric/run.sh [--rate 200mbit] [--duration 4] [--prefix b] [--out FILE]
+#   bench/fabric/run.sh [--rate 200mbit] [--duration 4] [--prefix b] [--out FILE] [--drivers "udp dpdk"]
 #
 #   --rate      tbf line rate of every rail (default 200mbit: what this 2-core
 #               machine saturates for every contender, see bench/README.md)
 #   --duration  seconds per throughput measurement (default 4)
-#   --prefix    rack names are PREFIX2, PREFIX4, PREFIXs, PREFIXd, PREFIXl
-#               (rack-sim names are at most 8 characters)
+#   --prefix    rack names are PREFIX2, PREFIX4, PREFIXs, PREFIXd, PREFIXl, and
+#               the same with an x for the DPDK racks (at most 8 characters)
+#   --drivers   railyard's rail drivers to run (default "udp dpdk"): each gets
+#               its own rack (DPDK: rack-sim --driver dpdk, af_packet vdevs);
+#               the peers run on the UDP rack (DPDK hosts have no kernel addresses)
 #   --only "p1-2 p1-4 p1-9000 p2 p3 p4"  run only these steps (debugging; no table)
 #   --table WORKDIR              the table again from a previous run's work files
 #
@@ -20,16 +23,17 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-RATE=200mbit DURATION=4 PREFIX=b OUT="" ONLY="" TABLE_FROM=""
+RATE=200mbit DURATION=4 PREFIX=b OUT="" ONLY="" TABLE_FROM="" DRIVERS="udp dpdk"
 while (($#)); do
   case $1 in
     --rate) RATE=$2; shift 2 ;;
     --duration) DURATION=$2; shift 2 ;;
     --prefix) PREFIX=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
+    --drivers) DRIVERS=$2; shift 2 ;;
     --only) ONLY=$2; shift 2 ;;   # debugging: run only these steps, print their raw files, no table
     --table) TABLE_FROM=$2; shift 2 ;;   # debugging: print the table again from a previous run's work files
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -46,9 +50,11 @@ done
 for t in iperf3 mptcpize ucx_perftest jq python3 tc; do
   command -v "$t" >/dev/null || { echo "run.sh: $t is not installed" >&2; exit 1; }
 done
-OUT=${OUT:-$here/results-$(date +%Y-%m-%d).md}
+OUT=${OUT:-$here/results-$(date +%Y-%m-%d-%H%M).md}
 WORK=$(mktemp -d /tmp/railyard-fabric-bench.XXXXXX)
-COMMAND="bench/fabric/run.sh --rate $RATE --duration $DURATION"
+COMMAND="bench/fabric/run.sh --rate $RATE --duration $DURATION --drivers '$DRIVERS'"
+[[ " $DRIVERS " == *" udp "* ]] || { echo "run.sh: --drivers must include udp (the peers and the table's reference)" >&2; exit 2; }
+with_dpdk() { [[ " $DRIVERS " == *" dpdk "* ]]; }
 
 # Line rate in bit/s from tc's notation.
 rate_bps() {
@@ -76,12 +82,12 @@ log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 calc() { awk "BEGIN{print $*}"; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.1f", 100 * a / b; else print "n/a" }'; }
 
-rack_up() {   # name rails [mtu]
-  local name=$1 rails=$2 mtu=${3:-1500} _
+rack_up() {   # name rails [mtu] [driver]
+  local name=$1 rails=$2 mtu=${3:-1500} driver=${4:-udp} _
   "$SIM" down --name "$name" >/dev/null 2>&1 || true
   racks+=("$name")
   # No bmc-sim: nothing but the fabric takes CPU from the 2 cores.
-  "$SIM" up --name "$name" --hosts 2 --rails "$rails" --rate "$RATE" --mtu "$mtu" --no-bmc >/dev/null
+  "$SIM" up --name "$name" --hosts 2 --rails "$rails" --rate "$RATE" --mtu "$mtu" --driver "$driver" --no-bmc >/dev/null
   for _ in $(seq 100); do
     [[ $("$RAILCTL" --socket "/run/railyard-sim/$name/h1/control.sock" --json peers 2>/dev/null |
          jq -r '.peers[0].state') == established ]] && return 0
@@ -120,42 +126,60 @@ P1_REPEATS=2   # every contender runs this often, interleaved; the best run coun
 
 best() { local m=0 v; for v in "$@"; do ((v > m)) && m=$v; done; echo "$m"; }
 
+# railyard on one rack, one repetition of P1: railctl send, then fabric-load.
+# Appends to the arrays named ry and fl; tag is "" (UDP) or "d" (DPDK).
+p1_railyard() {   # rack key rep tag n
+  local rack=$1 key=$2 rep=$3 t=$4 n=$5
+  # railyard through the daemon's own probe (railctl send); on the first run,
+  # railctl rails and the daemons' CPU halfway through.
+  if ((rep == 1)); then
+    ( sleep "$(calc "$DURATION / 2")"
+      "$RAILCTL" --socket "$(ctl_sock "$rack" h1)" rails >"$WORK/rails-under-load-$t$key.txt" 2>&1
+      python3 "$METER" cpu "$(daemon_pid "$rack" h1)" "$(daemon_pid "$rack" h2)" --seconds 1 \
+        >"$WORK/cpu-load-$t$key.json"
+    ) &
+    bg+=($!)
+  fi
+  "$RAILCTL" --socket "$(ctl_sock "$rack" h1)" --json send --peer h2 --size 4M --count "$n" --concurrency 8 \
+    >"$WORK/p1-railctl-$t$key-$rep.json" || true
+  ((rep == 1)) && { wait "${bg[-1]}" || true; }
+  ry+=("$(jq -r '(.goodput_bps // 0) / 1e6 | floor' "$WORK/p1-railctl-$t$key-$rep.json")")
+  R[p1_${t}ry_fail_$key]=$((${R[p1_${t}ry_fail_$key]:-0} + $(jq -r '.failed // 0' "$WORK/p1-railctl-$t$key-$rep.json")))
+
+  # railyard through librailyard (fabric-load, 4 MiB kv, every byte verified).
+  load_receive "$rack" "$n" "$WORK/p1-load-rx-$t$key-$rep.json"
+  "$LOAD" send --socket "$(wl_sock "$rack" h1)" --peer h2 --count "$n" --min 4M --max 4M \
+    --activation-share 0 --concurrency 8 >"$WORK/p1-load-tx-$t$key-$rep.json" 2>"$WORK/p1-load-tx-$t$key-$rep.err" || true
+  wait "$LOAD_RX_PID" || true
+  fl+=("$(tail -1 "$WORK/p1-load-tx-$t$key-$rep.json" | jq -r '(.goodput_mbps // 0) | floor')")
+  [[ $(tail -1 "$WORK/p1-load-rx-$t$key-$rep.json" | jq -r '.ok') == true ]] || R[p1_${t}fl_bad_$key]=1
+}
+
 p1() {   # key rails mtu
-  local key=$1 rails=$2 mtu=$3 rack=${PREFIX}$1 total n rep
+  local key=$1 rails=$2 mtu=$3 rack=${PREFIX}$1 total n rep dpdk=0
   total=$((rails * RATE_BPS))
-  log "P1: $rails rails x $RATE, MTU $mtu (rack $rack)"
+  # af_packet vdevs take at most MTU 1500 in DPDK 22.11 (drivers/nic/dpdk/README.md).
+  with_dpdk && ((mtu <= 1500)) && dpdk=1
+  log "P1: $rails rails x $RATE, MTU $mtu (rack $rack$( ((dpdk)) && echo ", DPDK rack ${rack}x"))"
   rack_up "$rack" "$rails" "$mtu"
+  ((dpdk)) && rack_up "${rack}x" "$rails" "$mtu" dpdk
   RACK=$rack RAILS=$rails
   n=$(count_for "$total" "$DURATION" $((4 << 20)))
 
   # Idle CPU of both daemons (rails up, session established, no traffic).
   R[cpu_idle_$key]=$(python3 "$METER" cpu "$(daemon_pid "$rack" h1)" "$(daemon_pid "$rack" h2)" --seconds 2 |
                        jq -r '[.[]] | map(tostring) | join(" / ")')
-  local ry=() fl=() ip=() mp=() ux=()
+  ((dpdk)) && R[cpu_idle_d$key]=$(python3 "$METER" cpu "$(daemon_pid "${rack}x" h1)" "$(daemon_pid "${rack}x" h2)" \
+                       --seconds 2 | jq -r '[.[]] | map(tostring) | join(" / ")')
+  local ry=() fl=() ip=() mp=() ux=() dry=() dfl=()
   for ((rep = 1; rep <= P1_REPEATS; rep++)); do
-    # railyard through the daemon's own probe (railctl send); on the first run,
-    # railctl rails and the daemons' CPU halfway through.
-    if ((rep == 1)); then
-      ( sleep "$(calc "$DURATION / 2")"
-        "$RAILCTL" --socket "$(ctl_sock "$rack" h1)" rails >"$WORK/rails-under-load-$key.txt" 2>&1
-        python3 "$METER" cpu "$(daemon_pid "$rack" h1)" "$(daemon_pid "$rack" h2)" --seconds 1 \
-          >"$WORK/cpu-load-$key.json"
-      ) &
-      bg+=($!)
+    p1_railyard "$rack" "$key" "$rep" "" "$n"
+    if ((dpdk)); then
+      local save_ry=("${ry[@]}") save_fl=("${fl[@]}")
+      ry=("${dry[@]+"${dry[@]}"}") fl=("${dfl[@]+"${dfl[@]}"}")
+      p1_railyard "${rack}x" "$key" "$rep" d "$n"
+      dry=("${ry[@]}") dfl=("${fl[@]}") ry=("${save_ry[@]}") fl=("${save_fl[@]}")
     fi
-    "$RAILCTL" --socket "$(ctl_sock "$rack" h1)" --json send --peer h2 --size 4M --count "$n" --concurrency 8 \
-      >"$WORK/p1-railctl-$key-$rep.json" || true
-    ((rep == 1)) && { wait "${bg[-1]}" || true; }
-    ry+=("$(jq -r '(.goodput_bps // 0) / 1e6 | floor' "$WORK/p1-railctl-$key-$rep.json")")
-    R[p1_ry_fail_$key]=$((${R[p1_ry_fail_$key]:-0} + $(jq -r '.failed // 0' "$WORK/p1-railctl-$key-$rep.json")))
-
-    # railyard through librailyard (fabric-load, 4 MiB kv, every byte verified).
-    load_receive "$rack" "$n" "$WORK/p1-load-rx-$key-$rep.json"
-    "$LOAD" send --socket "$(wl_sock "$rack" h1)" --peer h2 --count "$n" --min 4M --max 4M \
-      --activation-share 0 --concurrency 8 >"$WORK/p1-load-tx-$key-$rep.json" 2>"$WORK/p1-load-tx-$key-$rep.err" || true
-    wait "$LOAD_RX_PID" || true
-    fl+=("$(tail -1 "$WORK/p1-load-tx-$key-$rep.json" | jq -r '(.goodput_mbps // 0) | floor')")
-    [[ $(tail -1 "$WORK/p1-load-rx-$key-$rep.json" | jq -r '.ok') == true ]] || R[p1_fl_bad_$key]=1
 
     # Peers on the same rails (bench/fabric/peers.sh).
     ip+=("$(iperf3_per_rail)")
@@ -170,6 +194,13 @@ p1() {   # key rails mtu
   R[p1_runs_$key]="railctl ${ry[*]}; fabric-load ${fl[*]}; iperf3 ${ip[*]}; MPTCP ${mp[*]}; ucx ${ux[*]}"
   R[p1_fl_ok_$key]=$([[ -z ${R[p1_fl_bad_$key]:-} ]] && echo true || echo false)
   R[cpu_load_$key]=$(jq -r '[.[]] | map(tostring) | join(" / ")' "$WORK/cpu-load-$key.json")
+  if ((dpdk)); then
+    R[p1_dry_$key]=$(best "${dry[@]}") R[p1_dfl_$key]=$(best "${dfl[@]}")
+    R[p1_runs_$key]+="; DPDK railctl ${dry[*]}; DPDK fabric-load ${dfl[*]}"
+    R[p1_dfl_ok_$key]=$([[ -z ${R[p1_dfl_bad_$key]:-} ]] && echo true || echo false)
+    R[cpu_load_d$key]=$(jq -r '[.[]] | map(tostring) | join(" / ")' "$WORK/cpu-load-d$key.json")
+    rack_down "${rack}x"
+  fi
   rack_down "$rack"
 }
 
@@ -184,10 +215,11 @@ fault_cmd() {   # rack kind
   esac
 }
 
-fault_railyard() {   # kind (squeeze|down) rack
-  local kind=$1 rack=$2 cap_after n mean min max share
-  log "P${3}: railyard, rail r1 $kind (rack $rack)"
-  rack_up "$rack" 2
+fault_railyard() {   # kind (squeeze|down) rack P [driver]
+  local kind=$1 rack=$2 driver=${4:-udp} cap_after n mean min max share tag=ry
+  [[ $driver == dpdk ]] && tag=dry
+  log "P${3}: railyard ($driver), rail r1 $kind (rack $rack)"
+  rack_up "$rack" 2 1500 "$driver"
   if [[ $kind == squeeze ]]; then cap_after=$((RATE_BPS + SQUEEZED_BPS)); else cap_after=$RATE_BPS; fi
   # P2: 4 MiB kv. P3: the integration mix (64 KiB .. 4 MiB, 20 % activation),
   # so that completions come often enough to show a stall.
@@ -201,20 +233,20 @@ fault_railyard() {   # kind (squeeze|down) rack
     # CPU from the daemons (fabric-load's checker, 12+ ms of CPU per 4 MiB,
     # shows up as dips of ~10 % in 50-ms windows on this 2-core machine).
     "$RAILCTL" --socket "$(ctl_sock "$rack" h1)" --json send --peer h2 --size 4M --count "$n" --concurrency 8 \
-      >"$WORK/$kind-ry-tx.json" 2>"$WORK/$kind-ry-tx.err" &
+      >"$WORK/$kind-$tag-tx.json" 2>"$WORK/$kind-$tag-tx.err" &
   else
     # P3: fabric-load, so that the receiver checks every byte of every transfer.
-    load_receive "$rack" "$n" "$WORK/$kind-ry-rx.json"
+    load_receive "$rack" "$n" "$WORK/$kind-$tag-rx.json"
     "$LOAD" send --socket "$(wl_sock "$rack" h1)" --peer h2 --count "$n" --min "$min" --max "$max" \
-      --activation-share "$share" --concurrency 8 >"$WORK/$kind-ry-tx.json" 2>"$WORK/$kind-ry-tx.err" &
+      --activation-share "$share" --concurrency 8 >"$WORK/$kind-$tag-tx.json" 2>"$WORK/$kind-$tag-tx.err" &
   fi
   local tx=$!
   bg+=("$tx")
   sleep 0.4
   python3 "$METER" run --rx-pid "$(ns_pid "$rack" h2)" --seconds "$WINDOW" --fault-at "$FAULT_AT" \
     --fault "$(fault_cmd "$rack" "$kind")" --ctl "$(ctl_sock "$rack" h1)" --ctl-hz 200 \
-    --rate-bps "$RATE_BPS" --rails 2 --mode "$kind" --out "$WORK/$kind-ry-samples.json" >"$WORK/$kind-ry.json"
-  "$RAILCTL" --socket "$(ctl_sock "$rack" h1)" rails >"$WORK/rails-$kind.txt" 2>&1 || true
+    --rate-bps "$RATE_BPS" --rails 2 --mode "$kind" --out "$WORK/$kind-$tag-samples.json" >"$WORK/$kind-$tag.json"
+  "$RAILCTL" --socket "$(ctl_sock "$rack" h1)" rails >"$WORK/rails-$kind-$driver.txt" 2>&1 || true
   wait "$tx" || true
   [[ $kind == squeeze ]] || wait "$LOAD_RX_PID" || true
   rack_down "$rack"
@@ -249,45 +281,46 @@ probe_activation() {   # rack outfile
     --count "$P4_COUNT" --concurrency 1 >"$2"
 }
 
-p4() {
-  local rack=${PREFIX}l n tx m
-  log "P4: activation latency, unloaded and under kv load (rack $rack)"
-  rack_up "$rack" 2
-  probe_activation "$rack" "$WORK/p4-idle.json"
+p4() {   # [driver]
+  local driver=${1:-udp} rack=${PREFIX}l n tx m t=""
+  [[ $driver == dpdk ]] && t=d- rack=${PREFIX}lx
+  log "P4: activation latency, unloaded and under kv load ($driver, rack $rack)"
+  rack_up "$rack" 2 1500 "$driver"
+  probe_activation "$rack" "$WORK/p4-${t}idle.json"
   n=$(count_for $((2 * RATE_BPS)) 2.5 $((4 << 20)))
 
   # kv load 1: the daemon's own probe (railctl send, 4 MiB, 8 in flight).
   "$RAILCTL" --socket "$(ctl_sock "$rack" h1)" --json send --peer h2 --size 4M --count "$n" --concurrency 8 \
-    >"$WORK/p4-kv-railctl.json" &
+    >"$WORK/p4-${t}kv-railctl.json" &
   tx=$!
   bg+=("$tx")
   sleep 0.7   # kv at full rate
   python3 "$METER" run --rx-pid "$(ns_pid "$rack" h2)" --seconds 1.5 --rate-bps "$RATE_BPS" --rails 2 \
-    >"$WORK/p4-util-railctl.json" &
+    >"$WORK/p4-${t}util-railctl.json" &
   m=$!
-  probe_activation "$rack" "$WORK/p4-loaded-railctl.json"
-  "$RAILCTL" --socket "$(ctl_sock "$rack" h1)" rails >"$WORK/rails-p4.txt" 2>&1 || true
+  probe_activation "$rack" "$WORK/p4-${t}loaded-railctl.json"
+  "$RAILCTL" --socket "$(ctl_sock "$rack" h1)" rails >"$WORK/rails-p4${t}.txt" 2>&1 || true
   wait "$m" || true
   wait "$tx" || true
 
   # kv load 2: a librailyard workload (fabric-load, 4 MiB kv, 8 in flight); its
   # filling and byte-by-byte checking also take CPU from this 2-core machine.
-  load_receive "$rack" "$n" "$WORK/p4-kv-rx.json"
+  load_receive "$rack" "$n" "$WORK/p4-${t}kv-rx.json"
   "$LOAD" send --socket "$(wl_sock "$rack" h1)" --peer h2 --count "$n" --min 4M --max 4M --activation-share 0 \
-    --concurrency 8 >"$WORK/p4-kv-tx.json" 2>"$WORK/p4-kv-tx.err" &
+    --concurrency 8 >"$WORK/p4-${t}kv-tx.json" 2>"$WORK/p4-${t}kv-tx.err" &
   tx=$!
   bg+=("$tx")
   sleep 0.7
   python3 "$METER" run --rx-pid "$(ns_pid "$rack" h2)" --seconds 1.5 --rate-bps "$RATE_BPS" --rails 2 \
-    >"$WORK/p4-util-load.json" &
+    >"$WORK/p4-${t}util-load.json" &
   m=$!
-  probe_activation "$rack" "$WORK/p4-loaded-load.json"
+  probe_activation "$rack" "$WORK/p4-${t}loaded-load.json"
   wait "$m" || true
   wait "$tx" || true
   wait "$LOAD_RX_PID" || true
   # Unloaded again: the lower of the two unloaded p99s is the reference, so that
   # interference from other work on the machine can only make the ratio worse.
-  probe_activation "$rack" "$WORK/p4-idle2.json"
+  probe_activation "$rack" "$WORK/p4-${t}idle2.json"
   rack_down "$rack"
 }
 
@@ -307,8 +340,11 @@ step p1-2 && p1 2 2 1500
 step p1-4 && p1 4 4 1500
 step p1-9000 && p1 2j 2 9000   # the same with jumbo frames, as GPU fabrics run
 step p2 && fault_railyard squeeze "${PREFIX}s" 2 && fault_mptcp squeeze "${PREFIX}s" 2
+step p2 && with_dpdk && fault_railyard squeeze "${PREFIX}sx" 2 dpdk
 step p3 && fault_railyard down "${PREFIX}d" 3 && fault_mptcp down "${PREFIX}d" 3
+step p3 && with_dpdk && fault_railyard down "${PREFIX}dx" 3 dpdk
 step p4 && p4
+step p4 && with_dpdk && p4 dpdk
 elapsed=$(($(date +%s) - started))
 read -r _ a2 b2 c2 idle2 w2 _ </proc/stat
 busy_pct=$(awk -v b="$(((a2 + b2 + c2) - (a1 + b1 + c1)))" -v i="$(((idle2 + w2) - (idle1 + w1)))" 'BEGIN{printf "%.0f", 100 * b / (b + i)}')
@@ -317,7 +353,7 @@ if [[ -n $ONLY ]]; then
   for f in "$WORK"/*.json; do echo "== ${f##*/}"; grep -v '^{"t0"' "$f" | tail -c 1500; echo; done
   exit 0
 fi
-{ declare -p R; declare -p elapsed load_start busy_pct RATE RATE_BPS SQUEEZED_BPS DURATION COMMAND; } >"$WORK/state.sh"
+{ declare -p R; declare -p elapsed load_start busy_pct RATE RATE_BPS SQUEEZED_BPS DURATION COMMAND DRIVERS; } >"$WORK/state.sh"
 fi
 
 # ---------------------------------------------------------------- table
@@ -333,21 +369,31 @@ ceil_ry() { calc "($1 - 20 - 8 - 92) / ($1 + 14) * 100"; }    # IP, UDP, fabric 
 ceil_tcp() { calc "($1 - 20 - 20 - 12) / ($1 + 14) * 100"; }  # IP, TCP, timestamps; Ethernet
 CEIL_RY=$(ceil_ry 1500)
 
+# A DPDK cell: "Mbit/s (% of line)", or why there is none.
+dcell() {   # value line
+  if [[ -z $1 ]]; then echo "n/a (af_packet: MTU ≤ 1500)"; else echo "$1 ($(pct "$1" "$2") %)"; fi
+}
 row_p1() {   # key rails mtu
-  local k=$1 r=$2 mtu=$3 line=$(($2 * RATE_BPS / 1000000)) ceil
+  local k=$1 r=$2 mtu=$3 line=$(($2 * RATE_BPS / 1000000)) ceil dv=""
   ceil=$(ceil_ry "$mtu")
-  printf '| P1 goodput, 4 MiB kv, %s × %s, MTU %s (Mbit/s, %% of %s) | %s (%s %%) | %s (%s %%) | %s (%s %%) | %s (%s %%) | %s (%s %%) | ≥ 95 %% of line: %s (at most %.1f %% at MTU %s: the 92-byte header); %s %% of that ceiling; railyard ÷ iperf3 = %s %% |\n' \
+  if [[ -n ${R[p1_dry_$k]:-} ]]; then
+    dv="; DPDK: $(verdict "$(awk -v a="${R[p1_dry_$k]}" -v b="$line" 'BEGIN{print (a >= 0.95 * b)}')"), $(pct "${R[p1_dry_$k]}" "$(calc "$line * $ceil / 100")") % of the ceiling, DPDK ÷ UDP driver = $(pct "${R[p1_dry_$k]}" "${R[p1_ry_$k]}") %"
+  fi
+  printf '| P1 goodput, 4 MiB kv, %s × %s, MTU %s (Mbit/s, %% of %s) | %s (%s %%) | %s (%s %%) | %s | %s | %s (%s %%) | %s (%s %%) | %s (%s %%) | ≥ 95 %% of line: %s (at most %.1f %% at MTU %s: the 92-byte header); %s %% of that ceiling; railyard ÷ iperf3 = %s %%%s |\n' \
     "$r" "$RATE" "$mtu" "$line" \
     "${R[p1_ry_$k]}" "$(pct "${R[p1_ry_$k]}" "$line")" \
     "${R[p1_fl_$k]}" "$(pct "${R[p1_fl_$k]}" "$line")" \
+    "$(dcell "${R[p1_dry_$k]:-}" "$line")" "$(dcell "${R[p1_dfl_$k]:-}" "$line")" \
     "${R[p1_iperf_$k]}" "$(pct "${R[p1_iperf_$k]}" "$line")" \
     "${R[p1_mptcp_$k]}" "$(pct "${R[p1_mptcp_$k]}" "$line")" \
     "${R[p1_ucx_$k]}" "$(pct "${R[p1_ucx_$k]}" "$line")" \
     "$(verdict "$(awk -v a="${R[p1_ry_$k]}" -v b="$line" 'BEGIN{print (a >= 0.95 * b)}')")" "$ceil" "$mtu" \
-    "$(pct "${R[p1_ry_$k]}" "$(calc "$line * $ceil / 100")")" "$(pct "${R[p1_ry_$k]}" "${R[p1_iperf_$k]}")"
+    "$(pct "${R[p1_ry_$k]}" "$(calc "$line * $ceil / 100")")" "$(pct "${R[p1_ry_$k]}" "${R[p1_iperf_$k]}")" "$dv"
 }
 
 sq_ry=$WORK/squeeze-ry.json sq_mp=$WORK/squeeze-mptcp.json dn_ry=$WORK/down-ry.json dn_mp=$WORK/down-mptcp.json
+sq_dry=$WORK/squeeze-dry.json dn_dry=$WORK/down-dry.json
+have_dpdk_faults() { [[ -f $sq_dry && -f $dn_dry ]]; }
 p2_cell() {   # file
   printf '%s %% reached, ≥ 90 %% after %s (worst 100 ms: %s %%)' \
     "$(jq -r '.reached_steady * 100 | floor' "$1")" "$(ms "$(jq -r '.adapt_s' "$1")")" \
@@ -358,27 +404,41 @@ p3_cell() {   # file
     "$(ms1 "$(jq -r '.stall_s' "$1")")" "$(ms1 "$(jq -r '.stall_start_after_fault_s' "$1")")" \
     "$(ms1 "$(jq -r '.stall_at_fault_s' "$1")")" "$(ms1 "$(jq -r '.baseline_stall_s' "$1")")"
 }
-lost_ry=$(tail -1 "$WORK/down-ry-tx.json" | jq -r '.failed // "?"')
-rx_ok=$(tail -1 "$WORK/down-ry-rx.json" | jq -r '"\(.received)/\(.expected) received, \(.mismatched) mismatched"')
-ry_sent=$(tail -1 "$WORK/down-ry-tx.json" | jq -r '"\(.completed)/\(.posted) completed"')
-p2_ok=$(jq -r '(.reached_steady >= 0.9) and (.adapt_s != null) and (.adapt_s <= 0.1)' "$sq_ry")
-p3_ok=$(jq -r --arg lost "$lost_ry" '(.stall_s <= 0.01) and ($lost == "0")' "$dn_ry")
+p3_lost() { tail -1 "$WORK/down-$1-tx.json" | jq -r '.failed // "?"'; }   # tag (ry, dry)
+p3_rx() { tail -1 "$WORK/down-$1-rx.json" | jq -r '"\(.received)/\(.expected) received, \(.mismatched) mismatched"'; }
+p3_sent() { tail -1 "$WORK/down-$1-tx.json" | jq -r '"\(.completed)/\(.posted) completed"'; }
+p2_met() { jq -r '(.reached_steady >= 0.9) and (.adapt_s != null) and (.adapt_s <= 0.1)' "$1"; }
+p3_met() { jq -r --arg lost "$(p3_lost "$2")" '(.stall_s <= 0.01) and ($lost == "0")' "$1"; }   # file tag
+lost_ry=$(p3_lost ry)
+p2_ok=$(p2_met "$sq_ry")
+p3_ok=$(p3_met "$dn_ry" ry)
 us() { jq -r "(.$2 | tonumber) / 1000 | floor" "$WORK/$1"; }
-p4_idle=$(awk -v a="$(us p4-idle.json latency_p99_ns)" -v b="$(us p4-idle2.json latency_p99_ns)" 'BEGIN{print (a < b ? a : b)}')
-p4_ratio() { awk -v a="$(us "$1" latency_p99_ns)" -v b="$p4_idle" 'BEGIN{ printf "%.2f", a / b }'; }
-p4_cell() {   # loaded-file util-file
+# P4 files are p4-*.json (UDP driver) and p4-d-*.json (DPDK).
+p4_idle_of() { awk -v a="$(us "p4-${1}idle.json" latency_p99_ns)" -v b="$(us "p4-${1}idle2.json" latency_p99_ns)" 'BEGIN{print (a < b ? a : b)}'; }
+p4_idle=$(p4_idle_of "")
+p4_ratio() { awk -v a="$(us "$1" latency_p99_ns)" -v b="$(p4_idle_of "${2:-}")" 'BEGIN{ printf "%.2f", a / b }'; }   # file [prefix]
+p4_cell() {   # loaded-file util-file [prefix]
+  local t=${3:-}
   printf '%s× (p99 %s → %s µs, p50 %s → %s µs; the probe got %s of %s Mbit/s, rails %s %% busy)' \
-    "$(p4_ratio "$1")" "$p4_idle" "$(us "$1" latency_p99_ns)" "$(us p4-idle.json latency_p50_ns)" \
+    "$(p4_ratio "$1" "$t")" "$(p4_idle_of "$t")" "$(us "$1" latency_p99_ns)" "$(us "p4-${t}idle.json" latency_p50_ns)" \
     "$(us "$1" latency_p50_ns)" "$(jq -r '.goodput_bps / 1e6 | floor' "$WORK/$1")" \
-    "$(jq -r '.goodput_bps / 1e6 | floor' "$WORK/p4-idle.json")" "$(jq -r '.utilisation * 100 | floor' "$WORK/$2")"
+    "$(jq -r '.goodput_bps / 1e6 | floor' "$WORK/p4-${t}idle.json")" "$(jq -r '.utilisation * 100 | floor' "$WORK/$2")"
 }
+have_dpdk_p4() { [[ -f $WORK/p4-d-idle.json ]]; }
 # Interference: when the same measure without the fault (P3) or without load
 # (P4) is already near the target, a miss says more about the machine than
 # about railyard; say so beside the verdict.
 p3_noise=$(jq -r 'if .baseline_stall_s >= 0.008 then " (inconclusive here: the same measure before the fault was \(.baseline_stall_s * 1000 | floor) ms, the machine was busy)" else "" end' "$dn_ry")
-p4_noise=$(awk -v p99="$p4_idle" -v p50="$(us p4-idle.json latency_p50_ns)" \
-  'BEGIN{ if (p99 > 2 * p50) printf " (inconclusive here: unloaded p99 is %.1f× its p50, the machine was busy)", p99 / p50 }')
+p4_noise_of() {   # prefix label
+  awk -v p99="$(p4_idle_of "$1")" -v p50="$(us "p4-${1}idle.json" latency_p50_ns)" -v what="$2" \
+    'BEGIN{ if (p99 > 2 * p50) printf " (%sinconclusive here: unloaded p99 is %.1f× its p50, the machine was busy)", what, p99 / p50 }'
+}
+p4_noise=$(p4_noise_of "" "")
 p4_ok=$(awk -v a="$(p4_ratio p4-loaded-railctl.json)" -v b="$(p4_ratio p4-loaded-load.json)" 'BEGIN{print (a <= 2 && b <= 2)}')
+if have_dpdk_p4; then
+  p4_dok=$(awk -v a="$(p4_ratio p4-d-loaded-railctl.json d-)" -v b="$(p4_ratio p4-d-loaded-load.json d-)" 'BEGIN{print (a <= 2 && b <= 2)}')
+fi
+tf() { [[ $1 == true ]] && echo 1 || echo 0; }
 mptcp_ok() { jq -r 'if .error then "error: \(.error)" else "stream ok" end' "$1" 2>/dev/null || echo "no result"; }
 
 {
@@ -388,22 +448,34 @@ mptcp_ok() { jq -r 'if .error then "error: \(.error)" else "stream ok" end' "$1"
   awk -v l="${load_start%% *}" -v n="$(nproc)" 'BEGIN{ if (l > n) printf "**The machine was busy with other work (load average %s on %d cores at the start): figures that depend on timing (P3 stall, P4 p99) are noisy; rerun when it is quiet.**\n\n", l, n }'
   echo "Machine: $(nproc) cores, $(uname -r), shared with other work: load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end, CPU busy $busy_pct % of the run (all processes). railyard $(git -C "$repo" rev-parse --short HEAD)."
   echo
-  echo "| figure | railyard (railctl send) | railyard (librailyard, fabric-load) | iperf3, 1 TCP stream per rail | MPTCP (mptcpize iperf3) | ucx_perftest tag_bw (tcp) | target and verdict (railyard) |"
-  echo "|---|---|---|---|---|---|---|"
+  echo "| figure | railyard, UDP driver (railctl send) | railyard, UDP driver (librailyard, fabric-load) | railyard, DPDK driver (railctl send) | railyard, DPDK driver (fabric-load) | iperf3, 1 TCP stream per rail | MPTCP (mptcpize iperf3) | ucx_perftest tag_bw (tcp) | target and verdict (railyard) |"
+  echo "|---|---|---|---|---|---|---|---|---|"
   row_p1 2 2 1500
   row_p1 4 4 1500
   [[ -n ${R[p1_ry_2j]:-} ]] && row_p1 2j 2 9000
-  printf '| P2 rail r1 squeezed to 10 %% (2 × %s: %s Mbit/s left) | — | %s | — | %s | — | ≥ 90 %% within 100 ms: %s |\n' \
-    "$RATE" $(((RATE_BPS + SQUEEZED_BPS) / 1000000)) "$(p2_cell "$sq_ry")" "$(p2_cell "$sq_mp")" "$(verdict "$([[ $p2_ok == true ]] && echo 1 || echo 0)")"
-  printf '| P3 rail r1 set down (2 × %s) | — | %s lost (%s; receiver: %s); %s | — | %s; %s | — | 0 lost, stall ≤ 10 ms: %s%s |\n' \
-    "$RATE" "$lost_ry" "$ry_sent" "$rx_ok" "$(p3_cell "$dn_ry")" "$(mptcp_ok "$WORK/down-mptcp-iperf.json")" "$(p3_cell "$dn_mp")" \
-    "$(verdict "$([[ $p3_ok == true ]] && echo 1 || echo 0)")" "$p3_noise"
-  printf '| P4 p99 of 64 KiB activation (%s, one at a time), loaded ÷ unloaded (2 × %s) | kv load by railctl send: %s | kv load by fabric-load: %s | — | — | — | ≤ 2×: %s%s |\n' \
+  d2="—" d3="—" d4a="—" d4b="—" v2="" v3="" v4=""
+  if have_dpdk_faults; then
+    d2=$(p2_cell "$sq_dry") v2="; DPDK: $(verdict "$(tf "$(p2_met "$sq_dry")")")"
+    d3="$(p3_lost dry) lost ($(p3_sent dry); receiver: $(p3_rx dry)); $(p3_cell "$dn_dry")"
+    v3="; DPDK: $(verdict "$(tf "$(p3_met "$dn_dry" dry)")")"
+  fi
+  if have_dpdk_p4; then
+    d4a="kv load by railctl send: $(p4_cell p4-d-loaded-railctl.json p4-d-util-railctl.json d-)"
+    d4b="kv load by fabric-load: $(p4_cell p4-d-loaded-load.json p4-d-util-load.json d-)"
+    v4="; DPDK: $(verdict "$p4_dok")$(p4_noise_of d- "DPDK ")"
+  fi
+  printf '| P2 rail r1 squeezed to 10 %% (2 × %s: %s Mbit/s left) | — | %s | — | %s | — | %s | — | ≥ 90 %% within 100 ms: UDP: %s%s |\n' \
+    "$RATE" $(((RATE_BPS + SQUEEZED_BPS) / 1000000)) "$(p2_cell "$sq_ry")" "$d2" "$(p2_cell "$sq_mp")" "$(verdict "$(tf "$p2_ok")")" "$v2"
+  printf '| P3 rail r1 set down (2 × %s) | — | %s lost (%s; receiver: %s); %s | — | %s | — | %s; %s | — | 0 lost, stall ≤ 10 ms: UDP: %s%s%s |\n' \
+    "$RATE" "$lost_ry" "$(p3_sent ry)" "$(p3_rx ry)" "$(p3_cell "$dn_ry")" "$d3" "$(mptcp_ok "$WORK/down-mptcp-iperf.json")" "$(p3_cell "$dn_mp")" \
+    "$(verdict "$(tf "$p3_ok")")" "$v3" "$p3_noise"
+  printf '| P4 p99 of 64 KiB activation (%s, one at a time), loaded ÷ unloaded (2 × %s) | kv load by railctl send: %s | kv load by fabric-load: %s | %s | %s | — | — | — | ≤ 2×: UDP: %s%s%s |\n' \
     "$P4_COUNT" "$RATE" "$(p4_cell p4-loaded-railctl.json p4-util-railctl.json)" "$(p4_cell p4-loaded-load.json p4-util-load.json)" \
-    "$(verdict "$p4_ok")" "$p4_noise"
+    "$d4a" "$d4b" "$(verdict "$p4_ok")" "$v4" "$p4_noise"
   echo
   echo "Ceilings (tbf charges the frame without FCS, MTU + 14): railyard $(printf '%.1f' "$(ceil_ry 1500)") % of the line at MTU 1500, $(printf '%.1f' "$(ceil_ry 9000)") % at 9000 (IP 20 + UDP 8 + a 92-byte fabric header a frame); TCP $(printf '%.1f' "$(ceil_tcp 1500)") % and $(printf '%.1f' "$(ceil_tcp 9000)") % (IP 20 + TCP 20 + timestamps 12)."
   echo "Daemon CPU (h1 / h2, % of one core): idle ${R[cpu_idle_2]} (2 rails), ${R[cpu_idle_4]} (4 rails); during P1 ${R[cpu_load_2]} (2 rails), ${R[cpu_load_4]} (4 rails), ${R[cpu_load_2j]:-?} (2 rails, MTU 9000)."
+  [[ -n ${R[cpu_idle_d2]:-} ]] && echo "DPDK daemons' CPU (h1 / h2, % of one core): idle ${R[cpu_idle_d2]} (2 rails), ${R[cpu_idle_d4]:-?} (4 rails); during P1 ${R[cpu_load_d2]:-?} (2 rails), ${R[cpu_load_d4]:-?} (4 rails). DPDK P1: railctl send failures ${R[p1_dry_fail_2]:-?} / ${R[p1_dry_fail_4]:-?}; fabric-load receiver verified every byte: ${R[p1_dfl_ok_2]:-?} / ${R[p1_dfl_ok_4]:-?}."
   echo "P1: best of $P1_REPEATS interleaved runs each (Mbit/s, 2 rails: ${R[p1_runs_2]}; 4 rails: ${R[p1_runs_4]}; 2 rails at MTU 9000: ${R[p1_runs_2j]:-not run}). railctl send failures ${R[p1_ry_fail_2]} / ${R[p1_ry_fail_4]} / ${R[p1_ry_fail_2j]:-}; fabric-load receiver verified every byte: ${R[p1_fl_ok_2]} / ${R[p1_fl_ok_4]} / ${R[p1_fl_ok_2j]:-}."
   echo "P4: unloaded p99 $(us p4-idle.json latency_p99_ns) µs before and $(us p4-idle2.json latency_p99_ns) µs after the loaded probes; the lower is the reference."
   echo "P2 railyard after the squeeze: goodput $(jq -r '.goodput_steady_bps / 1e6 | floor' "$sq_ry") Mbit/s ($(jq -r '.goodput_steady_of_capacity * 100 | floor' "$sq_ry") % of the $(((RATE_BPS + SQUEEZED_BPS) / 1000000)) Mbit/s line left), r1's share of packets $(jq -r '.r1_share_steady * 1000 | floor / 10' "$sq_ry") % (its share of the capacity: $(jq -r '.r1_fair_share * 1000 | floor / 10' "$sq_ry") %)."
@@ -425,7 +497,7 @@ mptcp_ok() { jq -r 'if .error then "error: \(.error)" else "stream ok" end' "$1"
   echo '```'
   echo "### railctl rails on h1 at the end of P2 (squeeze) and P3 (down)"
   echo '```'
-  cat "$WORK/rails-squeeze.txt" "$WORK/rails-down.txt"
+  cat "$WORK/rails-squeeze-udp.txt" "$WORK/rails-down-udp.txt"
   echo '```'
   echo "### Raw meter results"
   for f in squeeze-ry squeeze-mptcp down-ry down-mptcp; do

@@ -6,9 +6,11 @@ source "$(dirname "$0")/lib.sh"
 require_root
 
 SIM=$(cd "$(dirname "$0")/../.." && pwd)/tools/rack-sim
-# FABRIC_DRIVER: udp (default), dpdk (every host on DPDK af_packet ports), or
-# mixed (h1 on DPDK, h2 on kernel UDP).
+# FABRIC_DRIVER: udp (default), dpdk (every host on DPDK ports), or
+# mixed (h1 on DPDK, h2 on kernel UDP). FABRIC_PMD: the DPDK hosts' vdevs,
+# af_packet (default) or af_xdp.
 driver=${FABRIC_DRIVER:-udp}
+pmd=${FABRIC_PMD:-af_packet}
 h2_kernel=$([[ $driver == dpdk ]] && echo 0 || echo 1)   # can h2's kernel see its rails (eBPF)?
 LOAD=$BUILD/tools/fabric-load
 rack=it$$
@@ -17,7 +19,8 @@ export RAILYARD_BUILDDIR=$BUILD
 on_exit "'$SIM' down --name $rack"
 state=/run/railyard-sim/$rack
 
-check "rack-sim brings up 2 hosts x 2 rails with daemons ($driver)" "$SIM" up --name $rack --hosts 2 --rails 2 --driver "$driver" --no-bmc
+check "rack-sim brings up 2 hosts x 2 rails with daemons ($driver$([[ $driver != udp ]] && echo ", $pmd"))" \
+  "$SIM" up --name $rack --hosts 2 --rails 2 --driver "$driver" --pmd "$pmd" --no-bmc
 established() { "$SIM" railctl --name $rack h1 --json peers | jq -e '.peers[0].state == "established"'; }
 check "the two daemons establish an authenticated session" wait_for 10 established
 

@@ -40,6 +40,13 @@ class DpdkEnv {
   static bool register_thread();
   static void unregister_thread();
 
+  /// What DPDK logged at warning level or worse since the last call (the
+  /// EAL's and the PMDs' own reasons), joined with "; " and cleared; empty if
+  /// nothing. DPDK's log goes through railyard's (stderr, syslog priority
+  /// prefixes, "dpdk: ") from the first start() on; this keeps the last few
+  /// problems so a failure's message can quote them.
+  static std::string take_log_problems();
+
  private:
   explicit DpdkEnv(const DpdkEnvConfig& config, std::vector<std::string> arguments);
   DpdkEnvConfig config_;

@@ -21,7 +21,9 @@
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_pool_ops.h>
 #include <rte_memory.h>
+#include <rte_mempool.h>
 
 #include "common/log.h"
 #include "drivers/nic/dpdk/dpdk_env.h"
@@ -50,9 +52,12 @@ class OpenError {
  public:
   explicit OpenError(const DpdkRailConfig& config)
       : where_(fmt::format("dpdk rail {} (device {})", config.name, config.device)) {}
+  /// Throws with the message and what DPDK itself logged about it, if anything.
   template <class... Args>
   [[noreturn]] void fail(fmt::format_string<Args...> format, Args&&... args) const {
-    throw std::runtime_error(fmt::format("{}: {}", where_, fmt::format(format, std::forward<Args>(args)...)));
+    const std::string said = DpdkEnv::take_log_problems();
+    throw std::runtime_error(fmt::format("{}: {}{}", where_, fmt::format(format, std::forward<Args>(args)...),
+                                         said.empty() ? std::string() : fmt::format(" (DPDK said: {})", said)));
   }
 
  private:
@@ -157,6 +162,51 @@ bool find_port(const std::string& name, uint16_t& port) {
   return false;
 }
 
+/// An mbuf pool whose objects are exactly one page each (header, mbuf and
+/// data room), in one virtually contiguous chunk: what the af_xdp PMD needs
+/// to use the pool as its UMEM (see the caller). Returns nullptr with
+/// rte_errno set when the memory is not there; fails with a message when the
+/// EAL could only give it in pieces.
+rte_mempool* make_page_pool(const OpenError& error, const std::string& name, uint32_t count, int socket,
+                            uint32_t& data_room) {
+  const auto page = static_cast<uint32_t>(::getpagesize());
+  constexpr uint32_t kFlags = RTE_MEMPOOL_F_NO_SPREAD;  // no padding between objects: one page each
+  data_room = page - static_cast<uint32_t>(sizeof(rte_mbuf));
+  while (data_room > RTE_PKTMBUF_HEADROOM &&
+         ::rte_mempool_calc_obj_size(static_cast<uint32_t>(sizeof(rte_mbuf)) + data_room, kFlags, nullptr) > page) {
+    data_room -= RTE_CACHE_LINE_SIZE;
+  }
+  if (::rte_mempool_calc_obj_size(static_cast<uint32_t>(sizeof(rte_mbuf)) + data_room, kFlags, nullptr) != page) {
+    error.fail("cannot size af_xdp mbufs to one {}-byte page", page);
+  }
+  rte_mempool* pool = ::rte_mempool_create_empty(name.c_str(), count, static_cast<uint32_t>(sizeof(rte_mbuf)) + data_room,
+                                                 std::min(256u, count / 2), sizeof(rte_pktmbuf_pool_private), socket,
+                                                 kFlags);
+  if (pool == nullptr) return nullptr;
+  rte_pktmbuf_pool_private priv{};
+  priv.mbuf_data_room_size = static_cast<uint16_t>(data_room);
+  priv.mbuf_priv_size = 0;
+  if (::rte_mempool_set_ops_byname(pool, ::rte_mbuf_best_mempool_ops(), nullptr) != 0) {
+    ::rte_mempool_free(pool);
+    error.fail("rte_mempool_set_ops_byname({}) failed", ::rte_mbuf_best_mempool_ops());
+  }
+  ::rte_pktmbuf_pool_init(pool, &priv);
+  if (const int r = ::rte_mempool_populate_default(pool); r < 0) {
+    ::rte_mempool_free(pool);
+    rte_errno = -r;
+    return nullptr;
+  }
+  if (pool->nb_mem_chunks != 1) {
+    const unsigned chunks = pool->nb_mem_chunks;
+    ::rte_mempool_free(pool);
+    error.fail("the af_xdp mbuf pool ({} pages) came in {} pieces; its UMEM must be one: raise the EAL's memory_mb "
+               "(or use hugepages), or lower mbufs/descriptors",
+               count, chunks);
+  }
+  ::rte_mempool_obj_iter(pool, ::rte_pktmbuf_init, nullptr);
+  return pool;
+}
+
 void no_op_free(void* /*address*/, void* /*opaque*/) {
   // Payload memory belongs to the workload's registered region, pinned by the
   // daemon until the transfer completes: nothing to free here.
@@ -238,6 +288,7 @@ DpdkRail::DpdkRail(std::shared_ptr<DpdkEnv> env, const DpdkRailConfig& config, L
 
 void DpdkRail::open(const DpdkRailConfig& config) {
   const OpenError error(config);
+  DpdkEnv::take_log_problems();  // only what this open makes DPDK say belongs in its errors
   std::string why;
   const auto spec = parse_port_spec(config.device, why);
   if (!spec) error.fail("{}", why);  // check_rail_config caught it already; kept for clarity
@@ -268,6 +319,13 @@ void DpdkRail::open(const DpdkRailConfig& config) {
 
   if (!find_port(spec->name, port_)) {
     const int r = ::rte_dev_probe(config.device.c_str());
+    if (r == -EFAULT && spec->kind == PortSpec::Kind::vdev) {
+      // The EAL's answer when no bus recognises the name: no such driver.
+      error.fail("DPDK has no driver called {} in this process (no bus recognised '{}'): fix the rail's device "
+                 "(net_af_packet0,iface=IF or net_af_xdp0,iface=IF on a kernel interface, a PCI address for a NIC), "
+                 "or install the package with that PMD",
+                 spec->driver, spec->name);
+    }
     if (r < 0) {
       error.fail("DPDK could not attach the device: {}. {}", dpdk_error(r), probe_hint(*spec));
     }
@@ -348,10 +406,7 @@ void DpdkRail::open(const DpdkRailConfig& config) {
   // Mempool: every RX descriptor holds one, the TX ring holds up to its size,
   // one burst is held by the fabric between rx_bursts, one is being built, and
   // the af_xdp fill ring takes its share from the same pool.
-  // At least DPDK's default data room: af_packet copies whole ring frames
-  // (2016 bytes with its default framesz) into each RX mbuf.
-  const uint32_t data_room =
-      RTE_PKTMBUF_HEADROOM + std::max<uint32_t>(RTE_MBUF_DEFAULT_DATAROOM, (mtu_ + kFrameOverhead + 63u) & ~63u);
+  const bool af_xdp = spec->driver == "net_af_xdp";
   uint32_t want = config.mbufs;
   if (want == 0) {
     want = 2u * rx_desc + 2u * tx_desc + 4u * burst_ + 2048u;
@@ -361,8 +416,24 @@ void DpdkRail::open(const DpdkRailConfig& config) {
   }
   const int socket = ::rte_eth_dev_socket_id(port_) < 0 ? static_cast<int>(SOCKET_ID_ANY) : ::rte_eth_dev_socket_id(port_);
   const std::string pool_name = fmt::format("ry_rx_{}", port_);
-  pool_ = ::rte_pktmbuf_pool_create(pool_name.c_str(), want, std::min(256u, want / 2), 0,
-                                    static_cast<uint16_t>(data_room), socket);
+  uint32_t data_room = 0;
+  if (af_xdp) {
+    // The af_xdp PMD turns this pool into the XDP socket's UMEM: it registers
+    // populated_size x object size bytes from the pool's first object, and
+    // the kernel silently discards (and so leaks) any fill-ring buffer
+    // outside that range or crossing a non-contiguous page. A default pool
+    // on 4 KiB pages (--no-huge) puts one ~2.3 KiB object per page, so the
+    // UMEM covered only about half of it and RX starved at ~2 k frames/s
+    // (rx_fill_ring_empty_descs). Objects of exactly one page, in one chunk,
+    // make the UMEM and the pool the same memory.
+    pool_ = make_page_pool(error, pool_name, want, socket, data_room);
+  } else {
+    // At least DPDK's default data room: af_packet copies whole ring frames
+    // (2016 bytes with its default framesz) into each RX mbuf.
+    data_room = RTE_PKTMBUF_HEADROOM + std::max<uint32_t>(RTE_MBUF_DEFAULT_DATAROOM, (mtu_ + kFrameOverhead + 63u) & ~63u);
+    pool_ = ::rte_pktmbuf_pool_create(pool_name.c_str(), want, std::min(256u, want / 2), 0,
+                                      static_cast<uint16_t>(data_room), socket);
+  }
   if (pool_ == nullptr) {
     error.fail("cannot create a mempool of {} mbufs of {} bytes ({} MiB): {}; raise the EAL's memory_mb or lower "
                "mbufs/descriptors",

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <bit>
 #include <charconv>
 #include <cstring>
 
@@ -95,17 +96,36 @@ void ChecksumAccumulator::add(std::span<const std::byte> bytes) {
     --n;
     odd_ = false;
   }
-  // Big-endian words, summed four bytes at a time.
-  while (n >= 4) {
-    local += (uint32_t{p[0]} << 8 | p[1]) + (uint32_t{p[2]} << 8 | p[3]);
+  // RFC 1071's sum is byte-order independent: add native 32-bit words (8
+  // bytes a step) into 64 bits, fold to 16, and swap the result into network
+  // order. This was 4-7 % of a DPDK daemon's CPU at the byte-pair pace.
+  uint64_t native = 0;
+  while (n >= 8) {
+    uint64_t w = 0;
+    std::memcpy(&w, p, 8);
+    native += (w & 0xffffffffu) + (w >> 32);
+    p += 8;
+    n -= 8;
+  }
+  if (n >= 4) {
+    uint32_t w = 0;
+    std::memcpy(&w, p, 4);
+    native += w;
     p += 4;
     n -= 4;
   }
   if (n >= 2) {
-    local += uint32_t{p[0]} << 8 | p[1];
+    uint16_t w = 0;
+    std::memcpy(&w, p, 2);
+    native += w;
     p += 2;
     n -= 2;
   }
+  uint16_t folded_native = fold(native);
+  if constexpr (std::endian::native == std::endian::little) {
+    folded_native = static_cast<uint16_t>((folded_native >> 8) | (folded_native << 8));
+  }
+  local += folded_native;
   if (n == 1) {
     local += uint32_t{p[0]} << 8;
     odd_ = true;

@@ -14,9 +14,11 @@
 // RY_VDEV_ARGS is appended to every vdev string (",busy_budget=0");
 // RY_BENCH_DEBUG=1 prints the receiving DPDK rail's counters and xstats.
 #include <fcntl.h>
+#include <linux/if_xdp.h>
 #include <poll.h>
 #include <sched.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <array>
@@ -206,6 +208,16 @@ void throughput(const char* label, Rail& tx, Rail& rx, double seconds) {
                 (unsigned long)s.port_ierrors, (unsigned long)s.port_rx_nombuf, (unsigned long)s.rx_malformed,
                 (unsigned long)s.rx_other);
     for (const auto& x : d->xstats()) if (x.value) std::printf("    %s %lu\n", x.name.c_str(), (unsigned long)x.value);
+    if (d->pmd() == "net_af_xdp" && d->wait_fd() >= 0) {
+      // The XDP socket's own counters (the PMD reports only rx_dropped).
+      xdp_statistics x{};
+      socklen_t length = sizeof x;
+      if (::getsockopt(d->wait_fd(), SOL_XDP, XDP_STATISTICS, &x, &length) == 0) {
+        std::printf("    xsk: rx_dropped %llu rx_invalid_descs %llu rx_ring_full %llu rx_fill_ring_empty_descs %llu\n",
+                    (unsigned long long)x.rx_dropped, (unsigned long long)x.rx_invalid_descs,
+                    (unsigned long long)x.rx_ring_full, (unsigned long long)x.rx_fill_ring_empty_descs);
+      }
+    }
   }
   std::printf("%-22s %11.0f %11.0f %7.2f %8.2f %8.2f %12.0f %10.2f\n", label, sent / elapsed, received / elapsed,
               sent ? 100.0 * (1.0 - static_cast<double>(received) / static_cast<double>(sent)) : 0.0, tx_cpu, rx_cpu,

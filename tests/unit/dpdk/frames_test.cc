@@ -89,6 +89,40 @@ TEST(Checksum, PiecesOfAnyLengthSumLikeOneBuffer) {
   }
 }
 
+TEST(Checksum, MatchesAByteByByteReference) {
+  // RFC 1071 done the plain way: big-endian 16-bit words, an odd last byte padded.
+  const auto reference = [](std::span<const std::byte> d) {
+    uint64_t sum = 0;
+    for (size_t i = 0; i < d.size(); i += 2) {
+      sum += uint32_t{std::to_integer<uint8_t>(d[i])} << 8;
+      if (i + 1 < d.size()) sum += std::to_integer<uint8_t>(d[i + 1]);
+    }
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    return static_cast<uint16_t>(sum);
+  };
+  uint32_t seed = 12345;
+  for (size_t length : {size_t{0}, size_t{1}, size_t{2}, size_t{3}, size_t{7}, size_t{8}, size_t{9}, size_t{15},
+                        size_t{63}, size_t{64}, size_t{65}, size_t{1380}, size_t{1472}, size_t{9000}, size_t{65535}}) {
+    for (int fill = 0; fill < 3; ++fill) {
+      std::vector<std::byte> data(length);
+      for (auto& b : data) {
+        seed = seed * 1103515245u + 12345u;
+        b = fill == 0 ? std::byte{0xff} : fill == 1 ? std::byte{0} : std::byte(seed >> 24);
+      }
+      ChecksumAccumulator sum;
+      sum.add(data);
+      EXPECT_EQ(sum.folded(), reference(data)) << "length " << length << " fill " << fill;
+      // And split at an odd offset, which pairs bytes across the pieces.
+      if (length > 3) {
+        ChecksumAccumulator parts;
+        parts.add(std::span<const std::byte>(data).first(3));
+        parts.add(std::span<const std::byte>(data).subspan(3));
+        EXPECT_EQ(parts.folded(), reference(data)) << "split, length " << length;
+      }
+    }
+  }
+}
+
 TEST(Checksum, Ipv4HeaderKnownValue) {
   // A textbook header (Wikipedia's IPv4 checksum example): checksum b861.
   const auto header = hex("450000730000400040110000c0a80001c0a800c7");
