@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # railyardd with DPDK rails that cannot start: a port string no DPDK driver
 # takes, a malformed PCI address, a vdev on an interface that does not exist,
-# a PCI device that is not there, an EAL file prefix held by a running daemon,
-# and an lcore list the host does not have. Each time the real daemon must
+# a PCI device that is not there, an af_xdp interface another running daemon
+# holds, an EAL file prefix held by a running daemon, and an lcore list the
+# host does not have. Each time the real daemon must
 # exit 1 within a few seconds, before serving, with one message that names the
 # rail and its device, gives DPDK's (or the EAL's) own reason, and says what to
 # fix; and it must leave no control socket behind.
@@ -140,6 +141,21 @@ check "the refusal names the holder's real pid ($holder_pid)" holder_names_pid
 check "the first daemon still serves" "$RAILCTL" --socket "$WORK/holder/control.sock" status
 kill -TERM "$holder_pid" 2>/dev/null
 wait_for 5 bash -c "! kill -0 $holder_pid 2>/dev/null"
+
+# (b) a device in use: an af_xdp rail on an interface whose XDP hook another
+# running daemon holds (the second daemon has its own file prefix).
+mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf 2>/dev/null || true
+config xdpholder net_af_xdp0,iface=dp1
+check "a daemon with an af_xdp rail on dp1 starts" \
+  bash -c "ip netns exec '$ns' '$RAILYARDD' --config '$WORK/xdpholder.toml' 2>'$WORK/xdpholder.log' & echo \$! >'$WORK/xdpholder.pid'; \
+    for _ in \$(seq 200); do '$RAILCTL' --socket '$WORK/xdpholder/control.sock' status >/dev/null 2>&1 && exit 0; sleep 0.05; done; \
+    cat '$WORK/xdpholder.log'; exit 1"
+on_exit "kill -9 $(cat "$WORK/xdpholder.pid" 2>/dev/null || echo 0)"
+config xdpsecond net_af_xdp0,iface=dp1
+check "a second daemon's af_xdp rail on the same interface: exit 1, names r0 and dp1, DPDK's reason and how to find the owner" \
+  refused xdpsecond 'rail r0 \(device net_af_xdp0,iface=dp1\)' 'RX queue setup' 'DPDK said: .*xsk' \
+  'ip -d link show dev dp1. shows an attached program: stop its owner'
+kill -TERM "$(cat "$WORK/xdpholder.pid")" 2>/dev/null
 
 # (c) the EAL cannot start: an lcore the host does not have.
 config lcores --dpdk "cores = \"$(nproc)-$(($(nproc) + 1))\"" net_af_packet0,iface=dp0

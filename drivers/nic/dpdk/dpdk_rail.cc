@@ -133,9 +133,10 @@ std::string probe_hint(const PortSpec& spec) {
     return fmt::format(
         "af_xdp needs the interface {} up in this network namespace, CAP_NET_ADMIN and CAP_BPF (or root), a kernel "
         "with XDP sockets, and a BPF filesystem (mount -t bpf bpf /sys/fs/bpf); no other XDP program or AF_XDP "
-        "socket may use {} (ip link set dev {} xdp off), and this process must not have opened it with af_xdp "
-        "before (DPDK 22.11 keeps the XDP socket after the port closes: restart the process)",
-        spec.iface, spec.iface, spec.iface);
+        "socket may use {} (`bpftool net` or `ip -d link show dev {}` shows an attached program: stop its owner, "
+        "e.g. another daemon with a rail on {}, or ip link set dev {} xdp off), and this process must not have "
+        "opened it with af_xdp before (DPDK 22.11 keeps the XDP socket after the port closes: restart the process)",
+        spec.iface, spec.iface, spec.iface, spec.iface, spec.iface);
   }
   if (spec.driver == "net_af_packet") {
     return fmt::format("af_packet needs the interface {} in this network namespace and CAP_NET_RAW (or root)", spec.iface);
