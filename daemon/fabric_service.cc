@@ -659,6 +659,15 @@ v1::PeersReply FabricService::peers() const {
     out->set_handshakes(s.handshakes);
     out->set_handshake_failures(s.handshake_failures);
   }
+  for (size_t p = 0; p < channels_.size(); ++p) {
+    const auto& c = channels_[p].counters();
+    auto* m = reply.mutable_peers(static_cast<int>(p))->mutable_messages();
+    m->set_sent(c.messages_sent);
+    m->set_delivered(c.messages_delivered);
+    m->set_fragments_resent(c.fragments_resent);
+    m->set_refused(c.refused);
+    m->set_lost(c.dropped);
+  }
   for (size_t p = 0; p < peer_config_.size(); ++p)
     reply.mutable_peers(static_cast<int>(p))->set_transfers_in_flight(outstanding_[p]);
   auto* f = reply.mutable_fabric();
@@ -667,6 +676,7 @@ v1::PeersReply FabricService::peers() const {
   f->set_rx_unauthenticated(snap.rx_unauthenticated);
   f->set_rx_stale_session(snap.rx_stale_session);
   f->set_rx_rejected(snap.rx_rejected);
+  f->set_messages_dropped(snap.messages_dropped);
   return reply;
 }
 

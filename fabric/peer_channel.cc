@@ -91,7 +91,6 @@ void PeerChannel::emit_fragment(const Fragment& f, uint64_t now, const Emit& emi
   std::memcpy(datagram_.data() + kHeaderSize, t.data(), kTagSize);
   std::memcpy(datagram_.data() + kHeaderSize + kTagSize, f.payload.data(), f.payload.size());
   emit(std::span(datagram_).first(kHeaderSize + kTagSize + f.payload.size()));
-  ++counters_.fragments_sent;
 }
 
 void PeerChannel::poll(uint64_t now, const Emit& emit) {
@@ -108,7 +107,6 @@ void PeerChannel::poll(uint64_t now, const Emit& emit) {
     const Tag t = tag(std::span(datagram_).first(kHeaderSize), {});
     std::memcpy(datagram_.data() + kHeaderSize, t.data(), kTagSize);
     emit(std::span(datagram_).first(kHeaderSize + kTagSize));
-    ++counters_.acks_sent;
   }
   if (outbound_.empty()) return;
   if (sent_count_ > 0 && now >= last_progress_ + config_.retransmit_ns) {
@@ -135,9 +133,9 @@ ChannelReceive PeerChannel::on_datagram(const Packet& packet, uint64_t now, cons
     ++counters_.refused;
     return ChannelReceive::stale_session;
   }
-  std::array<std::byte, kHeaderSize> header{};
-  Header signed_header = h;
-  encode_header(signed_header, header);
+  // parse() accepts only canonical headers and leaves the body right behind
+  // the header's bytes: the tag covers those bytes as they arrived.
+  const std::span<const std::byte> header(packet.body.data() - kHeaderSize, kHeaderSize);
   const auto payload = packet.body.subspan(kTagSize);
   const Tag expected_tag = tag(header, payload);
   if (CRYPTO_memcmp(expected_tag.data(), packet.body.data(), kTagSize) != 0) {

@@ -52,7 +52,7 @@ enum class ChannelReceive : uint8_t {
 
 struct PeerChannelCounters {
   uint64_t messages_sent = 0, messages_delivered = 0;
-  uint64_t fragments_sent = 0, fragments_resent = 0, acks_sent = 0;
+  uint64_t fragments_resent = 0;
   uint64_t duplicates = 0;  ///< fragments received again: our ACK was lost
   uint64_t refused = 0;  ///< bad tag, stale session, out of order, too large
   uint64_t dropped = 0;  ///< messages lost to a session change (the callers' failure path)

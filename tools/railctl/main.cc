@@ -226,12 +226,16 @@ int cmd_peers(const Options& o) {
                              "handshakes {} ({} refused)\n           {}\n",
                              p.name(), p.state(), p.session_id(), bytes(p.bytes_sent()), bytes(p.bytes_received()),
                              p.transfers_in_flight(), p.handshakes(), p.handshake_failures(), rails);
+    const auto& m = p.messages();
+    std::cout << fmt::format("           messages: {} sent, {} received, {} fragments resent, {} refused, {} lost to a "
+                             "session change\n",
+                             m.sent(), m.delivered(), m.fragments_resent(), m.refused(), m.lost());
   }
   const auto& f = r.fabric();
   std::cout << fmt::format("refused datagrams: malformed {}, unknown source {}, unauthenticated {}, stale session {}, "
-                           "rejected {}\n",
+                           "rejected {}; message datagrams dropped (no rail up) {}\n",
                            f.rx_malformed(), f.rx_unknown_source(), f.rx_unauthenticated(), f.rx_stale_session(),
-                           f.rx_rejected());
+                           f.rx_rejected(), f.messages_dropped());
   return kExitOk;
 }
 

@@ -119,6 +119,9 @@ TEST(PeerChannel, RefusesWrongKeyTamperingAndOtherSessions) {
   Bytes tampered = same.a.outbox.front();
   tampered.back() ^= std::byte{1};
   EXPECT_EQ(same.b.receive(tampered, same.now), ChannelReceive::bad_tag);
+  Bytes stamped = same.a.outbox.front();  // the header is covered too (send_ts, bytes 24-31)
+  stamped[24] ^= std::byte{1};
+  EXPECT_EQ(same.b.receive(stamped, same.now), ChannelReceive::bad_tag);
   same.b.channel.reset(78);  // the peer restarted: a new handshake, a new session
   EXPECT_EQ(same.b.receive(same.a.outbox.front(), same.now), ChannelReceive::stale_session);
   EXPECT_TRUE(same.b.delivered.empty());
