@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <csignal>
 
 #include <fmt/format.h>
@@ -189,6 +190,14 @@ void Daemon::start() {
   migration_->headroom_source([this](v1::Headroom& h) {
     h.set_throttle_level(static_cast<uint32_t>(policy_->applied_level()));
     h.set_draining(policy_->applied_draining());
+    // Margin and congestion as the policy sees them (fresh readings only).
+    const v1::PolicyReply policy = policy_->reply();
+    for (const auto& s : policy.signals()) {
+      if (s.freshness() != "fresh" || !std::isfinite(s.value())) continue;
+      if (s.name() == "congestion") h.set_congestion(s.value());
+      if ((s.name() == "coolant_supply_c" || s.name() == "gpu_temp_c") && s.has_limit())
+        h.set_thermal_margin_c(std::min(h.thermal_margin_c(), s.limit() - s.value()));
+    }
   });
   policy_->start();
   // ---- end policy ----

@@ -22,7 +22,50 @@ constexpr auto kHeadroomMaxAge = std::chrono::seconds(5);
 double ms_since(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
+
+v1::MigrationCommand workload_step(v1::MigrationCommand::Kind kind, uint64_t migration, const std::string& peer) {
+  v1::MigrationCommand command;
+  command.set_kind(kind);
+  command.set_migration_id(migration);
+  command.set_peer(peer);
+  return command;
+}
+
+std::vector<uint64_t> ids_of(const std::vector<v1::SequenceState>& sequences) {
+  std::vector<uint64_t> ids;
+  for (const auto& s : sequences) ids.push_back(s.id());
+  return ids;
+}
 }  // namespace
+
+const char* MigrationService::name(SourceState state) {
+  switch (state) {
+    case SourceState::offered: return "offered";
+    case SourceState::precopy: return "precopy";
+    case SourceState::pausing: return "pausing";
+    case SourceState::final_copy: return "final_copy";
+    case SourceState::committing: return "committing";
+  }
+  return "?";
+}
+
+const char* MigrationService::name(TargetState state) {
+  switch (state) {
+    case TargetState::reserving: return "reserving";
+    case TargetState::reserved: return "reserved";
+    case TargetState::resuming: return "resuming";
+  }
+  return "?";
+}
+
+void MigrationService::abort_workload(uint64_t migration, const std::string& peer, const std::vector<uint64_t>& ids) {
+  v1::MigrationCommand abort = workload_step(v1::MigrationCommand::KIND_ABORT, migration, peer);
+  for (uint64_t id : ids) abort.add_sequences()->set_id(id);
+  workloads_.migration_command(abort, settings_.command_timeout, [migration](const v1::Ack& ack) {
+    if (!ack.ok())
+      log::err("migration {}: the decode workload did not take back the ABORT: {}", migration, ack.message());
+  });
+}
 
 std::optional<std::string> choose_target(const std::vector<HeadroomCandidate>& peers, size_t sequences,
                                          std::chrono::milliseconds max_age) {
@@ -56,7 +99,7 @@ struct MigrationService::Outgoing {
   uint64_t id = 0;
   std::string peer;
   std::string reason;
-  std::string state;
+  SourceState state = SourceState::offered;
   std::vector<Sequence> sequences;
   uint32_t target_region = 0;
   uint64_t target_slot_bytes = 0;
@@ -79,7 +122,7 @@ struct MigrationService::Outgoing {
 
 struct MigrationService::Incoming {
   std::vector<v1::SequenceState> sequences;  // id and this host's slot
-  std::string state = "reserved";
+  TargetState state = TargetState::reserving;
   bool aborted = false;  // the source gave up while the workload was resuming them
   Clock::time_point started;
   int64_t started_unix_ms = 0;
@@ -182,16 +225,9 @@ void MigrationService::on_peer_change(const std::string& peer, bool up) {
     if (key.first == peer) ids.push_back(key.second);
   }
   for (uint64_t id : ids) {
-    Incoming& in = incoming_.at({peer, id});
-    if (in.state == "reserved") {
-      v1::MigrationCommand abort;
-      abort.set_kind(v1::MigrationCommand::KIND_ABORT);
-      abort.set_migration_id(id);
-      abort.set_peer(peer);
-      for (const auto& s : in.sequences) abort.add_sequences()->set_id(s.id());
-      workloads_.migration_command(abort, settings_.command_timeout, [](const v1::Ack&) {});
-    }
-    end_incoming(peer, id, "failed", fmt::format("lost the session with {}", peer));
+    const Incoming& in = incoming_.at({peer, id});
+    if (in.state == TargetState::reserved) abort_workload(id, peer, ids_of(in.sequences));
+    end_incoming(peer, id, false, fmt::format("lost the session with {}", peer));
   }
 }
 
@@ -251,7 +287,6 @@ bool MigrationService::migrate(const std::string& to, const std::vector<uint64_t
   m->id = next_id_++;
   m->peer = target;
   m->reason = reason;
-  m->state = "offered";
   m->started = Clock::now();
   m->started_unix_ms = unix_ms();
   m->done = std::move(done);
@@ -287,7 +322,7 @@ void MigrationService::arm(std::chrono::milliseconds timeout, const std::string&
 
 void MigrationService::on_accept(const std::string& peer, const v1::MigrateAccept& accept) {
   if (!outgoing_ || outgoing_->peer != peer || outgoing_->id != accept.migration_id() ||
-      outgoing_->state != "offered")
+      outgoing_->state != SourceState::offered)
     return;
   Outgoing& m = *outgoing_;
   m.timer.cancel();
@@ -300,7 +335,7 @@ void MigrationService::on_accept(const std::string& peer, const v1::MigrateAccep
       return fail(fmt::format("{} accepted without a slot for sequence {}", peer, s.id));
     s.target_slot = it->slot();
   }
-  m.state = "precopy";
+  m.state = SourceState::precopy;
   log::info("migration {}: {} reserved slots; pre-copying KV", m.id, peer);
   arm(settings_.copy_stall_timeout, "waiting for KV copies to complete");
   plan_round();
@@ -390,22 +425,19 @@ void MigrationService::on_copied(uint64_t migration, uint64_t bytes, v1::Workloa
   if (error != v1::WORKLOAD_ERROR_NONE)
     return fail(fmt::format("a KV copy to {} failed ({})", m.peer, v1::WorkloadError_Name(error)));
   m.bytes += bytes;
-  if (m.state == "final_copy") m.final_bytes += bytes;
+  if (m.state == SourceState::final_copy) m.final_bytes += bytes;
   arm(settings_.copy_stall_timeout, "waiting for KV copies to complete");
   if (!m.queued.empty()) return post_copies();
   if (m.in_flight != 0) return;
-  if (m.state == "precopy") return plan_round();
-  if (m.state == "final_copy") return commit();
+  if (m.state == SourceState::precopy) return plan_round();
+  if (m.state == SourceState::final_copy) return commit();
 }
 
 void MigrationService::pause() {
   Outgoing& m = *outgoing_;
-  m.state = "pausing";
+  m.state = SourceState::pausing;
   m.paused = Clock::now();
-  v1::MigrationCommand command;
-  command.set_kind(v1::MigrationCommand::KIND_PAUSE);
-  command.set_migration_id(m.id);
-  command.set_peer(m.peer);
+  v1::MigrationCommand command = workload_step(v1::MigrationCommand::KIND_PAUSE, m.id, m.peer);
   for (const auto& s : m.sequences) {
     if (!s.ended) command.add_sequences()->set_id(s.id);
   }
@@ -413,7 +445,7 @@ void MigrationService::pause() {
     if (!outgoing_ || outgoing_->id != id) return;
     Outgoing& o = *outgoing_;
     if (!ack.ok()) return fail(fmt::format("the decode workload refused to pause: {}", ack.message()));
-    o.state = "final_copy";
+    o.state = SourceState::final_copy;
     arm(settings_.copy_stall_timeout, "waiting for KV copies to complete");
     for (auto& s : o.sequences) {
       auto it = std::find_if(ack.sequences().begin(), ack.sequences().end(),
@@ -436,7 +468,7 @@ void MigrationService::pause() {
 
 void MigrationService::commit() {
   Outgoing& m = *outgoing_;
-  m.state = "committing";
+  m.state = SourceState::committing;
   v1::PeerMessage message;
   auto& c = *message.mutable_commit();
   c.set_migration_id(m.id);
@@ -453,14 +485,11 @@ void MigrationService::commit() {
 
 void MigrationService::on_committed(const std::string& peer, const v1::MigrateCommitted& committed) {
   if (!outgoing_ || outgoing_->peer != peer || outgoing_->id != committed.migration_id() ||
-      outgoing_->state != "committing")
+      outgoing_->state != SourceState::committing)
     return;
   if (!committed.ok()) return fail(fmt::format("{} could not resume the sequences: {}", peer, committed.reason()));
   Outgoing& m = *outgoing_;
-  v1::MigrationCommand release;
-  release.set_kind(v1::MigrationCommand::KIND_RELEASE);
-  release.set_migration_id(m.id);
-  release.set_peer(m.peer);
+  v1::MigrationCommand release = workload_step(v1::MigrationCommand::KIND_RELEASE, m.id, m.peer);
   for (const auto& s : m.sequences) {
     if (!s.ended) release.add_sequences()->set_id(s.id);
   }
@@ -468,20 +497,15 @@ void MigrationService::on_committed(const std::string& peer, const v1::MigrateCo
     if (!ack.ok())
       log::warning("migration {}: the decode workload did not release the moved sequences: {}", id, ack.message());
   });
-  finish("done", "");
+  finish(true, "");
 }
 
 void MigrationService::fail(const std::string& error) {
   Outgoing& m = *outgoing_;
   // The sequences serve on here: un-pause them (harmless for ones never paused).
-  v1::MigrationCommand abort;
-  abort.set_kind(v1::MigrationCommand::KIND_ABORT);
-  abort.set_migration_id(m.id);
-  abort.set_peer(m.peer);
-  for (const auto& s : m.sequences) abort.add_sequences()->set_id(s.id);
-  workloads_.migration_command(abort, settings_.command_timeout, [id = m.id](const v1::Ack& ack) {
-    if (!ack.ok()) log::err("migration {}: the decode workload did not take back its sequences: {}", id, ack.message());
-  });
+  std::vector<uint64_t> ids;
+  for (const auto& s : m.sequences) ids.push_back(s.id);
+  abort_workload(m.id, m.peer, ids);
   if (fabric_.peer_up(m.peer)) {
     v1::PeerMessage message;
     message.mutable_abort()->set_migration_id(m.id);
@@ -489,36 +513,35 @@ void MigrationService::fail(const std::string& error) {
     std::string ignored;
     send(m.peer, message, ignored);
   }
-  finish("failed", error);
+  finish(false, error);
 }
 
-void MigrationService::finish(const std::string& state, const std::string& error) {
+void MigrationService::finish(bool moved, const std::string& error) {
   std::unique_ptr<Outgoing> m = std::move(outgoing_);
   m->timer.cancel();
   m->retry.cancel();
   m->overall.cancel();
-  m->state = state;
+  const auto moving =
+      std::count_if(m->sequences.begin(), m->sequences.end(), [](const auto& s) { return !s.ended; });
   v1::MigrationStatus status;
   status.set_id(m->id);
   status.set_role("source");
   status.set_peer(m->peer);
-  status.set_state(state);
-  status.set_sequences(static_cast<uint32_t>(
-      std::count_if(m->sequences.begin(), m->sequences.end(), [](const auto& s) { return !s.ended; })));
+  status.set_state(moved ? "done" : "failed");
+  status.set_sequences(static_cast<uint32_t>(moving));
   status.set_kv_bytes_copied(m->bytes);
   status.set_final_copy_bytes(m->final_bytes);
   status.set_rounds(m->rounds);
-  if (state == "done") status.set_downtime_ms(ms_since(m->paused));
+  if (moved) status.set_downtime_ms(ms_since(m->paused));
   status.set_total_ms(ms_since(m->started));
   status.set_error(error);
   status.set_reason(m->reason);
   status.set_started_unix_ms(m->started_unix_ms);
-  if (state == "done") {
+  if (moved) {
     log::info("migration {}: {} sequences moved to {} in {:.1f} ms ({} rounds, {} KV bytes; paused {:.1f} ms)", m->id,
-              m->sequences.size(), m->peer, status.total_ms(), m->rounds, m->bytes, status.downtime_ms());
+              moving, m->peer, status.total_ms(), m->rounds, m->bytes, status.downtime_ms());
   } else {
-    log::warning("migration {} to {} failed: {}; its {} sequences decode on here", m->id, m->peer, error,
-                 m->sequences.size());
+    log::warning("migration {} to {} failed: {}; its {} sequences decode on here", m->id, m->peer, error, moving);
   }
   remember(status);
   if (m->done) m->done(status);
@@ -542,24 +565,14 @@ void MigrationService::on_offer(const std::string& peer, const v1::MigrateOffer&
     return refuse(fmt::format("{}'s slots hold {} KV bytes, fewer than the source's {}", settings_.host,
                               decode->layout.slot_bytes(), offer.max_kv_bytes()));
   if (incoming_.contains({peer, id})) return;  // a repeated offer: the first one is being answered
-  incoming_[{peer, id}] = Incoming{.sequences = {}, .state = "reserving", .started = Clock::now(),
+  incoming_[{peer, id}] = Incoming{.sequences = {}, .state = TargetState::reserving, .started = Clock::now(),
                                    .started_unix_ms = unix_ms()};
-  v1::MigrationCommand reserve;
-  reserve.set_kind(v1::MigrationCommand::KIND_RESERVE);
-  reserve.set_migration_id(id);
-  reserve.set_peer(peer);
+  v1::MigrationCommand reserve = workload_step(v1::MigrationCommand::KIND_RESERVE, id, peer);
   *reserve.mutable_sequences() = offer.sequences();
   workloads_.migration_command(reserve, settings_.command_timeout, [this, peer, id, refuse](const v1::Ack& ack) {
     auto it = incoming_.find({peer, id});
     if (it == incoming_.end()) {  // the source gave up meanwhile: undo the reservation
-      if (ack.ok()) {
-        v1::MigrationCommand abort;
-        abort.set_kind(v1::MigrationCommand::KIND_ABORT);
-        abort.set_migration_id(id);
-        abort.set_peer(peer);
-        *abort.mutable_sequences() = ack.sequences();
-        workloads_.migration_command(abort, settings_.command_timeout, [](const v1::Ack&) {});
-      }
+      if (ack.ok()) abort_workload(id, peer, ids_of({ack.sequences().begin(), ack.sequences().end()}));
       return;
     }
     const auto& decode_now = workloads_.decode();
@@ -567,7 +580,7 @@ void MigrationService::on_offer(const std::string& peer, const v1::MigrateOffer&
       incoming_.erase(it);
       return refuse(ack.ok() ? "the decode workload went away" : ack.message());
     }
-    it->second.state = "reserved";
+    it->second.state = TargetState::reserved;
     it->second.sequences.assign(ack.sequences().begin(), ack.sequences().end());
     v1::PeerMessage message;
     auto& accept = *message.mutable_accept();
@@ -583,26 +596,16 @@ void MigrationService::on_offer(const std::string& peer, const v1::MigrateOffer&
 void MigrationService::on_commit(const std::string& peer, const v1::MigrateCommit& commit) {
   const uint64_t id = commit.migration_id();
   auto it = incoming_.find({peer, id});
-  if (it == incoming_.end() || it->second.state != "reserved") return;
-  it->second.state = "resuming";
-  v1::MigrationCommand resume;
-  resume.set_kind(v1::MigrationCommand::KIND_RESUME);
-  resume.set_migration_id(id);
-  resume.set_peer(peer);
+  if (it == incoming_.end() || it->second.state != TargetState::reserved) return;
+  it->second.state = TargetState::resuming;
+  v1::MigrationCommand resume = workload_step(v1::MigrationCommand::KIND_RESUME, id, peer);
   *resume.mutable_sequences() = commit.sequences();
   workloads_.migration_command(resume, settings_.command_timeout, [this, peer, id](const v1::Ack& ack) {
     auto in = incoming_.find({peer, id});
     if (in != incoming_.end() && in->second.aborted) {
       // The source decodes them again: stop them here, or both hosts would.
-      if (ack.ok()) {
-        v1::MigrationCommand abort;
-        abort.set_kind(v1::MigrationCommand::KIND_ABORT);
-        abort.set_migration_id(id);
-        abort.set_peer(peer);
-        for (const auto& s : in->second.sequences) abort.add_sequences()->set_id(s.id());
-        workloads_.migration_command(abort, settings_.command_timeout, [](const v1::Ack&) {});
-      }
-      return end_incoming(peer, id, "failed", fmt::format("{} aborted while they resumed here", peer));
+      if (ack.ok()) abort_workload(id, peer, ids_of(in->second.sequences));
+      return end_incoming(peer, id, false, fmt::format("{} aborted while they resumed here", peer));
     }
     v1::PeerMessage message;
     message.mutable_committed()->set_migration_id(id);
@@ -610,7 +613,7 @@ void MigrationService::on_commit(const std::string& peer, const v1::MigrateCommi
     message.mutable_committed()->set_reason(ack.message());
     std::string error;
     if (!send(peer, message, error)) log::warning("migration {} from {}: cannot confirm: {}", id, peer, error);
-    end_incoming(peer, id, ack.ok() ? "done" : "failed", ack.ok() ? "" : ack.message());
+    end_incoming(peer, id, ack.ok(), ack.ok() ? "" : ack.message());
   });
 }
 
@@ -623,49 +626,36 @@ void MigrationService::on_abort(const std::string& peer, const v1::MigrateAbort&
     if (done == resumed_.end()) return;
     log::warning("migration {} from {}: aborted after the sequences resumed here ({}); stopping them here",
                  id, peer, abort.reason());
-    v1::MigrationCommand command;
-    command.set_kind(v1::MigrationCommand::KIND_ABORT);
-    command.set_migration_id(id);
-    command.set_peer(peer);
-    for (const auto& s : done->second) command.add_sequences()->set_id(s.id());
-    workloads_.migration_command(command, settings_.command_timeout, [](const v1::Ack&) {});
+    abort_workload(id, peer, ids_of(done->second));
     resumed_.erase(done);
     return;
   }
-  if (it->second.state == "resuming") {
+  if (it->second.state == TargetState::resuming) {
     it->second.aborted = true;  // settled when the workload answers the RESUME
     return;
   }
-  if (it->second.state == "reserved") {
-    v1::MigrationCommand command;
-    command.set_kind(v1::MigrationCommand::KIND_ABORT);
-    command.set_migration_id(id);
-    command.set_peer(peer);
-    for (const auto& s : it->second.sequences) command.add_sequences()->set_id(s.id());
-    workloads_.migration_command(command, settings_.command_timeout, [](const v1::Ack&) {});
-  }
-  end_incoming(peer, id, "failed", fmt::format("{} aborted: {}", peer, abort.reason()));
+  // A reservation still being made is undone when the workload answers it.
+  if (it->second.state == TargetState::reserved) abort_workload(id, peer, ids_of(it->second.sequences));
+  end_incoming(peer, id, false, fmt::format("{} aborted: {}", peer, abort.reason()));
 }
 
-void MigrationService::end_incoming(const std::string& peer, uint64_t id, const std::string& state,
-                                    const std::string& error) {
+void MigrationService::end_incoming(const std::string& peer, uint64_t id, bool resumed, const std::string& error) {
   auto it = incoming_.find({peer, id});
   if (it == incoming_.end()) return;
   v1::MigrationStatus status;
   status.set_id(id);
   status.set_role("target");
   status.set_peer(peer);
-  status.set_state(state);
+  status.set_state(resumed ? "done" : "failed");
   status.set_sequences(static_cast<uint32_t>(it->second.sequences.size()));
   status.set_total_ms(ms_since(it->second.started));
   status.set_error(error);
   status.set_started_unix_ms(it->second.started_unix_ms);
-  if (state == "done") {
+  if (resumed) {
     log::info("migration {} from {}: {} sequences resumed here", id, peer, it->second.sequences.size());
     resumed_.emplace_back(std::make_pair(peer, id), it->second.sequences);
     if (resumed_.size() > kHistory) resumed_.pop_front();
-  }
-  else {
+  } else {
     log::warning("migration {} from {} ended without a move: {}", id, peer, error);
   }
   incoming_.erase(it);
@@ -696,7 +686,7 @@ v1::WorkloadReply MigrationService::workload() const {
     s->set_id(m.id);
     s->set_role("source");
     s->set_peer(m.peer);
-    s->set_state(m.state);
+    s->set_state(name(m.state));
     s->set_sequences(static_cast<uint32_t>(m.sequences.size()));
     s->set_kv_bytes_copied(m.bytes);
     s->set_rounds(m.rounds);
@@ -709,7 +699,7 @@ v1::WorkloadReply MigrationService::workload() const {
     s->set_id(key.second);
     s->set_role("target");
     s->set_peer(key.first);
-    s->set_state(in.state);
+    s->set_state(name(in.state));
     s->set_sequences(static_cast<uint32_t>(in.sequences.size()));
     s->set_total_ms(ms_since(in.started));
     s->set_started_unix_ms(in.started_unix_ms);

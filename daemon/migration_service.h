@@ -96,6 +96,13 @@ class MigrationService {
  private:
   struct Outgoing;
   struct Incoming;
+  enum class SourceState : uint8_t { offered, precopy, pausing, final_copy, committing };
+  enum class TargetState : uint8_t { reserving, reserved, resuming };
+  static const char* name(SourceState state);
+  static const char* name(TargetState state);
+
+  /// ABORT to this host's decode workload: un-pause `ids` (source) or drop them (target).
+  void abort_workload(uint64_t migration, const std::string& peer, const std::vector<uint64_t>& ids);
 
   void on_message(const std::string& peer, std::span<const std::byte> bytes);
   void on_peer_change(const std::string& peer, bool up);
@@ -112,14 +119,14 @@ class MigrationService {
   void pause();
   void commit();
   void fail(const std::string& error);
-  void finish(const std::string& state, const std::string& error);
+  void finish(bool moved, const std::string& error);
   void arm(std::chrono::milliseconds timeout, const std::string& what);
 
   // Target.
   void on_offer(const std::string& peer, const v1::MigrateOffer& offer);
   void on_commit(const std::string& peer, const v1::MigrateCommit& commit);
   void on_abort(const std::string& peer, const v1::MigrateAbort& abort);
-  void end_incoming(const std::string& peer, uint64_t id, const std::string& state, const std::string& error);
+  void end_incoming(const std::string& peer, uint64_t id, bool resumed, const std::string& error);
 
   void remember(const v1::MigrationStatus& status);
   int64_t unix_ms() const;

@@ -4,6 +4,7 @@
 argv: tokens kv_per_token step_ms migrations.jsonl verify.txt h1.tokens h2.tokens
 Token-log lines: seq_id index token host unix_ns.
 """
+import bisect
 import json
 import re
 import sys
@@ -39,7 +40,6 @@ def main():
         stamps[host].sort()
 
     def count(host, start_ns, end_ns):
-        import bisect
         s = stamps.get(host, [])
         return bisect.bisect_left(s, end_ns) - bisect.bisect_left(s, start_ns)
 

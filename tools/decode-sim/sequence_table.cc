@@ -56,7 +56,7 @@ void SequenceTable::landed(uint32_t slot, uint64_t offset, uint64_t length) {
     reach = std::max(reach, it->second);
     it = s.landed.erase(it);
   }
-  if (reach > s.checked_tokens * kv_bytes_per_token_) s.landed[reach - reach % kv_bytes_per_token_] = reach;
+  if (reach % kv_bytes_per_token_ != 0) s.landed[reach - reach % kv_bytes_per_token_] = reach;  // a partial token waits
   check_to(slot, std::min(reach / kv_bytes_per_token_, max_tokens_));
 }
 
