@@ -21,6 +21,7 @@
 #include "client/framing.h"
 #include "client/workload.h"
 #include "railyard/v1/workload.pb.h"
+#include "tests/unit/support/unix_listener.h"
 
 namespace railyard {
 namespace {
@@ -38,12 +39,7 @@ class ScriptedDaemon {
     if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
     dir_ = tmpl;
     path_ = dir_ + "/workload.sock";
-    listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::memcpy(addr.sun_path, path_.c_str(), path_.size());
-    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(listen_fd_, 1) != 0)
-      throw std::runtime_error("cannot listen on " + path_);
+    listen_fd_ = testing::listen_unix(path_);
     thread_ = std::thread([this] { serve(); });
   }
   ~ScriptedDaemon() {

@@ -25,6 +25,7 @@
 
 #include "client/framing.h"
 #include "railyard/v1/workload.pb.h"
+#include "tests/unit/support/unix_listener.h"
 #include "tools/decode-sim/determinism.h"
 #include "tools/decode-sim/token_log.h"
 
@@ -45,12 +46,7 @@ class ScriptedHost {
  public:
   ScriptedHost(const std::string& dir, std::string host) : host_(std::move(host)) {
     path_ = dir + "/" + host_ + ".sock";
-    listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::memcpy(addr.sun_path, path_.c_str(), path_.size());
-    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(listen_fd_, 1) != 0)
-      throw std::runtime_error("cannot listen on " + path_);
+    listen_fd_ = testing::listen_unix(path_);
     thread_ = std::thread([this] { serve(); });
   }
   ~ScriptedHost() {
