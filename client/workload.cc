@@ -115,7 +115,8 @@ struct Workload::State {
   uint64_t next_request_id = 1;
   std::set<uint64_t> awaited;  // requests whose caller waits for the reply
   std::map<uint64_t, v1::WorkloadEvent> replies;
-  // The daemon answers a report only to refuse it; the next report() returns that.
+  // The daemon answers a report only to refuse it (the workload is not the
+  // host's decode workload); the next report() returns that.
   std::optional<std::pair<Error, std::string>> report_refusal;
   std::deque<Completion> completions;
   std::deque<Inbound> inbound;

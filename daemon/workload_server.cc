@@ -160,7 +160,12 @@ class WorkloadServer::Session : public std::enable_shared_from_this<Session> {
         return send(event);
       }
       case v1::WorkloadRequest::kReport:
-        return server_.report(owner_, request.report());  // no answer: reports stream
+        // Reports stream without answers; one from a workload that is not the decode workload is refused.
+        if (!server_.report(owner_, request.report()))
+          return send(error_reply(request, v1::WORKLOAD_ERROR_BAD_REQUEST,
+                                  "this workload reports sequences but is not the host's decode workload: call "
+                                  "register_decode first"));
+        return;
       case v1::WorkloadRequest::kAck: {
         server_.on_ack(owner_, request.ack());
         v1::WorkloadEvent event = reply_to(request);
@@ -174,11 +179,8 @@ class WorkloadServer::Session : public std::enable_shared_from_this<Session> {
           return send(error_reply(request, v1::WORKLOAD_ERROR_UNKNOWN_REGION,
                                   fmt::format("region {} is not registered by this workload", id)));
         server_.region_owner_.erase(id);
-        if (server_.decode_ && server_.decode_->owner == owner_ && server_.decode_->layout.region_id() == id) {
-          log::info("workload '{}' deregistered its KV region: it no longer hosts decode sequences", name_);
-          server_.decode_.reset();
-          if (server_.decode_change_) server_.decode_change_();
-        }
+        if (server_.decode_ && server_.decode_->owner == owner_ && server_.decode_->layout.region_id() == id)
+          server_.drop_decode("deregistered its KV region");
         v1::WorkloadEvent event = reply_to(request);
         event.mutable_done();
         return send(event);
@@ -289,16 +291,18 @@ void WorkloadServer::on_session_end(uint64_t owner) {
   std::erase_if(region_owner_, [owner](const auto& entry) { return entry.second == owner; });
   sessions_.erase(it);
   if (awaiting_ack_.erase(owner) != 0) settle_throttle();
-  if (decode_ && decode_->owner == owner) {
-    decode_.reset();
-    v1::Ack gone;
-    gone.set_ok(false);
-    gone.set_message("the decode workload disconnected");
-    std::vector<uint64_t> ids;
-    for (const auto& [id, pending] : migration_commands_) ids.push_back(id);
-    for (uint64_t id : ids) finish_migration_command(id, gone);
-    if (decode_change_) decode_change_();
-  }
+  if (decode_ && decode_->owner == owner) drop_decode("disconnected");
+}
+
+void WorkloadServer::drop_decode(const std::string& why) {
+  log::info("decode workload '{}' {}: it no longer hosts decode sequences", decode_->name, why);
+  decode_.reset();
+  v1::Ack gone;
+  gone.set_ok(false);
+  gone.set_message("the decode workload " + why);
+  std::vector<uint64_t> ids;
+  for (const auto& [id, pending] : migration_commands_) ids.push_back(id);
+  for (uint64_t id : ids) finish_migration_command(id, gone);
 }
 
 void WorkloadServer::register_decode(uint64_t owner, const std::string& name, const v1::DecodeWorkload& layout,
@@ -327,11 +331,11 @@ void WorkloadServer::register_decode(uint64_t owner, const std::string& name, co
             layout.slot_bytes(), layout.region_id());
 }
 
-void WorkloadServer::report(uint64_t owner, const v1::SequenceReport& report) {
-  if (!decode_ || decode_->owner != owner) return;  // not a decode workload: nothing uses its reports
+bool WorkloadServer::report(uint64_t owner, const v1::SequenceReport& report) {
+  if (!decode_ || decode_->owner != owner) return false;
   decode_->report = report;
   decode_->reported = std::chrono::steady_clock::now();
-  if (decode_change_) decode_change_();
+  return true;
 }
 
 void WorkloadServer::migration_command(v1::MigrationCommand command, std::chrono::milliseconds timeout,

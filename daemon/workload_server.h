@@ -78,8 +78,6 @@ class WorkloadServer {
     std::chrono::steady_clock::time_point reported;
   };
   const std::optional<Decode>& decode() const { return decode_; }
-  /// Called after each report of the decode workload, and with nullopt when it goes.
-  void on_decode_change(std::function<void()> f) { decode_change_ = std::move(f); }
   /// Sends a migration step to the decode workload; `done` gets its Ack, or a
   /// failed one when the workload is absent, goes away, or has not answered
   /// within `timeout`. The command id is filled in here.
@@ -93,7 +91,10 @@ class WorkloadServer {
   void on_ack(uint64_t owner, const v1::Ack& ack);
   void settle_throttle();
   void register_decode(uint64_t owner, const std::string& name, const v1::DecodeWorkload& layout, std::string& error);
-  void report(uint64_t owner, const v1::SequenceReport& report);
+  /// False when `owner` is not the decode workload (the report is refused).
+  bool report(uint64_t owner, const v1::SequenceReport& report);
+  /// The decode workload stops being one: its pending migration commands fail.
+  void drop_decode(const std::string& why);
   void finish_migration_command(uint64_t command_id, const v1::Ack& ack);
 
   boost::asio::io_context& io_;
@@ -111,7 +112,6 @@ class WorkloadServer {
   std::string throttle_message_;
   std::function<void(uint64_t, bool, const std::string&)> throttle_result_;
   std::optional<Decode> decode_;
-  std::function<void()> decode_change_;
   struct PendingCommand {
     std::function<void(const v1::Ack&)> done;
     std::unique_ptr<boost::asio::steady_timer> timer;

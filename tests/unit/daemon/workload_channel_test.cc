@@ -138,5 +138,39 @@ TEST_F(WorkloadChannel, NoWorkloadNoAnswer) {
   EXPECT_EQ(result_count(), 0u);
 }
 
+TEST_F(WorkloadChannel, DecodeRegistrationReportsAndTheirRefusal) {
+  auto w = Workload::connect(path, "decode");
+  ASSERT_TRUE(w.ok()) << w.message();
+  // A report before register_decode is refused; the next report() says so.
+  ASSERT_TRUE(w.value().report(SequenceReport{.sequences = {}, .tokens_per_second = 0, .free_slots = 1,
+                                              .throttle_level = 0}).ok());
+  Result<Empty> refused = Empty{};
+  for (int i = 0; i < 100 && refused.ok(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    refused = w.value().report({});
+  }
+  EXPECT_EQ(refused.error(), Error::bad_request);
+  EXPECT_NE(refused.message().find("register_decode first"), std::string::npos) << refused.message();
+
+  EXPECT_FALSE(w.value().register_decode(7, 4, 1024).ok());  // no such region
+  auto region = w.value().register_region(4 * 1024, 7);
+  ASSERT_TRUE(region.ok()) << region.message();
+  EXPECT_FALSE(w.value().register_decode(7, 4, 2048).ok());  // 4 x 2 KiB do not fit 4 KiB
+  ASSERT_TRUE(w.value().register_decode(7, 4, 1024).ok());
+  ASSERT_TRUE(w.value().report(SequenceReport{.sequences = {{.id = 9, .slot = 1, .kv_bytes = 64, .tokens = 2,
+                                                             .last_token = 5, .kv_crc32c = 0}},
+                                              .tokens_per_second = 50, .free_slots = 3, .throttle_level = 0}).ok());
+  bool seen = false;
+  for (int i = 0; i < 100 && !seen; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    seen = on_io([this] { return server->decode() && server->decode()->report.sequences_size() == 1; });
+  }
+  EXPECT_TRUE(seen);
+
+  // Deregistering the KV region ends the registration.
+  ASSERT_TRUE(w.value().deregister_region(7).ok());
+  EXPECT_FALSE(on_io([this] { return server->decode().has_value(); }));
+}
+
 }  // namespace
 }  // namespace railyard::daemon
