@@ -187,11 +187,9 @@ class VerbsTransport {
   struct RailState {
     RailDeviceConfig cfg;
     ContextHandle ctx;
-    PdHandle pd;
     ChannelHandle channel;
     int fd = -1;
-    CqHandle cq;
-    LocalEndpoint ep;
+    LocalEndpoint ep;  ///< also holds the rail's PD and CQ
     bool up = true;
     uint32_t unacked_events = 0;
     VerbsRailCounters c;
