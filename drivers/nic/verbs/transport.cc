@@ -359,7 +359,7 @@ PostError VerbsTransport::post(const TransferRequest& t) {
   x.imm_posted = false;
   x.req = t;
   x.region = entry;
-  x.nslices = static_cast<uint32_t>(n);  // a region is at most 2^64 bytes / 64 KiB < 2^48 ... bounded below
+  x.nslices = static_cast<uint32_t>(n);  // < 2^32: length fits the local region, and 2^32 slices are >= 256 TiB
   x.cursor = 0;
   x.data_left = x.nslices - 1;
   x.resend.clear();

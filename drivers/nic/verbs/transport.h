@@ -274,7 +274,6 @@ class VerbsTransport {
   std::vector<uint32_t> free_slots_;
   std::vector<WorkCompletion> wc_buf_;
   std::vector<uint32_t> released_;
-  std::vector<RemoteRegion> scratch_regions_;
   uint64_t epoch_counter_ = 0;
   uint64_t psn_state_;
   uint16_t rr_peer_ = 0;
