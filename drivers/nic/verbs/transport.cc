@@ -256,7 +256,7 @@ AcceptOutcome VerbsTransport::on_message(uint16_t peer, size_t rail, std::span<c
       return out;
     }
     const uint64_t ours = p.conn ? p.conn->epoch() : 0;
-    const bool connected = st == ConnState::rtr || st == ConnState::rts;
+    const bool connected = p.conn && p.conn->connected();
     if (d.peer_epoch != 0 && d.peer_epoch != ours) {
       out.error = ConnError::stale_epoch;  // an answer to one of our earlier QPs
       return out;
