@@ -1,7 +1,9 @@
 /* The few facts about the fabric's wire format (fabric/wire.h) that the BPF
  * programs need to recognise and classify a datagram. Plain C, included by the
- * BPF programs' ABI headers; tests/unit/ebpf checks every value against
- * fabric/wire.h with static_assert, so the two cannot drift apart. */
+ * BPF programs' ABI headers. tests/unit/ebpf checks the magic, header size,
+ * class count and type range against fabric/wire.h with static_assert; the
+ * field offsets are checked only by its packet tests (frames built with
+ * fabric::encode_header must classify as their class and type). */
 #pragma once
 
 #include <linux/types.h>

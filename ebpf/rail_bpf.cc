@@ -17,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <span>
 #include <stdexcept>
 #include <system_error>
 #include <utility>
@@ -195,7 +196,7 @@ void remove_dir_if_empty(const std::string& dir) {
 }
 
 /// Pins `maps` under `dir` (replacing stale pins of the same names). Returns why not, or "".
-std::string pin_maps(const std::string& dir, std::initializer_list<bpf_map*> maps) {
+std::string pin_maps(const std::string& dir, std::span<bpf_map* const> maps) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return fmt::format("creating {}: {}", dir, ec.message());
@@ -209,10 +210,26 @@ std::string pin_maps(const std::string& dir, std::initializer_list<bpf_map*> map
   return {};
 }
 
-void unpin_maps(const std::string& dir, std::initializer_list<bpf_map*> maps) {
+void unpin_maps(const std::string& dir, std::span<bpf_map* const> maps) {
   if (dir.empty()) return;
   for (bpf_map* map : maps) unlink_pin(dir + "/" + bpf_map__name(map));
   remove_dir_if_empty(dir);
+}
+
+/// Pins `maps` under the interface's directory below `pin_root` (no-op when
+/// it is empty). Returns the directory, or "" with a note saying why not.
+std::string pin_or_note(const std::string& pin_root, const std::string& ifname, std::string_view what,
+                        std::span<bpf_map* const> maps, std::vector<std::string>& notes) {
+  if (pin_root.empty()) return {};
+  std::string why = ensure_pin_root(pin_root);
+  if (why.empty()) {
+    const std::string dir = pin_dir_for(pin_root, ifname);
+    why = pin_maps(dir, maps);
+    if (why.empty()) return dir;
+    unpin_maps(dir, maps);
+  }
+  notes.push_back(fmt::format("{} maps on {} not pinned: {}", what, ifname, why));
+  return {};
 }
 
 // ---- programs attached to interfaces
@@ -353,6 +370,28 @@ std::string xdp_conflict(int ifindex, const std::string& ifname, int err) {
       ifname, who);
 }
 
+// ---- skeletons
+
+/// Opens and loads a libbpf skeleton with the fabric port set; throws with
+/// what is missing (see load_failure).
+template <class Skel>
+Skel* load_skeleton(std::string_view what, uint16_t fabric_port, Skel* (*open)(), int (*load)(Skel*),
+                    void (*destroy)(Skel*)) {
+  if (auto reason = unavailable_reason()) throw std::runtime_error(fmt::format("{}: {}", what, *reason));
+  LibbpfLog log;
+  Skel* skel = open();
+  if (skel == nullptr) {
+    throw std::runtime_error(load_failure(fmt::format("{}: opening the BPF object", what), errno, log));
+  }
+  skel->rodata->fabric_port = fabric_port;
+  if (const int rc = load(skel); rc != 0) {
+    const std::string message = load_failure(fmt::format("{}: loading the BPF object", what), -rc, log);
+    destroy(skel);
+    throw std::runtime_error(message);
+  }
+  return skel;
+}
+
 // ---- counters
 
 template <class Value, class Add>
@@ -465,17 +504,8 @@ struct RailMonitor::State {
 
   void load() {
     if (skel != nullptr) return;
-    if (auto reason = unavailable_reason()) throw std::runtime_error("rail monitor: " + *reason);
-    LibbpfLog log;
-    skel = rail_monitor__open();
-    if (skel == nullptr) throw std::runtime_error(load_failure("rail monitor: opening the BPF object", errno, log));
-    skel->rodata->fabric_port = options.fabric_port;
-    if (const int rc = rail_monitor__load(skel); rc != 0) {
-      const std::string message = load_failure("rail monitor: loading the programs", -rc, log);
-      rail_monitor__destroy(skel);
-      skel = nullptr;
-      throw std::runtime_error(message);
-    }
+    skel = load_skeleton("rail monitor", options.fabric_port, rail_monitor__open, rail_monitor__load,
+                         rail_monitor__destroy);
     try {
       class_stats = BpfPerCpuMap<uint32_t, rm_class_stats>(skel->maps.rm_class_stats);
       dir_stats = BpfPerCpuMap<uint32_t, rm_dir_stats>(skel->maps.rm_dir_stats);
@@ -512,26 +542,15 @@ struct RailMonitor::State {
         }
         attached_ids[point == BPF_TC_INGRESS ? 0 : 1] = opts.prog_id;
       }
-      pin(name);
+      pin_dir = pin_or_note(options.pin_root, name, "rail monitor", pinned_maps(), notes);
     } catch (...) {
       teardown();
       throw;
     }
   }
 
-  void pin(const std::string& name) {
-    if (options.pin_root.empty()) return;
-    std::string why = ensure_pin_root(options.pin_root);
-    if (why.empty()) {
-      const std::string dir = pin_dir_for(options.pin_root, name);
-      why = pin_maps(dir, {skel->maps.rm_class_stats, skel->maps.rm_dir_stats, skel->maps.rm_type_stats});
-      if (why.empty()) {
-        pin_dir = dir;
-        return;
-      }
-      unpin_maps(dir, {skel->maps.rm_class_stats, skel->maps.rm_dir_stats, skel->maps.rm_type_stats});
-    }
-    notes.push_back(fmt::format("rail monitor maps on {} not pinned: {}", name, why));
+  std::array<bpf_map*, 3> pinned_maps() const {
+    return {skel->maps.rm_class_stats, skel->maps.rm_dir_stats, skel->maps.rm_type_stats};
   }
 
   void teardown() noexcept {
@@ -548,7 +567,7 @@ struct RailMonitor::State {
       }
       // The clsact qdisc stays: other filters may live on it, and an empty one costs nothing.
     }
-    if (skel != nullptr && !pin_dir.empty()) unpin_maps(pin_dir, {skel->maps.rm_class_stats, skel->maps.rm_dir_stats, skel->maps.rm_type_stats});
+    if (skel != nullptr && !pin_dir.empty()) unpin_maps(pin_dir, pinned_maps());
     if (skel != nullptr) rail_monitor__destroy(skel);
     skel = nullptr;
     class_stats = {};
@@ -644,17 +663,8 @@ struct FaultInjector::State {
 
   void load() {
     if (skel != nullptr) return;
-    if (auto reason = unavailable_reason()) throw std::runtime_error("fault injector: " + *reason);
-    LibbpfLog log;
-    skel = fault_injector__open();
-    if (skel == nullptr) throw std::runtime_error(load_failure("fault injector: opening the BPF object", errno, log));
-    skel->rodata->fabric_port = options.fabric_port;
-    if (const int rc = fault_injector__load(skel); rc != 0) {
-      const std::string message = load_failure("fault injector: loading the program", -rc, log);
-      fault_injector__destroy(skel);
-      skel = nullptr;
-      throw std::runtime_error(message);
-    }
+    skel = load_skeleton("fault injector", options.fabric_port, fault_injector__open, fault_injector__load,
+                         fault_injector__destroy);
     try {
       config = BpfMap<uint32_t, fi_config>(skel->maps.fi_config);
       stats = BpfPerCpuMap<uint32_t, fi_stats>(skel->maps.fi_stats);
@@ -694,32 +704,19 @@ struct FaultInjector::State {
       link_fd = fd;
       ifindex = index;
       ifname = name;
-      pin(name);
+      pin_dir = pin_or_note(options.pin_root, name, "fault injector", pinned_maps(), notes);
     } catch (...) {
       teardown();
       throw;
     }
   }
 
-  void pin(const std::string& name) {
-    if (options.pin_root.empty()) return;
-    std::string why = ensure_pin_root(options.pin_root);
-    if (why.empty()) {
-      const std::string dir = pin_dir_for(options.pin_root, name);
-      why = pin_maps(dir, {skel->maps.fi_config, skel->maps.fi_stats});
-      if (why.empty()) {
-        pin_dir = dir;
-        return;
-      }
-      unpin_maps(dir, {skel->maps.fi_config, skel->maps.fi_stats});
-    }
-    notes.push_back(fmt::format("fault injector maps on {} not pinned: {}", name, why));
-  }
+  std::array<bpf_map*, 2> pinned_maps() const { return {skel->maps.fi_config, skel->maps.fi_stats}; }
 
   void teardown() noexcept {
     if (link_fd >= 0) ::close(link_fd);  // the kernel detaches the program with its last link reference
     link_fd = -1;
-    if (skel != nullptr && !pin_dir.empty()) unpin_maps(pin_dir, {skel->maps.fi_config, skel->maps.fi_stats});
+    if (skel != nullptr && !pin_dir.empty()) unpin_maps(pin_dir, pinned_maps());
     if (skel != nullptr) fault_injector__destroy(skel);
     skel = nullptr;
     config = {};

@@ -59,8 +59,7 @@ ConnectionData QpConnection::local_data(ConnKind kind, std::span<const RemoteReg
   d.sender_node = local_.node;
   d.receiver_node = peer_node_;
   d.epoch = epoch_;
-  const bool connected = state_ == ConnState::rtr || state_ == ConnState::rts;
-  d.peer_epoch = connected ? remote_.epoch : 0;
+  d.peer_epoch = connected() ? remote_.epoch : 0;
   if (kind == ConnKind::connect) {
     d.qpn = qpn_;
     d.psn = psn_;
@@ -74,18 +73,17 @@ ConnectionData QpConnection::local_data(ConnKind kind, std::span<const RemoteReg
 }
 
 ConnError QpConnection::accept(const ConnectionData& r) {
-  const bool connected = state_ == ConnState::rtr || state_ == ConnState::rts;
   const ConnError b = bind(r, ConnBinding{.local_node = local_.node,
                                           .peer_node = peer_node_,
                                           .rail = local_.rail,
-                                          .connected_epoch = connected ? remote_.epoch : 0});
+                                          .connected_epoch = connected() ? remote_.epoch : 0});
   if (b != ConnError::ok) return b;
   if (r.kind == ConnKind::connect) {
     if (state_ == ConnState::local_ready) {
       if (r.link_layer != local_.link_layer) return ConnError::bad_link_layer;
       remote_ = r;
       state_ = ConnState::exchanged;
-    } else if (connected && r.epoch == remote_.epoch) {
+    } else if (connected() && r.epoch == remote_.epoch) {
       // The same QP again (a resend, or the answer to ours): only the regions
       // and the readiness may change; the QP fields must not.
       if (r.qpn != remote_.qpn || r.psn != remote_.psn || r.gid != remote_.gid || r.lid != remote_.lid)

@@ -76,6 +76,8 @@ class QpConnection {
   QpConnection& operator=(const QpConnection&) = delete;
 
   ConnState state() const { return state_; }
+  /// RTR or RTS: connected to the peer's QP of epoch remote_epoch().
+  bool connected() const { return state_ == ConnState::rtr || state_ == ConnState::rts; }
   /// RTS and the peer confirmed its QP is connected to this one.
   bool sendable() const { return state_ == ConnState::rts && remote_ready_; }
   QpHandle qp() const { return qp_; }

@@ -85,10 +85,10 @@ VerbsTransport::~VerbsTransport() {
   paths_.clear();
   registry_.reset();
   for (RailState& r : rails_) {
-    if (r.unacked_events) ops_.ack_cq_events(r.cq, r.unacked_events);
-    ops_.destroy_cq(r.cq);
+    if (r.unacked_events) ops_.ack_cq_events(r.ep.cq, r.unacked_events);
+    ops_.destroy_cq(r.ep.cq);
     ops_.destroy_channel(r.channel);
-    ops_.dealloc_pd(r.pd);
+    ops_.dealloc_pd(r.ep.pd);
     ops_.close(r.ctx);
   }
 }
@@ -124,9 +124,9 @@ int VerbsTransport::add_rail(const RailDeviceConfig& cfg, std::string& why) {
   }
   RailState r{.cfg = cfg};
   auto undo = [this](RailState& s) {
-    if (s.cq) ops_.destroy_cq(s.cq);
+    if (s.ep.cq) ops_.destroy_cq(s.ep.cq);
     if (s.channel) ops_.destroy_channel(s.channel);
-    if (s.pd) ops_.dealloc_pd(s.pd);
+    if (s.ep.pd) ops_.dealloc_pd(s.ep.pd);
     if (s.ctx) ops_.close(s.ctx);
   };
   if (int rc = ops_.open(*dev, r.ctx); rc != 0) {
@@ -154,9 +154,9 @@ int VerbsTransport::add_rail(const RailDeviceConfig& cfg, std::string& why) {
     return -1;
   }
   const uint64_t capacity = uint64_t{cfg_.max_peers} * (cfg_.qp.send_depth + cfg_.qp.recv_depth);
-  int rc = ops_.alloc_pd(r.ctx, r.pd);
+  int rc = ops_.alloc_pd(r.ctx, r.ep.pd);
   if (rc == 0) rc = ops_.create_channel(r.ctx, r.channel, r.fd);
-  if (rc == 0) rc = ops_.create_cq(r.ctx, static_cast<uint32_t>(capacity), r.channel, r.cq);
+  if (rc == 0) rc = ops_.create_cq(r.ctx, static_cast<uint32_t>(capacity), r.channel, r.ep.cq);
   if (rc != 0) {
     why = fmt::format("rail {}: {}: cannot create PD/CQ ({} entries): {}", cfg.name, *dev, capacity,
                       std::strerror(rc));
@@ -164,8 +164,8 @@ int VerbsTransport::add_rail(const RailDeviceConfig& cfg, std::string& why) {
     return -1;
   }
   const size_t index = rails_.size();
-  r.ep = LocalEndpoint{.pd = r.pd,
-                       .cq = r.cq,
+  r.ep = LocalEndpoint{.pd = r.ep.pd,
+                       .cq = r.ep.cq,
                        .port = cfg.port,
                        .rail = static_cast<uint8_t>(index),
                        .mtu = port.active_mtu,
@@ -182,7 +182,7 @@ int VerbsTransport::add_rail(const RailDeviceConfig& cfg, std::string& why) {
             format_gid(gid->gid), mtu_bytes(port.active_mtu));
   rails_.push_back(std::move(r));
   std::vector<PdHandle> pds;
-  for (const RailState& s : rails_) pds.push_back(s.pd);
+  for (const RailState& s : rails_) pds.push_back(s.ep.pd);
   registry_->set_pds(std::move(pds));
   return static_cast<int>(index);
 }
@@ -256,7 +256,7 @@ AcceptOutcome VerbsTransport::on_message(uint16_t peer, size_t rail, std::span<c
       return out;
     }
     const uint64_t ours = p.conn ? p.conn->epoch() : 0;
-    const bool connected = st == ConnState::rtr || st == ConnState::rts;
+    const bool connected = p.conn && p.conn->connected();
     if (d.peer_epoch != 0 && d.peer_epoch != ours) {
       out.error = ConnError::stale_epoch;  // an answer to one of our earlier QPs
       return out;
@@ -359,7 +359,7 @@ PostError VerbsTransport::post(const TransferRequest& t) {
   x.imm_posted = false;
   x.req = t;
   x.region = entry;
-  x.nslices = static_cast<uint32_t>(n);  // a region is at most 2^64 bytes / 64 KiB < 2^48 ... bounded below
+  x.nslices = static_cast<uint32_t>(n);  // < 2^32: length fits the local region, and 2^32 slices are >= 256 TiB
   x.cursor = 0;
   x.data_left = x.nslices - 1;
   x.resend.clear();
@@ -463,7 +463,7 @@ int VerbsTransport::drain_cq(size_t rail, std::vector<VerbsEvent>& events) {
   RailState& r = rails_[rail];
   int total = 0;
   while (static_cast<uint32_t>(total) < cfg_.max_completions_per_poll) {
-    const int n = ops_.poll_cq(r.cq, wc_buf_);
+    const int n = ops_.poll_cq(r.ep.cq, wc_buf_);
     if (n < 0) {
       ++r.c.wc_errors;
       log::err("verbs: rail {}: ibv_poll_cq failed: {}", r.cfg.name, std::strerror(-n));
@@ -671,7 +671,7 @@ void VerbsTransport::schedule(std::vector<VerbsEvent>& events) {
 
 bool VerbsTransport::arm(std::vector<VerbsEvent>& events) {
   for (RailState& r : rails_) {
-    if (int rc = ops_.req_notify_cq(r.cq); rc != 0) {
+    if (int rc = ops_.req_notify_cq(r.ep.cq); rc != 0) {
       ++r.c.post_errors;
       log::err("verbs: rail {}: ibv_req_notify_cq failed: {}", r.cfg.name, std::strerror(rc));
     }
@@ -687,7 +687,7 @@ void VerbsTransport::on_wakeup(size_t rail) {
   while (ops_.get_cq_event(r.channel, cq) == 0) ++r.unacked_events;
   // Acknowledging is a lock in libibverbs: batch it.
   if (r.unacked_events >= 64) {
-    ops_.ack_cq_events(r.cq, r.unacked_events);
+    ops_.ack_cq_events(r.ep.cq, r.unacked_events);
     r.unacked_events = 0;
   }
 }

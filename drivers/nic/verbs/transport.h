@@ -187,11 +187,9 @@ class VerbsTransport {
   struct RailState {
     RailDeviceConfig cfg;
     ContextHandle ctx;
-    PdHandle pd;
     ChannelHandle channel;
     int fd = -1;
-    CqHandle cq;
-    LocalEndpoint ep;
+    LocalEndpoint ep;  ///< also holds the rail's PD and CQ
     bool up = true;
     uint32_t unacked_events = 0;
     VerbsRailCounters c;
@@ -276,7 +274,6 @@ class VerbsTransport {
   std::vector<uint32_t> free_slots_;
   std::vector<WorkCompletion> wc_buf_;
   std::vector<uint32_t> released_;
-  std::vector<RemoteRegion> scratch_regions_;
   uint64_t epoch_counter_ = 0;
   uint64_t psn_state_;
   uint16_t rr_peer_ = 0;
