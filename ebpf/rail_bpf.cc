@@ -43,7 +43,7 @@ namespace railyard::ebpf {
 // The ABI headers are the only copy of these layouts; pin them here so a
 // change to one side is a compile error, not a silent misread.
 static_assert(sizeof(rm_class_stats) == 5 * sizeof(uint64_t));
-static_assert(sizeof(rm_dir_stats) == 5 * sizeof(uint64_t));
+static_assert(sizeof(rm_dir_stats) == 4 * sizeof(uint64_t));
 static_assert(sizeof(fi_config) == 4 * sizeof(uint32_t));
 static_assert(sizeof(fi_stats) == 6 * sizeof(uint64_t));
 static_assert(RAILYARD_FABRIC_CLASSES == kClasses);
@@ -415,7 +415,6 @@ void add(rm_class_stats& a, const rm_class_stats& b) {
 
 void add(rm_dir_stats& a, const rm_dir_stats& b) {
   a.malformed += b.malformed;
-  a.dropped += b.dropped;
   a.gso_skbs += b.gso_skbs;
   a.truncated += b.truncated;
   a.load_errors += b.load_errors;
@@ -599,7 +598,6 @@ struct RailMonitor::State {
         sum_into(type_stats, rm_type_key(d, t), dc.by_type[t], [](uint64_t& a, uint64_t b) { a += b; });
       }
       dc.malformed = s.malformed;
-      dc.dropped = s.dropped;
       dc.gso_skbs = s.gso_skbs;
       dc.truncated = s.truncated;
       dc.load_errors = s.load_errors;

@@ -50,7 +50,6 @@ struct DirectionCounters {
   std::array<ClassCounters, kClasses> classes{};
   std::array<uint64_t, kTypeSlots> by_type{};
   uint64_t malformed = 0;    ///< UDP on the fabric port that is no fabric datagram
-  uint64_t dropped = 0;      ///< dropped by the monitor (it never drops: 0)
   uint64_t gso_skbs = 0;     ///< GSO super-datagrams seen (their segments are in packets)
   uint64_t truncated = 0;    ///< super-datagrams with more segments than the program classifies one by one
   uint64_t load_errors = 0;  ///< in-kernel read failures (0)

@@ -41,7 +41,6 @@ static inline __u32 rm_type_key(__u32 direction, __u32 type) {
 /* Map rm_dir_stats (BPF_MAP_TYPE_PERCPU_ARRAY): key enum rm_direction. */
 struct rm_dir_stats {
   __u64 malformed;   /* UDP to/from the fabric port that is no fabric datagram (short, bad magic, class or type) */
-  __u64 dropped;     /* datagrams this program dropped: it never drops, so 0 unless that changes */
   __u64 gso_skbs;    /* GSO super-datagrams (each also counted as its segments) */
   __u64 truncated;   /* GSO super-datagrams with more segments than the program walks; the rest count as the last walked class */
   __u64 load_errors; /* bpf_skb_load_bytes failures (should stay 0) */
