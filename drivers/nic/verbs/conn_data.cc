@@ -3,6 +3,8 @@
 #include <cassert>
 #include <cstring>
 
+#include "fabric/checksum.h"
+
 namespace railyard::verbs {
 namespace {
 
@@ -52,17 +54,6 @@ std::string_view conn_error_name(ConnError e) {
   return "unknown";
 }
 
-uint32_t crc32c(std::span<const std::byte> bytes) {
-  // Bitwise CRC-32C (Castagnoli, reflected 0x82F63B78): messages are a few KiB
-  // at connection time, so no table.
-  uint32_t crc = 0xffffffffu;
-  for (std::byte b : bytes) {
-    crc ^= std::to_integer<uint32_t>(b);
-    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0x82f63b78u & (0u - (crc & 1u)));
-  }
-  return ~crc;
-}
-
 void encode(const ConnectionData& d, std::vector<std::byte>& out) {
   assert(d.qpn <= kMaxQpn && d.psn <= kMaxPsn && d.regions.size() <= kMaxConnRegions);
   out.clear();
@@ -94,7 +85,7 @@ void encode(const ConnectionData& d, std::vector<std::byte>& out) {
     put(out, r.addr, 8);
     put(out, r.length, 8);
   }
-  put(out, crc32c(out), 4);
+  put(out, fabric::crc32c(out), 4);
 }
 
 ConnError decode(std::span<const std::byte> in, ConnectionData& d) {
@@ -110,7 +101,7 @@ ConnError decode(std::span<const std::byte> in, ConnectionData& d) {
   if (count > kMaxConnRegions || in.size() != kConnHeaderSize + count * kConnRegionSize + kConnTrailerSize)
     return ConnError::bad_length;
   const size_t body = in.size() - kConnTrailerSize;
-  if (crc32c(in.first(body)) != get(in, body, 4)) return ConnError::bad_checksum;
+  if (fabric::crc32c(in.first(body)) != get(in, body, 4)) return ConnError::bad_checksum;
 
   d.kind = static_cast<ConnKind>(kind);
   d.rail = static_cast<uint8_t>(get(in, 6, 1));

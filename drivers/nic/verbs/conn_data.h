@@ -114,6 +114,4 @@ struct ConnBinding {
 };
 ConnError bind(const ConnectionData& data, const ConnBinding& expect);
 
-uint32_t crc32c(std::span<const std::byte> bytes);
-
 }  // namespace railyard::verbs

@@ -443,7 +443,7 @@ void VerbsTransport::path_failed(uint16_t peer, size_t rail, WcStatus why, std::
     requeue(w);
   }
   p.conn->fail();
-  peers_[peer].credit.fill(0);
+  peers_[peer].scheduler.reset();
   log::warning("verbs: rail {}: QP to peer {} failed ({}); its slices go to the other rails", r.cfg.name, peer,
                wc_status_name(why));
   if (events)
@@ -573,25 +573,22 @@ void VerbsTransport::take_slice(Transfer& t) {
     t.imm_posted = true;
 }
 
+static_assert(kMaxVerbsRails <= fabric::kMaxRails, "the fabric's scheduler covers every verbs rail");
+
 int VerbsTransport::pick_rail(PeerState& ps, uint16_t peer, const Transfer& t, uint64_t bytes) {
-  // Smooth weighted round robin (fabric/scheduler.h's algorithm), weight = the
-  // QP's free in-flight budget; a QP with nothing in flight always takes one
-  // slice, so a budget smaller than a slice cannot stall it.
-  int best = -1;
-  int64_t total = 0;
+  // The fabric's smooth weighted round robin, weight = the QP's free in-flight
+  // budget; a QP with nothing in flight always takes one slice, so a budget
+  // smaller than a slice cannot stall it.
+  std::array<fabric::RailChoice, kMaxVerbsRails> choices{};
   for (size_t r = 0; r < rails_.size(); ++r) {
     if (!usable(peer, r)) continue;
     const Path& p = path(peer, r);
     if (p.inflight_bytes > 0 && p.inflight_bytes + bytes > cfg_.qp_budget_bytes) continue;
     const RemoteRegion* rr = p.conn->remote_region(t.req.remote_region);
     if (!rr || t.req.remote_offset > rr->length || t.req.length > rr->length - t.req.remote_offset) continue;
-    const int64_t w = static_cast<int64_t>(std::max<uint64_t>(1, cfg_.qp_budget_bytes - std::min(cfg_.qp_budget_bytes, p.inflight_bytes)));
-    ps.credit[r] += w;
-    total += w;
-    if (best < 0 || ps.credit[r] > ps.credit[static_cast<size_t>(best)]) best = static_cast<int>(r);
+    choices[r] = {.usable = true, .weight = cfg_.qp_budget_bytes - std::min(cfg_.qp_budget_bytes, p.inflight_bytes)};
   }
-  if (best >= 0) ps.credit[static_cast<size_t>(best)] -= total;
-  return best;
+  return ps.scheduler.pick(std::span(choices).first(rails_.size()));
 }
 
 bool VerbsTransport::schedule_one(PeerState& ps, uint16_t peer, std::deque<ReadyRef>& q,

@@ -35,6 +35,7 @@
 #include "drivers/nic/verbs/device.h"
 #include "drivers/nic/verbs/registry.h"
 #include "drivers/nic/verbs/verbs_ops.h"
+#include "fabric/scheduler.h"
 
 namespace railyard::verbs {
 
@@ -235,7 +236,7 @@ class VerbsTransport {
   struct PeerState {
     uint64_t node = 0;
     std::array<std::deque<ReadyRef>, 2> ready;  // [0] activation, [1] kv
-    std::array<int64_t, kMaxVerbsRails> credit{};
+    fabric::RailScheduler scheduler;
   };
 
   Path& path(uint16_t peer, size_t rail) { return paths_[peer * kMaxVerbsRails + rail]; }

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "fabric/checksum.h"
+
 namespace railyard::verbs {
 namespace {
 
@@ -38,7 +40,7 @@ std::vector<std::byte> bytes_of(const ConnectionData& d) {
 // checksum is what refuses it.
 void reseal(std::vector<std::byte>& m) {
   const size_t body = m.size() - 4;
-  const uint32_t c = crc32c(std::span(m).first(body));
+  const uint32_t c = fabric::crc32c(std::span(m).first(body));
   for (int i = 0; i < 4; ++i) m[body + static_cast<size_t>(i)] = static_cast<std::byte>(c >> (24 - 8 * i));
 }
 
@@ -163,7 +165,7 @@ TEST(ConnData, BindingRefusesOtherHostsRailsAndEpochs) {
 
 TEST(ConnData, Crc32cKnownAnswer) {
   const std::string s = "123456789";
-  EXPECT_EQ(crc32c(std::as_bytes(std::span(s))), 0xe3069283u);
+  EXPECT_EQ(fabric::crc32c(std::as_bytes(std::span(s))), 0xe3069283u);  // the codec's checksum: fabric's
 }
 
 // Regenerates the fuzz seeds in tests/unit/verbs/corpus/conn/:
