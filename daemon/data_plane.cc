@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 
 namespace railyard::daemon {
@@ -25,12 +26,6 @@ constexpr uint64_t kPublishIntervalNs = 100'000'000;       // statistics snapsho
 constexpr uint64_t kPeerLostNs = 10'000'000'000;           // every rail down this long: fail its transfers
 constexpr uint64_t kMaxSleepNs = 50'000'000;               // idle sleep bound (keeps epochs moving)
 constexpr size_t kPendingPerPeer = 16384;                  // transfers queued or in flight per peer
-
-uint64_t monotonic_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 uint64_t wall_ns() {
   timespec ts{};
@@ -242,7 +237,8 @@ bool DataPlane::poll_commands(uint64_t now) {
     }
     for (uint32_t skip = message->rail_shift % static_cast<uint32_t>(std::popcount(up)); skip > 0; --skip)
       up &= up - 1;
-    send_control(static_cast<uint8_t>(std::countr_zero(up)), message->peer, message->datagram());
+    if (!send_control(static_cast<uint8_t>(std::countr_zero(up)), message->peer, message->datagram()))
+      ++counts_.messages_dropped;
   }
   while (auto command = commands_.pop()) {
     any = true;
@@ -374,9 +370,9 @@ bool DataPlane::receive(uint64_t now) {
   return any;
 }
 
-void DataPlane::send_control(uint8_t rail, uint16_t peer, std::span<const std::byte> datagram) {
+bool DataPlane::send_control(uint8_t rail, uint16_t peer, std::span<const std::byte> datagram) {
   const nic::TxFrame frame{.header = datagram, .payload = {}, .peer = peer};
-  rails_[rail]->tx_burst(std::span<const nic::TxFrame>(&frame, 1));
+  return rails_[rail]->tx_burst(std::span<const nic::TxFrame>(&frame, 1)) == 1;
 }
 
 void DataPlane::handshake(PeerState& p, uint16_t index, uint64_t now) {
@@ -473,7 +469,7 @@ void DataPlane::establish(PeerState& p, uint16_t index, uint64_t session, uint64
   p.stats.session = session;
   log::info("fabric: session {:016x} with peer {} established{}", session, peers_[index].name,
             restart ? " (new session: unfinished transfers are resent)" : "");
-  emit(FabricEvent{.kind = FabricEvent::Kind::peer_up, .peer = index, .transfer_id = session, .done_ns = now});
+  emit(FabricEvent{.kind = FabricEvent::Kind::peer_up, .peer = index, .session = session, .done_ns = now});
   post_backlog(p, now);
 }
 

@@ -56,7 +56,8 @@ struct FabricEvent {
   Kind kind = Kind::sent;
   Outcome outcome = Outcome::ok;
   uint16_t peer = 0;
-  uint64_t transfer_id = 0;  // sent: the daemon's id; received: the sender's id; peer_up: the session
+  uint64_t transfer_id = 0;  // sent: the daemon's id; received: the sender's id
+  uint64_t session = 0;      // peer_up: the new session
   uint64_t bytes = 0;
   uint64_t done_ns = 0;      // CLOCK_MONOTONIC when it finished
   // received:
@@ -91,7 +92,7 @@ struct FabricSnapshot {
   std::vector<PeerSnapshot> peers;
   uint64_t rx_malformed = 0, rx_unknown_source = 0, rx_unauthenticated = 0, rx_stale_session = 0,
            rx_rejected = 0;
-  uint64_t messages_dropped = 0;  // MESSAGE datagrams lost to a full ring or no rail up (the channel resends)
+  uint64_t messages_dropped = 0;  // MESSAGE datagrams lost: no rail up, a full ring, or refused by the rail (the channel resends)
   uint64_t loops = 0;
 };
 
@@ -151,7 +152,8 @@ class DataPlane {
   void emit(const FabricEvent& event);
   void publish(uint64_t now);
   void idle_wait(uint64_t now, uint64_t deadline);
-  void send_control(uint8_t rail, uint16_t peer, std::span<const std::byte> datagram);
+  /// False when the rail refused it (a full queue).
+  bool send_control(uint8_t rail, uint16_t peer, std::span<const std::byte> datagram);
 
   std::vector<std::unique_ptr<nic::Rail>> rails_;
   std::vector<Peer> peers_;

@@ -7,6 +7,7 @@
 #include <iterator>
 #include <stdexcept>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "drivers/nic/udp/udp_rail.h"
 
@@ -18,6 +19,18 @@ namespace {
 // Most transfers a daemon accepts towards one peer before answering BUSY.
 constexpr size_t kMaxOutstandingPerPeer = 16384;
 constexpr auto kLinkRefresh = std::chrono::milliseconds(20);
+
+// The peers with an address on rail `rail`, as a driver's peer list.
+template <class Peer>
+std::vector<Peer> rail_peers(const std::vector<config::PeerConfig>& peers, const std::string& rail, uint16_t port) {
+  std::vector<Peer> out;
+  for (size_t p = 0; p < peers.size(); ++p) {
+    for (const auto& [name, address] : peers[p].addresses) {
+      if (name == rail) out.push_back(Peer{.slot = static_cast<nic::PeerSlot>(p), .address = address, .port = port});
+    }
+  }
+  return out;
+}
 constexpr int kRailSocketBuffer = 8 << 20;
 
 std::vector<std::byte> read_key(const std::string& path) {
@@ -65,13 +78,6 @@ std::string link_name(nic::LinkState s) {
 }
 }  // namespace
 
-namespace {
-uint64_t now_ns() {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
-}
-}  // namespace
-
 struct FabricService::Probe {
   v1::SendRequest request;
   uint16_t peer = 0;
@@ -116,19 +122,12 @@ FabricService::FabricService(asio::io_context& io, const config::Config& config,
   for (size_t r = 0; r < rail_config_.size(); ++r) {
     const auto& rc = rail_config_[r];
     if (rc.driver == "dpdk") {
-      std::vector<nic::DpdkPeer> peers;
-      for (size_t p = 0; p < peer_config_.size(); ++p) {
-        for (const auto& [rail, address] : peer_config_[p].addresses) {
-          if (rail == rc.name)
-            peers.push_back(
-                nic::DpdkPeer{.slot = static_cast<nic::PeerSlot>(p), .address = address, .port = config.fabric.port});
-        }
-      }
       if (!dpdk_) {
         dpdk_ = std::make_unique<DpdkRails>(config.dpdk, config::dpdk_file_prefix(config));
         settings.thread_init = &DpdkRails::register_thread;
       }
-      settings.rails.push_back(dpdk_->open(rc, config.fabric.port, std::move(peers), links_.get()));
+      settings.rails.push_back(dpdk_->open(
+          rc, config.fabric.port, rail_peers<nic::DpdkPeer>(peer_config_, rc.name, config.fabric.port), links_.get()));
       ebpf_rails.push_back({.name = rc.name,
                             .skip = "the rail is driven by DPDK: its packets bypass the kernel's "
                                     "tc and XDP hooks here"});
@@ -138,15 +137,9 @@ FabricService::FabricService(asio::io_context& io, const config::Config& config,
                            .interface = rc.interface,
                            .address = rc.address,
                            .port = config.fabric.port,
+                           .peers = rail_peers<nic::UdpPeer>(peer_config_, rc.name, config.fabric.port),
                            .send_buffer = kRailSocketBuffer,
                            .receive_buffer = kRailSocketBuffer};
-    for (size_t p = 0; p < peer_config_.size(); ++p) {
-      for (const auto& [rail, address] : peer_config_[p].addresses) {
-        if (rail == rc.name)
-          udp.peers.push_back(
-              nic::UdpPeer{.slot = static_cast<nic::PeerSlot>(p), .address = address, .port = config.fabric.port});
-      }
-    }
     auto rail = std::make_unique<nic::UdpRail>(udp, links_.get());
     ebpf_rails.push_back({.name = rc.name, .ifindex = rail->ifindex()});
     log::info("fabric: rail {} on {} ({}:{}, max datagram {} bytes)", rc.name, rc.interface, rc.address,
@@ -155,15 +148,14 @@ FabricService::FabricService(asio::io_context& io, const config::Config& config,
   }
   ebpf_ = std::make_unique<RailEbpf>(config.fabric.port, std::move(ebpf_rails), config.fabric.ebpf);
   regions_.add_internal(kProbeRegion, kProbeRegionBytes, "railctl-probe");
-  size_t message_limit = MessageDatagram::kMaxBytes;
-  for (const auto& rail : settings.rails) message_limit = std::min(message_limit, rail->max_datagram());
-  const fabric::PeerChannelConfig channel_config{.max_fragment =
-                                                     message_limit - fabric::kHeaderSize - fabric::kTagSize};
+  const std::vector<std::byte> psk = settings.psk;
+  plane_ = std::make_unique<DataPlane>(std::move(settings), regions_);
+  const fabric::PeerChannelConfig channel_config{
+      .max_fragment = plane_->message_datagram_limit() - fabric::kHeaderSize - fabric::kTagSize};
   channels_.reserve(peer_config_.size());
-  for (size_t p = 0; p < peer_config_.size(); ++p) channels_.emplace_back(settings.psk, channel_config);
+  for (size_t p = 0; p < peer_config_.size(); ++p) channels_.emplace_back(psk, channel_config);
   message_rail_shift_.assign(peer_config_.size(), 0);
   message_losses_.assign(peer_config_.size(), 0);
-  plane_ = std::make_unique<DataPlane>(std::move(settings), regions_);
   plane_->start();
   link_fd_.assign(links_->fd());
   event_fd_.assign(plane_->event_fd());
@@ -210,8 +202,12 @@ void FabricService::watch_events() {
   event_fd_.async_wait(asio::posix::stream_descriptor::wait_read, [this](boost::system::error_code ec) {
     if (ec) return;
     while (auto event = plane_->next_event()) on_event(*event);
-    while (auto datagram = plane_->next_message()) on_message_datagram(*datagram);
-    flush_messages();
+    bool messages = false;
+    while (auto datagram = plane_->next_message()) {
+      on_message_datagram(*datagram);
+      messages = true;
+    }
+    if (messages) flush_messages();  // ACKs and answers go out now; the timer covers resends
     regions_.reclaim();
     watch_events();
   });
@@ -223,7 +219,7 @@ void FabricService::on_event(const FabricEvent& event) {
       // A new session, maybe after a restart: messages of the old one are gone.
       if (peer_up_[event.peer] && peer_handler_) peer_handler_(peer_config_[event.peer].name, false);
       peer_up_[event.peer] = true;
-      if (!channels_.empty()) channels_[event.peer].reset(event.transfer_id);
+      if (!channels_.empty()) channels_[event.peer].reset(event.session);
       if (peer_handler_) peer_handler_(peer_config_[event.peer].name, true);
       return;
     case FabricEvent::Kind::peer_down:
@@ -261,7 +257,7 @@ void FabricService::on_event(const FabricEvent& event) {
   --outstanding_[event.peer];
   auto it = outbound_.find(event.transfer_id);
   if (it == outbound_.end()) return;  // its workload went away
-  const Outbound t = it->second;
+  Outbound t = std::move(it->second);
   outbound_.erase(it);
   v1::WorkloadError error = v1::WORKLOAD_ERROR_NONE;
   switch (event.outcome) {
@@ -286,12 +282,7 @@ void FabricService::on_event(const FabricEvent& event) {
   } else {
     ++totals_.failed_out;
   }
-  if (auto internal = internal_waiters_.find(event.transfer_id); internal != internal_waiters_.end()) {
-    auto done = std::move(internal->second);
-    internal_waiters_.erase(internal);
-    done(error);
-    return;
-  }
+  if (t.done) return t.done(error);
   if (t.owner == 0) {
     auto waiter = probe_waiters_.find(event.transfer_id);
     if (waiter != probe_waiters_.end()) {
@@ -328,7 +319,7 @@ void FabricService::on_message_datagram(const MessageDatagram& datagram) {
     return;  // the data plane parsed it already; this cannot fail
   const std::string& peer = peer_config_[datagram.peer].name;
   const auto result = channels_[datagram.peer].on_datagram(
-      packet, now_ns(), [&](std::span<const std::byte> message) {
+      packet, monotonic_ns(), [&](std::span<const std::byte> message) {
         if (message_handler_) message_handler_(peer, message);
       });
   if (result == fabric::ChannelReceive::bad_tag || result == fabric::ChannelReceive::too_large)
@@ -338,7 +329,7 @@ void FabricService::on_message_datagram(const MessageDatagram& datagram) {
 
 void FabricService::flush_messages() {
   if (channels_.empty()) return;
-  const uint64_t now = now_ns();
+  const uint64_t now = monotonic_ns();
   uint64_t deadline = UINT64_MAX;
   for (size_t p = 0; p < channels_.size(); ++p) {
     const auto& c = channels_[p].counters();
@@ -366,7 +357,7 @@ bool FabricService::send_message(const std::string& peer, std::span<const std::b
     error = fmt::format("peer '{}' is not configured on {}", peer, host_name_);
     return false;
   }
-  switch (channels_[static_cast<size_t>(p)].send(message, now_ns())) {
+  switch (channels_[static_cast<size_t>(p)].send(message, monotonic_ns())) {
     case fabric::ChannelSend::ok:
       flush_messages();
       return true;
@@ -397,7 +388,7 @@ std::vector<std::string> FabricService::peer_names() const {
 TransferPort::Posted FabricService::post_for(uint64_t owner, const v1::PostTransfer& request,
                                             std::function<void(v1::WorkloadError)> done) {
   auto posted = post(owner, request);
-  if (posted.error == v1::WORKLOAD_ERROR_NONE) internal_waiters_.emplace(posted.transfer_id, std::move(done));
+  if (posted.error == v1::WORKLOAD_ERROR_NONE) outbound_.at(posted.transfer_id).done = std::move(done);
   return posted;
 }
 
@@ -454,11 +445,8 @@ TransferPort::Posted FabricService::post(uint64_t owner, const v1::PostTransfer&
 
 void FabricService::abandon_owner(uint64_t owner) {
   std::vector<std::function<void(v1::WorkloadError)>> orphaned;
-  for (const auto& [id, t] : outbound_) {
-    auto internal = internal_waiters_.find(id);
-    if (t.owner != owner || internal == internal_waiters_.end()) continue;
-    orphaned.push_back(std::move(internal->second));
-    internal_waiters_.erase(internal);
+  for (auto& [id, t] : outbound_) {
+    if (t.owner == owner && t.done) orphaned.push_back(std::move(t.done));
   }
   std::erase_if(outbound_, [owner](const auto& entry) { return entry.second.owner == owner; });
   for (auto& done : orphaned) done(v1::WORKLOAD_ERROR_UNKNOWN_REGION);  // its region went with it
@@ -611,7 +599,7 @@ v1::EbpfRail FabricService::ebpf(size_t r) const {
 v1::Status FabricService::fault(const v1::FaultRequest& request, std::string& error, v1::FaultReply& reply) {
   if (!fault_injection_) {
     error =
-        "fault injection is off on this host: set fabric.fault_injection = true in railyard.toml and reload "
+        "fault injection is off on this host: set fabric.fault_injection = true in railyard.toml and restart railyardd "
         "(meant for test racks; rack-sim turns it on)";
     return v1::STATUS_BAD_REQUEST;
   }

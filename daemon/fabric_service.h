@@ -104,6 +104,7 @@ class FabricService {
     uint64_t length = 0;
     bool activation = false;
     std::chrono::steady_clock::time_point posted;
+    std::function<void(v1::WorkloadError)> done;  // set: the daemon's own transfer (post_for)
   };
   struct Probe;
 
@@ -132,7 +133,6 @@ class FabricService {
   uint64_t next_transfer_id_ = 1;
   std::map<uint64_t, Outbound> outbound_;
   std::map<uint64_t, std::function<void(const FabricEvent&)>> probe_waiters_;
-  std::map<uint64_t, std::function<void(v1::WorkloadError)>> internal_waiters_;
   std::vector<fabric::PeerChannel> channels_;
   std::vector<uint32_t> message_rail_shift_;  // per peer: moves on when messages or their ACKs get lost
   std::vector<uint64_t> message_losses_;      // per peer: resends + duplicates seen at the last shift
@@ -141,8 +141,8 @@ class FabricService {
   PeerHandler peer_handler_;
   Totals totals_;
   std::vector<bool> peer_up_;
-  std::vector<size_t> outstanding_;
-  uint64_t last_heartbeat_ = ~uint64_t{0};  // per peer: posted, not yet finished in the data plane (abandoned included)
+  std::vector<size_t> outstanding_;  // per peer: posted, not yet finished in the data plane (abandoned included)
+  uint64_t last_heartbeat_ = ~uint64_t{0};
   const bool fault_injection_;
 };
 

@@ -1,12 +1,12 @@
 #include "daemon/systemd_notify.h"
 
 #include <systemd/sd-daemon.h>
-#include <time.h>
 
 #include <string>
 
 #include <fmt/format.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 
 namespace railyard::daemon {
@@ -19,16 +19,11 @@ void send(const std::string& message) {
   if (r < 0) log::debug("sd_notify failed: {}", -r);
 }
 
-uint64_t monotonic_usec() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000u + static_cast<uint64_t>(ts.tv_nsec) / 1000u;
-}
 }  // namespace
 
 void notify_ready(std::string_view status) { send(fmt::format("READY=1\nSTATUS={}", status)); }
 void notify_status(std::string_view status) { send(fmt::format("STATUS={}", status)); }
-void notify_reloading() { send(fmt::format("RELOADING=1\nMONOTONIC_USEC={}", monotonic_usec())); }
+void notify_reloading() { send(fmt::format("RELOADING=1\nMONOTONIC_USEC={}", monotonic_ns() / 1000)); }
 void notify_stopping() { send("STOPPING=1\nSTATUS=stopping"); }
 
 Watchdog::Watchdog(boost::asio::io_context& io, std::function<bool()> healthy)

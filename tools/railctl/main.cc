@@ -233,7 +233,7 @@ int cmd_peers(const Options& o) {
   }
   const auto& f = r.fabric();
   std::cout << fmt::format("refused datagrams: malformed {}, unknown source {}, unauthenticated {}, stale session {}, "
-                           "rejected {}; message datagrams dropped (no rail up) {}\n",
+                           "rejected {}; message datagrams dropped (no rail up, ring full or refused by the rail) {}\n",
                            f.rx_malformed(), f.rx_unknown_source(), f.rx_unauthenticated(), f.rx_stale_session(),
                            f.rx_rejected(), f.messages_dropped());
   return kExitOk;
