@@ -14,11 +14,21 @@ namespace {
 thread_local std::string g_last_message;
 
 // ry_error and railyard::Error are converted by value.
-static_assert(static_cast<int>(railyard::Error::busy) == RY_BUSY);
-static_assert(static_cast<int>(railyard::Error::checksum) == RY_CHECKSUM);
-static_assert(static_cast<int>(railyard::Error::out_of_range) == RY_OUT_OF_RANGE);
-static_assert(static_cast<int>(railyard::Error::daemon_gone) == RY_DAEMON_GONE);
-static_assert(static_cast<int>(railyard::Error::system) == RY_SYSTEM);
+#define RY_SAME(cpp, c) static_assert(static_cast<int>(railyard::Error::cpp) == c)
+RY_SAME(none, RY_OK);
+RY_SAME(bad_request, RY_BAD_REQUEST);
+RY_SAME(unknown_peer, RY_UNKNOWN_PEER);
+RY_SAME(unknown_region, RY_UNKNOWN_REGION);
+RY_SAME(out_of_range, RY_OUT_OF_RANGE);
+RY_SAME(region_in_use, RY_REGION_IN_USE);
+RY_SAME(no_fd, RY_NO_FD);
+RY_SAME(peer_unreachable, RY_PEER_UNREACHABLE);
+RY_SAME(remote_rejected, RY_REMOTE_REJECTED);
+RY_SAME(checksum, RY_CHECKSUM);
+RY_SAME(busy, RY_BUSY);
+RY_SAME(daemon_gone, RY_DAEMON_GONE);
+RY_SAME(system, RY_SYSTEM);
+#undef RY_SAME
 
 template <class T>
 ry_error fail(const railyard::Result<T>& r) {

@@ -124,6 +124,20 @@ struct Workload::State {
   std::deque<MigrationCommand> migrations;
   std::map<uint32_t, Region> regions;
 
+  // Pops the oldest of one queue behind event_fd; the fd stays readable
+  // while any queue holds something.
+  template <class T>
+  std::optional<T> take(std::deque<T>& queue) {
+    std::lock_guard lock(mu);
+    uint64_t drained;
+    (void)!::read(event_fd, &drained, sizeof drained);
+    if (queue.empty()) return std::nullopt;
+    T item = std::move(queue.front());
+    queue.pop_front();
+    if (queued()) signal();
+    return item;
+  }
+
   ~State() {
     if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
     if (reader.joinable()) reader.join();
@@ -436,49 +450,10 @@ Result<uint64_t> Workload::post(const TransferSpec& spec) {
 
 int Workload::event_fd() const { return state_->event_fd; }
 
-std::optional<Completion> Workload::next_completion() {
-  std::lock_guard lock(state_->mu);
-  uint64_t drained;
-  (void)!::read(state_->event_fd, &drained, sizeof drained);
-  if (state_->completions.empty()) return std::nullopt;
-  Completion c = state_->completions.front();
-  state_->completions.pop_front();
-  if (state_->queued()) state_->signal();
-  return c;
-}
-
-std::optional<Inbound> Workload::next_inbound() {
-  std::lock_guard lock(state_->mu);
-  uint64_t drained;
-  (void)!::read(state_->event_fd, &drained, sizeof drained);
-  if (state_->inbound.empty()) return std::nullopt;
-  Inbound i = state_->inbound.front();
-  state_->inbound.pop_front();
-  if (state_->queued()) state_->signal();
-  return i;
-}
-
-std::optional<ThrottleCommand> Workload::next_command() {
-  std::lock_guard lock(state_->mu);
-  uint64_t drained;
-  (void)!::read(state_->event_fd, &drained, sizeof drained);
-  if (state_->commands.empty()) return std::nullopt;
-  ThrottleCommand c = state_->commands.front();
-  state_->commands.pop_front();
-  if (state_->queued()) state_->signal();
-  return c;
-}
-
-std::optional<MigrationCommand> Workload::next_migration() {
-  std::lock_guard lock(state_->mu);
-  uint64_t drained;
-  (void)!::read(state_->event_fd, &drained, sizeof drained);
-  if (state_->migrations.empty()) return std::nullopt;
-  MigrationCommand m = std::move(state_->migrations.front());
-  state_->migrations.pop_front();
-  if (state_->queued()) state_->signal();
-  return m;
-}
+std::optional<Completion> Workload::next_completion() { return state_->take(state_->completions); }
+std::optional<Inbound> Workload::next_inbound() { return state_->take(state_->inbound); }
+std::optional<ThrottleCommand> Workload::next_command() { return state_->take(state_->commands); }
+std::optional<MigrationCommand> Workload::next_migration() { return state_->take(state_->migrations); }
 
 Result<Empty> Workload::ack(uint64_t command_id, bool ok, const std::string& message,
                             const std::vector<SequenceState>& sequences) {
