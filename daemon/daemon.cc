@@ -124,7 +124,7 @@ ControlHandlers Daemon::control_handlers() {
                 },
                 error);
             if (!started) return (*shared)(v1::STATUS_BAD_REQUEST, error, {});
-            if (!wait) (*shared)(v1::STATUS_OK, "", migration_->workload().migrations(0));
+            if (!wait) (*shared)(v1::STATUS_OK, "", migration_->outgoing().value_or(v1::MigrationStatus()));
           },
       .workload = [this] { return migration_ ? migration_->workload() : v1::WorkloadReply(); },
   };

@@ -667,6 +667,23 @@ void MigrationService::remember(const v1::MigrationStatus& status) {
   if (history_.size() > kHistory) history_.pop_back();
 }
 
+std::optional<v1::MigrationStatus> MigrationService::outgoing() const {
+  if (!outgoing_) return std::nullopt;
+  const Outgoing& m = *outgoing_;
+  v1::MigrationStatus s;
+  s.set_id(m.id);
+  s.set_role("source");
+  s.set_peer(m.peer);
+  s.set_state(name(m.state));
+  s.set_sequences(static_cast<uint32_t>(m.sequences.size()));
+  s.set_kv_bytes_copied(m.bytes);
+  s.set_rounds(m.rounds);
+  s.set_total_ms(ms_since(m.started));
+  s.set_reason(m.reason);
+  s.set_started_unix_ms(m.started_unix_ms);
+  return s;
+}
+
 v1::WorkloadReply MigrationService::workload() const {
   v1::WorkloadReply reply;
   const auto& decode = workloads_.decode();
@@ -680,20 +697,7 @@ v1::WorkloadReply MigrationService::workload() const {
     *reply.mutable_sequences() = decode->report.sequences();
     if (decode->reported != Clock::time_point{}) reply.set_report_age_s(ms_since(decode->reported) / 1000.0);
   }
-  if (outgoing_) {
-    const Outgoing& m = *outgoing_;
-    v1::MigrationStatus* s = reply.add_migrations();
-    s->set_id(m.id);
-    s->set_role("source");
-    s->set_peer(m.peer);
-    s->set_state(name(m.state));
-    s->set_sequences(static_cast<uint32_t>(m.sequences.size()));
-    s->set_kv_bytes_copied(m.bytes);
-    s->set_rounds(m.rounds);
-    s->set_total_ms(ms_since(m.started));
-    s->set_reason(m.reason);
-    s->set_started_unix_ms(m.started_unix_ms);
-  }
+  if (auto out = outgoing()) *reply.add_migrations() = std::move(*out);
   for (const auto& [key, in] : incoming_) {
     v1::MigrationStatus* s = reply.add_migrations();
     s->set_id(key.second);

@@ -88,7 +88,8 @@ class MigrationService {
   /// cannot start; else `done` is called once when it ends.
   bool migrate(const std::string& to, const std::vector<uint64_t>& sequences, const std::string& reason, Done done,
                std::string& error);
-  bool busy() const { return outgoing_ != nullptr; }
+  /// The outgoing migration in flight, as it stands.
+  std::optional<v1::MigrationStatus> outgoing() const;
 
   /// `railctl workload`.
   v1::WorkloadReply workload() const;
