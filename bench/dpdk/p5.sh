@@ -110,11 +110,7 @@ rack_up "$XDP_RACK" --rails "$RAILS" --mtu "$MTU" --driver dpdk --pmd af_xdp
 sleep 1
 idle_pids=("$(daemon_pid "$XDP_RACK" h1)" "$(daemon_pid "$XDP_RACK" h2)")
 ((MTU <= 1500)) && idle_pids+=("$(daemon_pid "$DPDK_RACK" h1)" "$(daemon_pid "$DPDK_RACK" h2)")
-i0=$($CPU ticks "${idle_pids[@]}") it0=$(now)
-sleep 10
-i1=$($CPU ticks "${idle_pids[@]}") it1=$(now)
-IDLE=$(jq -rn --argjson a "$i0" --argjson b "$i1" --argjson dt "$(calc "$it1 - $it0")" \
-  '[range(0; $a | length) | (($b[.] - $a[.]) / $dt * 100 * 100 | round / 100 | tostring) + " %"] | join(" / ")')
+IDLE=$(python3 "$repo/bench/fabric/meter.py" cpu "${idle_pids[@]}" --seconds 10 | jq -r '[.[] | "\(.) %"] | join(" / ")')
 log "idle DPDK daemons (h1 / h2, % of a core): $IDLE"
 
 # Softirq work that overflows to ksoftirqd is charged to no contender's
