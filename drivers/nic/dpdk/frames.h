@@ -125,7 +125,6 @@ enum class FrameKind : uint8_t {
   bad_udp,        // UDP length inconsistent with IP length
   bad_udp_checksum,
 };
-std::string_view frame_kind_name(FrameKind kind);
 
 struct ParseOptions {
   bool verify_ip_checksum = true;   // false when the NIC already checked it
