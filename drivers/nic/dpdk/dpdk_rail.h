@@ -146,7 +146,7 @@ class DpdkRail final : public Rail {
   dpdk::MacAddress mac_;
   uint32_t ip_ = 0;
   uint16_t udp_port_ = 0;
-  uint8_t tos_ = dpdk::kEct0;
+  uint8_t tos_ = kEct0;
   uint16_t ip_id_ = 0;
   bool zero_copy_ = false;
   bool rx_offload_ = false;
