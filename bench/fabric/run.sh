@@ -315,7 +315,7 @@ read -r _ a2 b2 c2 idle2 w2 _ </proc/stat
 busy_pct=$(awk -v b="$(((a2 + b2 + c2) - (a1 + b1 + c1)))" -v i="$(((idle2 + w2) - (idle1 + w1)))" 'BEGIN{printf "%.0f", 100 * b / (b + i)}')
 if [[ -n $ONLY ]]; then
   for k in "${!R[@]}"; do echo "$k=${R[$k]}"; done
-  for f in "$WORK"/*.json; do echo "== ${f##*/}"; grep -v '^{"t0"' "$f" | tail -c 1500; echo; done
+  for f in "$WORK"/*.json; do echo "== ${f##*/}"; { grep -v '^{"t0"' "$f" || true; } | tail -c 1500; echo; done   # samples files are all t0 lines
   exit 0
 fi
 { declare -p R; declare -p elapsed load_start busy_pct RATE RATE_BPS SQUEEZED_BPS DURATION COMMAND DRIVERS; } >"$WORK/state.sh"
