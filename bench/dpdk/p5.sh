@@ -22,7 +22,6 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
 COUNT=256 ROUNDS=3 RAILS=2 PREFIX=p OUT="" MTU=1500
 while (($#)); do
   case $1 in
@@ -36,74 +35,43 @@ while (($#)); do
     *) echo "p5.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
-[[ $(id -u) -eq 0 ]] || { echo "p5.sh: needs root (network namespaces)" >&2; exit 1; }
-SIM=$repo/tools/rack-sim
-BUILD=${RAILYARD_BUILDDIR:-$repo/build}
-RAILCTL=$BUILD/tools/railctl
+# shellcheck source=bench/lib.sh
+source "$here/../lib.sh"
+need_root
 CPU="python3 $here/cputime.py"
-for b in "$BUILD/daemon/railyardd" "$RAILCTL"; do
-  [[ -x $b ]] || { echo "p5.sh: $b is missing (this script never builds: build first)" >&2; exit 1; }
-done
-for t in iperf3 ucx_perftest jq python3; do
-  command -v "$t" >/dev/null || { echo "p5.sh: $t is not installed" >&2; exit 1; }
-done
+need_binaries "$BUILD/daemon/railyardd" "$RAILCTL"
+need_tools iperf3 ucx_perftest jq python3
 WORK=$(mktemp -d /tmp/railyard-p5.XXXXXX)
 BYTES=$((COUNT * 4194304))
 UDP_RACK=${PREFIX}u DPDK_RACK=${PREFIX}x XDP_RACK=${PREFIX}y
 
-racks=() bg=()
-cleanup() {
-  local p r
-  for p in "${bg[@]+"${bg[@]}"}"; do kill "$p" 2>/dev/null || true; done
-  for r in "${racks[@]+"${racks[@]}"}"; do "$SIM" down --name "$r" >/dev/null 2>&1 || true; done
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 now() { date +%s.%N; }
-calc() { awk "BEGIN{print $*}"; }
-addr() { echo "198.18.$2.$1"; }   # host, rail (rack-sim's addressing)
-daemon_pid() { cat "/run/railyard-sim/$1/$2/railyardd.pid"; }
 sum_ticks() { $CPU ticks "$@" | jq 'add'; }
-
-rack_up() {   # name driver [pmd]
-  local name=$1 _
-  "$SIM" down --name "$name" >/dev/null 2>&1 || true
-  racks+=("$name")
-  "$SIM" up --name "$name" --hosts 2 --rails "$RAILS" --mtu "$MTU" --driver "$2" --pmd "${3:-af_packet}" --no-bmc >/dev/null
-  for _ in $(seq 200); do
-    [[ $("$RAILCTL" --socket "/run/railyard-sim/$name/h1/control.sock" --json peers 2>/dev/null |
-         jq -r '.peers[0].state') == established ]] && return 0
-    sleep 0.05
-  done
-  echo "p5.sh: rack $name: the daemons did not establish a session" >&2
-  exit 1
-}
 
 # Each contender prints "BYTES SECONDS CPU_SECONDS".
 railyard() {   # rack tag
   local rack=$1 c0 c1 t0 t1
   local pids=("$(daemon_pid "$rack" h1)" "$(daemon_pid "$rack" h2)")
   c0=$(sum_ticks "${pids[@]}") t0=$(now)
-  "$RAILCTL" --socket "/run/railyard-sim/$rack/h1/control.sock" --timeout 600000 --json send --peer h2 --size 4M \
+  "$RAILCTL" --socket "$(ctl_sock "$rack" h1)" --timeout 600000 --json send --peer h2 --size 4M \
     --count "$COUNT" --concurrency 8 >"$WORK/$2.json"
   t1=$(now) c1=$(sum_ticks "${pids[@]}")
-  jq -e '.failed == 0' "$WORK/$2.json" >/dev/null || { echo "p5.sh: railctl send failed: $(cat "$WORK/$2.json")" >&2; exit 1; }
+  jq -e '.failed == 0' "$WORK/$2.json" >/dev/null || die "railctl send failed: $(cat "$WORK/$2.json")"
   echo "$(jq -r '.bytes' "$WORK/$2.json") $(calc "$t1 - $t0") $(calc "$c1 - $c0")"
 }
 
 iperf3_rails() {   # tag
   local j pids=() t0 t1 cpu bytes=0
   for ((j = 0; j < RAILS; j++)); do
-    "$SIM" exec --name "$UDP_RACK" h2 $CPU run "$WORK/$1.srv$j" iperf3 -s -1 -p $((5201 + j)) -B "$(addr 2 "$j")" \
+    "$SIM" exec --name "$UDP_RACK" h2 $CPU run "$WORK/$1.srv$j" iperf3 -s -1 -p $((5201 + j)) -B "$(peer_addr 2 "$j")" \
       >/dev/null 2>&1 &
     pids+=($!)
   done
   sleep 0.5
   t0=$(now)
   for ((j = 0; j < RAILS; j++)); do
-    "$SIM" exec --name "$UDP_RACK" h1 $CPU run "$WORK/$1.cli$j" iperf3 -c "$(addr 2 "$j")" -p $((5201 + j)) \
-      -B "$(addr 1 "$j")" -n $((BYTES / RAILS)) -J >"$WORK/$1.$j.json" 2>/dev/null &
+    "$SIM" exec --name "$UDP_RACK" h1 $CPU run "$WORK/$1.cli$j" iperf3 -c "$(peer_addr 2 "$j")" -p $((5201 + j)) \
+      -B "$(peer_addr 1 "$j")" -n $((BYTES / RAILS)) -J >"$WORK/$1.$j.json" 2>/dev/null &
     pids+=($!)
   done
   wait "${pids[@]}"
@@ -114,7 +82,7 @@ iperf3_rails() {   # tag
 }
 
 ucx_rails() {   # tag
-  local devs="" j srv cli s0 t0 t1 cpu
+  local devs="" j srv s0 t0 t1 cpu
   for ((j = 0; j < RAILS; j++)); do devs+="${devs:+,}r$j"; done
   UCX_TLS=tcp UCX_NET_DEVICES=$devs timeout 300 "$SIM" exec --name "$UDP_RACK" h2 \
     $CPU run "$WORK/$1.srv" ucx_perftest -p 13337 >/dev/null 2>&1 &
@@ -123,10 +91,10 @@ ucx_rails() {   # tag
   s0=$($CPU ticks "$(cat "$WORK/$1.srv.pid")" | jq '.[0]')   # the server's time spent waiting
   t0=$(now)
   UCX_TLS=tcp UCX_NET_DEVICES=$devs UCX_MAX_RNDV_RAILS=$RAILS timeout 300 "$SIM" exec --name "$UDP_RACK" h1 \
-    $CPU run "$WORK/$1.cli" ucx_perftest "$(addr 2 0)" -p 13337 -t tag_bw -s 4194304 -n "$COUNT" >"$WORK/$1.out" 2>&1
+    $CPU run "$WORK/$1.cli" ucx_perftest "$(peer_addr 2 0)" -p 13337 -t tag_bw -s 4194304 -n "$COUNT" >"$WORK/$1.out" 2>&1
   t1=$(now)
   wait "$srv"
-  grep -q 'Final:' "$WORK/$1.out" || { echo "p5.sh: ucx_perftest failed: $(tail -3 "$WORK/$1.out")" >&2; exit 1; }
+  grep -q 'Final:' "$WORK/$1.out" || die "ucx_perftest failed: $(tail -3 "$WORK/$1.out")"
   cpu=$(calc "$(cat "$WORK/$1.cli") + $(cat "$WORK/$1.srv") - $s0")
   echo "$BYTES $(calc "$t1 - $t0") $cpu"
 }
@@ -134,19 +102,15 @@ ucx_rails() {   # tag
 started=$(date +%s)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 log "P5: $RAILS unlimited veth rails, $COUNT x 4 MiB per contender, $ROUNDS rounds; work files in $WORK"
-rack_up "$UDP_RACK" udp
-((MTU <= 1500)) && rack_up "$DPDK_RACK" dpdk
-rack_up "$XDP_RACK" dpdk af_xdp
+rack_up "$UDP_RACK" --rails "$RAILS" --mtu "$MTU"
+((MTU <= 1500)) && rack_up "$DPDK_RACK" --rails "$RAILS" --mtu "$MTU" --driver dpdk
+rack_up "$XDP_RACK" --rails "$RAILS" --mtu "$MTU" --driver dpdk --pmd af_xdp
 
 # Idle CPU of the DPDK daemons (af_packet and af_xdp racks): session up, no traffic, 10 s.
 sleep 1
 idle_pids=("$(daemon_pid "$XDP_RACK" h1)" "$(daemon_pid "$XDP_RACK" h2)")
 ((MTU <= 1500)) && idle_pids+=("$(daemon_pid "$DPDK_RACK" h1)" "$(daemon_pid "$DPDK_RACK" h2)")
-i0=$($CPU ticks "${idle_pids[@]}") it0=$(now)
-sleep 10
-i1=$($CPU ticks "${idle_pids[@]}") it1=$(now)
-IDLE=$(jq -rn --argjson a "$i0" --argjson b "$i1" --argjson dt "$(calc "$it1 - $it0")" \
-  '[range(0; $a | length) | (($b[.] - $a[.]) / $dt * 100 * 100 | round / 100 | tostring) + " %"] | join(" / ")')
+IDLE=$(python3 "$repo/bench/fabric/meter.py" cpu "${idle_pids[@]}" --seconds 10 | jq -r '[.[] | "\(.) %"] | join(" / ")')
 log "idle DPDK daemons (h1 / h2, % of a core): $IDLE"
 
 # Softirq work that overflows to ksoftirqd is charged to no contender's

@@ -1,8 +1,6 @@
 # Peers measured on the same rack-sim rails as railyard (sourced by run.sh).
 # Each function prints one number: goodput in Mbit/s from host h1 to h2.
-# Uses: RACK (rack name), RAILS, SIM (path to tools/rack-sim), DURATION.
-
-peer_addr() { echo "198.18.$2.$1"; }   # host, rail (rack-sim's addressing)
+# Uses: RACK (rack name), RAILS, DURATION, and SIM and peer_addr from bench/lib.sh.
 
 # iperf3, one TCP stream per rail, all rails at once; sum of receivers' rates.
 iperf3_per_rail() {

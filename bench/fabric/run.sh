@@ -22,7 +22,6 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
 RATE=200mbit DURATION=4 PREFIX=b OUT="" ONLY="" TABLE_FROM="" DRIVERS="udp dpdk"
 while (($#)); do
   case $1 in
@@ -37,19 +36,13 @@ while (($#)); do
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
-[[ $(id -u) -eq 0 ]] || { echo "run.sh: needs root (network namespaces)" >&2; exit 1; }
-
-SIM=$repo/tools/rack-sim
-BUILD=${RAILYARD_BUILDDIR:-$repo/build}
-RAILCTL=$BUILD/tools/railctl
+# shellcheck source=bench/lib.sh
+source "$here/../lib.sh"
+need_root
 LOAD=$BUILD/tools/fabric-load
 METER=$here/meter.py
-for b in "$BUILD/daemon/railyardd" "$RAILCTL" "$LOAD"; do
-  [[ -x $b ]] || { echo "run.sh: $b is missing (this script never builds: build first)" >&2; exit 1; }
-done
-for t in iperf3 mptcpize ucx_perftest jq python3 tc; do
-  command -v "$t" >/dev/null || { echo "run.sh: $t is not installed" >&2; exit 1; }
-done
+need_binaries "$BUILD/daemon/railyardd" "$RAILCTL" "$LOAD"
+need_tools iperf3 mptcpize ucx_perftest jq python3 tc
 OUT=${OUT:-$here/results-$(date +%Y-%m-%d-%H%M).md}
 WORK=$(mktemp -d /tmp/railyard-fabric-bench.XXXXXX)
 COMMAND="bench/fabric/run.sh --rate $RATE --duration $DURATION --drivers '$DRIVERS'"
@@ -69,38 +62,10 @@ rate_bps() {
 RATE_BPS=$(rate_bps "$RATE")
 SQUEEZED_BPS=$((RATE_BPS / 10))
 
-racks=() bg=()
-cleanup() {
-  local p r
-  for p in "${bg[@]+"${bg[@]}"}"; do kill "$p" 2>/dev/null || true; done
-  for r in "${racks[@]+"${racks[@]}"}"; do "$SIM" down --name "$r" >/dev/null 2>&1 || true; done
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
-calc() { awk "BEGIN{print $*}"; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.1f", 100 * a / b; else print "n/a" }'; }
 
-rack_up() {   # name rails [mtu] [driver]
-  local name=$1 rails=$2 mtu=${3:-1500} driver=${4:-udp} _
-  "$SIM" down --name "$name" >/dev/null 2>&1 || true
-  racks+=("$name")
-  # No bmc-sim: nothing but the fabric takes CPU from the 2 cores.
-  "$SIM" up --name "$name" --hosts 2 --rails "$rails" --rate "$RATE" --mtu "$mtu" --driver "$driver" --no-bmc >/dev/null
-  for _ in $(seq 100); do
-    [[ $("$RAILCTL" --socket "/run/railyard-sim/$name/h1/control.sock" --json peers 2>/dev/null |
-         jq -r '.peers[0].state') == established ]] && return 0
-    sleep 0.05
-  done
-  echo "run.sh: rack $name: the daemons did not establish a session" >&2
-  exit 1
-}
-rack_down() { "$SIM" down --name "$1" >/dev/null 2>&1 || true; }
-ctl_sock() { echo "/run/railyard-sim/$1/$2/control.sock"; }
 wl_sock() { echo "/run/railyard-sim/$1/$2/workload.sock"; }
 ns_pid() { ip netns pids "rysim-$1-$2" | head -1; }   # any process in host $2's namespace
-daemon_pid() { cat "/run/railyard-sim/$1/$2/railyardd.pid"; }
 
 # Transfers of mean size MEAN bytes that keep a rate (bit/s, at ~91 % payload
 # efficiency) busy for SECONDS, plus a margin.
@@ -161,8 +126,8 @@ p1() {   # key rails mtu
   # af_packet vdevs take at most MTU 1500 in DPDK 22.11 (drivers/nic/dpdk/README.md).
   with_dpdk && ((mtu <= 1500)) && dpdk=1
   log "P1: $rails rails x $RATE, MTU $mtu (rack $rack$( ((dpdk)) && echo ", DPDK rack ${rack}x"))"
-  rack_up "$rack" "$rails" "$mtu"
-  ((dpdk)) && rack_up "${rack}x" "$rails" "$mtu" dpdk
+  rack_up "$rack" --rails "$rails" --rate "$RATE" --mtu "$mtu"
+  ((dpdk)) && rack_up "${rack}x" --rails "$rails" --rate "$RATE" --mtu "$mtu" --driver dpdk
   RACK=$rack RAILS=$rails
   n=$(count_for "$total" "$DURATION" $((4 << 20)))
 
@@ -219,7 +184,7 @@ fault_railyard() {   # kind (squeeze|down) rack P [driver]
   local kind=$1 rack=$2 driver=${4:-udp} cap_after n mean min max share tag=ry
   [[ $driver == dpdk ]] && tag=dry
   log "P${3}: railyard ($driver), rail r1 $kind (rack $rack)"
-  rack_up "$rack" 2 1500 "$driver"
+  rack_up "$rack" --rails 2 --rate "$RATE" --driver "$driver"
   if [[ $kind == squeeze ]]; then cap_after=$((RATE_BPS + SQUEEZED_BPS)); else cap_after=$RATE_BPS; fi
   # P2: 4 MiB kv. P3: the integration mix (64 KiB .. 4 MiB, 20 % activation),
   # so that completions come often enough to show a stall.
@@ -255,7 +220,7 @@ fault_railyard() {   # kind (squeeze|down) rack P [driver]
 fault_mptcp() {   # kind rack
   local kind=$1 rack=$2
   log "P${3}: MPTCP, rail r1 $kind (rack $rack)"
-  rack_up "$rack" 2
+  rack_up "$rack" --rails 2 --rate "$RATE"
   RACK=$rack RAILS=2
   mptcp_setup
   "$SIM" exec --name "$rack" h2 mptcpize run iperf3 -s -1 -p 5301 >/dev/null 2>&1 &
@@ -285,7 +250,7 @@ p4() {   # [driver]
   local driver=${1:-udp} rack=${PREFIX}l n tx m t=""
   [[ $driver == dpdk ]] && t=d- rack=${PREFIX}lx
   log "P4: activation latency, unloaded and under kv load ($driver, rack $rack)"
-  rack_up "$rack" 2 1500 "$driver"
+  rack_up "$rack" --rails 2 --rate "$RATE" --driver "$driver"
   probe_activation "$rack" "$WORK/p4-${t}idle.json"
   n=$(count_for $((2 * RATE_BPS)) 2.5 $((4 << 20)))
 
@@ -350,7 +315,7 @@ read -r _ a2 b2 c2 idle2 w2 _ </proc/stat
 busy_pct=$(awk -v b="$(((a2 + b2 + c2) - (a1 + b1 + c1)))" -v i="$(((idle2 + w2) - (idle1 + w1)))" 'BEGIN{printf "%.0f", 100 * b / (b + i)}')
 if [[ -n $ONLY ]]; then
   for k in "${!R[@]}"; do echo "$k=${R[$k]}"; done
-  for f in "$WORK"/*.json; do echo "== ${f##*/}"; grep -v '^{"t0"' "$f" | tail -c 1500; echo; done
+  for f in "$WORK"/*.json; do echo "== ${f##*/}"; { grep -v '^{"t0"' "$f" || true; } | tail -c 1500; echo; done   # samples files are all t0 lines
   exit 0
 fi
 { declare -p R; declare -p elapsed load_start busy_pct RATE RATE_BPS SQUEEZED_BPS DURATION COMMAND DRIVERS; } >"$WORK/state.sh"
@@ -367,7 +332,6 @@ verdict() { awk -v ok="$1" 'BEGIN{ print (ok ? "**met**" : "**missed**") }'; }
 # (1500 - 20 - 20 - 12 of timestamps).
 ceil_ry() { calc "($1 - 20 - 8 - 92) / ($1 + 14) * 100"; }    # IP, UDP, fabric header; Ethernet
 ceil_tcp() { calc "($1 - 20 - 20 - 12) / ($1 + 14) * 100"; }  # IP, TCP, timestamps; Ethernet
-CEIL_RY=$(ceil_ry 1500)
 
 # A DPDK cell: "Mbit/s (% of line)", or why there is none.
 dcell() {   # value line
@@ -415,7 +379,6 @@ p3_ok=$(p3_met "$dn_ry" ry)
 us() { jq -r "(.$2 | tonumber) / 1000 | floor" "$WORK/$1"; }
 # P4 files are p4-*.json (UDP driver) and p4-d-*.json (DPDK).
 p4_idle_of() { awk -v a="$(us "p4-${1}idle.json" latency_p99_ns)" -v b="$(us "p4-${1}idle2.json" latency_p99_ns)" 'BEGIN{print (a < b ? a : b)}'; }
-p4_idle=$(p4_idle_of "")
 p4_ratio() { awk -v a="$(us "$1" latency_p99_ns)" -v b="$(p4_idle_of "${2:-}")" 'BEGIN{ printf "%.2f", a / b }'; }   # file [prefix]
 p4_cell() {   # loaded-file util-file [prefix]
   local t=${3:-}

@@ -30,6 +30,12 @@ struct TxFrame {
   PeerSlot peer = kUnknownPeer;
 };
 
+/// ECN in the IPv4 header's TOS byte (RFC 3168), as the rails write and read
+/// it: ECT(0) on what they send, CE reported in RxFrame::ecn_ce.
+inline constexpr uint8_t kEcnMask = 0x03;
+inline constexpr uint8_t kEct0 = 0x02;
+inline constexpr uint8_t kEcnCe = 0x03;
+
 /// One received datagram (fabric header and payload), in a driver-owned
 /// buffer valid until the next rx_burst on this rail.
 struct RxFrame {

@@ -4,9 +4,9 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
-
-#include <gtest/gtest.h>
+#include <system_error>
 
 namespace railyard::test {
 
@@ -18,17 +18,18 @@ std::string env(const char* name) {
 InNamespace::InNamespace(const std::string& name) {
   home_ = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
   const int target = ::open(("/run/netns/" + name).c_str(), O_RDONLY | O_CLOEXEC);
-  if (home_ < 0 || target < 0 || ::setns(target, CLONE_NEWNET) != 0) {
-    ADD_FAILURE() << "cannot enter network namespace " << name;
-  }
+  const bool entered = home_ >= 0 && target >= 0 && ::setns(target, CLONE_NEWNET) == 0;
+  const int error = errno;
   if (target >= 0) ::close(target);
+  if (!entered) {
+    if (home_ >= 0) ::close(home_);  // a constructor that throws runs no destructor
+    throw std::system_error(error, std::generic_category(), "cannot enter network namespace " + name);
+  }
 }
 
 InNamespace::~InNamespace() {
-  if (home_ >= 0) {
-    ::setns(home_, CLONE_NEWNET);
-    ::close(home_);
-  }
+  ::setns(home_, CLONE_NEWNET);
+  ::close(home_);
 }
 
 }  // namespace railyard::test

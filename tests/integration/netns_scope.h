@@ -1,7 +1,7 @@
 #pragma once
-// What the rail integration tests share: their settings from the
-// environment, and a scope that moves the calling thread into a named
-// network namespace (created by the test's shell script) and back.
+// What the rail integration tests and dpdk_rail_bench share: their settings
+// from the environment, and a scope that moves the calling thread into a
+// named network namespace (created by the caller's shell script) and back.
 
 #include <string>
 
@@ -10,7 +10,8 @@ namespace railyard::test {
 /// The variable's value, or "" when unset.
 std::string env(const char* name);
 
-/// Enters /run/netns/NAME for the scope; a failure to enter is a test failure.
+/// Enters /run/netns/NAME for the scope. Throws std::system_error when it
+/// cannot (in a test, that fails the test where it stands).
 class InNamespace {
  public:
   explicit InNamespace(const std::string& name);

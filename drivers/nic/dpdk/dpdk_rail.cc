@@ -92,9 +92,14 @@ std::set<int> sockets_of_family(int family) {
   return fds;
 }
 
-int kernel_mtu(int fd, const std::string& iface) {
+ifreq interface_request(const std::string& iface) {
   ifreq request{};
   std::memcpy(request.ifr_name, iface.data(), std::min(iface.size(), sizeof request.ifr_name - 1));
+  return request;
+}
+
+int kernel_mtu(int fd, const std::string& iface) {
+  ifreq request = interface_request(iface);
   if (::ioctl(fd, SIOCGIFMTU, &request) != 0) return -1;
   return request.ifr_mtu;
 }
@@ -102,8 +107,7 @@ int kernel_mtu(int fd, const std::string& iface) {
 /// Whether the kernel interface also carries the rail's address: then the
 /// kernel answers ARP for it too and rejects our UDP port with ICMP.
 bool kernel_has_address(int fd, const std::string& iface, uint32_t ip) {
-  ifreq request{};
-  std::memcpy(request.ifr_name, iface.data(), std::min(iface.size(), sizeof request.ifr_name - 1));
+  ifreq request = interface_request(iface);
   request.ifr_addr.sa_family = AF_INET;
   if (::ioctl(fd, SIOCGIFADDR, &request) != 0) return false;
   sockaddr_in address{};
@@ -263,9 +267,9 @@ DpdkRail::DpdkRail(std::shared_ptr<DpdkEnv> env, const DpdkRailConfig& config, L
       burst_(config.burst),
       udp_port_(config.port),
       tos_(static_cast<uint8_t>((config.dscp << 2) | kEct0)),
-      udp_checksum_(config.udp_checksum),
-      verify_rx_(config.verify_rx_checksums),
-      accept_partial_(config.accept_partial_checksums),
+      rx_parse_{.verify_ip_checksum = config.verify_rx_checksums,
+                .verify_udp_checksum = config.verify_rx_checksums,
+                .accept_partial_udp_checksum = config.accept_partial_checksums},
       neighbours_(make_neighbours(config)) {
   if (!env_) OpenError(config).fail("no DPDK environment: start it first (DpdkEnv::start)");
   ip_ = parse_ipv4(config.address).value_or(0);
@@ -278,13 +282,13 @@ DpdkRail::DpdkRail(std::shared_ptr<DpdkEnv> env, const DpdkRailConfig& config, L
   }
   if (links != nullptr && !iface_.empty()) {
     const unsigned index = ::if_nametoindex(iface_.c_str());
-    if (index != 0) link_monitor_state_ = &links->state(static_cast<int>(index));
+    if (index != 0) kernel_link_monitored_ = &links->state(static_cast<int>(index));
   }
   log::info("dpdk rail {}: port {} ({}, {}), {} {}:{}, MAC {}, MTU {}, max datagram {}, {} peers, burst {}, TX {}, "
             "checksums {}, idle wait {}",
             name_, port_, device_, pmd_, iface_.empty() ? "" : iface_, format_ipv4(ip_), udp_port_, format_mac(mac_),
             mtu_, max_datagram_, config.peers.size(), burst_, zero_copy_ ? "zero-copy (external buffers)" : "one copy",
-            tx_offload_ ? "offloaded" : "software", wait_mode_name(wait_mode_));
+            tx_checksum_ == ChecksumMode::offload ? "offloaded" : "software", wait_mode_name(wait_mode_));
 }
 
 void DpdkRail::open(const DpdkRailConfig& config) {
@@ -381,13 +385,16 @@ void DpdkRail::open(const DpdkRailConfig& config) {
   zero_copy_ = config.zero_copy_tx && (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) != 0;
   constexpr uint64_t kTxCsum = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
   constexpr uint64_t kRxCsum = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
-  tx_offload_ = (info.tx_offload_capa & kTxCsum) == kTxCsum;
+  const bool tx_offload = (info.tx_offload_capa & kTxCsum) == kTxCsum;
+  tx_checksum_ = tx_offload           ? ChecksumMode::offload
+                 : config.udp_checksum ? ChecksumMode::software
+                                       : ChecksumMode::ip_only;
   rx_offload_ = (info.rx_offload_capa & kRxCsum) == kRxCsum;
 
   rte_eth_conf conf{};
   conf.rxmode.mtu = mtu_;
   conf.rxmode.offloads = rx_offload_ ? kRxCsum : 0;
-  conf.txmode.offloads = (zero_copy_ ? RTE_ETH_TX_OFFLOAD_MULTI_SEGS : 0) | (tx_offload_ ? kTxCsum : 0);
+  conf.txmode.offloads = (zero_copy_ ? RTE_ETH_TX_OFFLOAD_MULTI_SEGS : 0) | (tx_offload ? kTxCsum : 0);
   // RX interrupts where the PMD has them (PCI NICs); the vdevs here have none.
   const bool try_interrupts = config.rx_wait_fd && pci_;
   conf.intr_conf.rxq = try_interrupts ? 1 : 0;
@@ -556,7 +563,6 @@ size_t DpdkRail::tx_burst(std::span<const TxFrame> frames) {
   size_t ext_used = 0;
   size_t built = 0;
   size_t i = 0;
-  const ChecksumMode mode = tx_offload_ ? ChecksumMode::offload : udp_checksum_ ? ChecksumMode::software : ChecksumMode::ip_only;
   for (; i < n; ++i) {
     const TxFrame& f = frames[i];
     const size_t udp_payload = f.header.size() + f.payload.size();
@@ -593,7 +599,7 @@ size_t DpdkRail::tx_burst(std::span<const TxFrame> frames) {
                                     .dst_port = to.port,
                                     .tos = tos_,
                                     .ip_id = ip_id_++},
-                      udp_payload, mode);
+                      udp_payload, tx_checksum_);
     std::memcpy(p + kFrameHeaders, f.header.data(), f.header.size());
     if (attach) {
       rte_mbuf* e = tx_ext_[ext_used++];
@@ -608,14 +614,16 @@ size_t DpdkRail::tx_burst(std::span<const TxFrame> frames) {
       m->pkt_len += f.payload.size();
       ++stats_.tx_zero_copy;
     } else {
-      if (!f.payload.empty()) std::memcpy(p + kFrameHeaders + f.header.size(), f.payload.data(), f.payload.size());
-      if (!f.payload.empty()) ++stats_.tx_copied;
+      if (!f.payload.empty()) {
+        std::memcpy(p + kFrameHeaders + f.header.size(), f.payload.data(), f.payload.size());
+        ++stats_.tx_copied;
+      }
     }
-    if (mode == ChecksumMode::offload) {
+    if (tx_checksum_ == ChecksumMode::offload) {
       m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM;
       m->l2_len = kEthernetHeader;
       m->l3_len = kIpv4Header;
-    } else if (mode == ChecksumMode::software) {
+    } else if (tx_checksum_ == ChecksumMode::software) {
       finish_udp_checksum(headers, f.header, f.payload);
     }
     tx_frame_of_[built] = static_cast<uint32_t>(i);
@@ -657,9 +665,7 @@ size_t DpdkRail::rx_burst(std::span<RxFrame> frames) {
       ::rte_pktmbuf_free(m);
       continue;
     }
-    ParseOptions options{.verify_ip_checksum = verify_rx_,
-                         .verify_udp_checksum = verify_rx_,
-                         .accept_partial_udp_checksum = accept_partial_};
+    ParseOptions options = rx_parse_;
     if (rx_offload_) {
       const uint64_t ip = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
       const uint64_t l4 = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
@@ -750,11 +756,10 @@ void DpdkRail::poll_link() {
   if (::rte_eth_link_get_nowait(port_, &link) == 0) {
     pmd_link_ = link.link_status == RTE_ETH_LINK_UP ? LinkState::up : LinkState::down;
   }
-  if (!iface_.empty() && link_monitor_state_ == nullptr && ioctl_fd_ >= 0) {
+  if (!iface_.empty() && kernel_link_monitored_ == nullptr && ioctl_fd_ >= 0) {
     // af_packet and af_xdp report their link up whatever the interface does:
     // the kernel interface's flags tell (administratively up and carrier).
-    ifreq request{};
-    std::memcpy(request.ifr_name, iface_.data(), std::min(iface_.size(), sizeof request.ifr_name - 1));
+    ifreq request = interface_request(iface_);
     if (::ioctl(ioctl_fd_, SIOCGIFFLAGS, &request) == 0) {
       const bool up = (request.ifr_flags & IFF_UP) && (request.ifr_flags & IFF_RUNNING);
       kernel_link_ = up ? LinkState::up : LinkState::down;
@@ -765,10 +770,8 @@ void DpdkRail::poll_link() {
 }
 
 LinkState DpdkRail::link_state() const {
-  LinkState kernel = kernel_link_;
-  if (link_monitor_state_ != nullptr) {
-    kernel = static_cast<const std::atomic<LinkState>*>(link_monitor_state_)->load(std::memory_order_acquire);
-  }
+  const LinkState kernel =
+      kernel_link_monitored_ != nullptr ? kernel_link_monitored_->load(std::memory_order_acquire) : kernel_link_;
   return combine(pmd_link_, iface_.empty() ? LinkState::unknown : kernel);
 }
 
@@ -826,7 +829,7 @@ DpdkRailStats DpdkRail::stats() const {
     out.port_oerrors = s.oerrors;
   }
   out.zero_copy_tx = zero_copy_;
-  out.tx_checksum_offload = tx_offload_;
+  out.tx_checksum_offload = tx_checksum_ == ChecksumMode::offload;
   out.rx_checksum_offload = rx_offload_;
   out.wait_mode = wait_mode_;
   out.unresolved_neighbours = neighbours_.unresolved_count();

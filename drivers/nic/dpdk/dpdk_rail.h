@@ -13,6 +13,7 @@
 // Opening throws std::runtime_error naming the rail and device and what to fix.
 // DPDK headers stay out of this header: the daemon includes it freely.
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -145,14 +146,12 @@ class DpdkRail final : public Rail {
   dpdk::MacAddress mac_;
   uint32_t ip_ = 0;
   uint16_t udp_port_ = 0;
-  uint8_t tos_ = dpdk::kEct0;
+  uint8_t tos_ = kEct0;
   uint16_t ip_id_ = 0;
   bool zero_copy_ = false;
-  bool tx_offload_ = false;
   bool rx_offload_ = false;
-  bool udp_checksum_ = true;
-  bool verify_rx_ = true;
-  bool accept_partial_ = true;
+  dpdk::ChecksumMode tx_checksum_ = dpdk::ChecksumMode::software;  // offload when the port computes them
+  dpdk::ParseOptions rx_parse_;  // before the port's RX checksum flags are applied
   DpdkWaitMode wait_mode_ = DpdkWaitMode::none;
   int wait_fd_ = -1;
   std::vector<DmaRegion> dma_regions_;  // sorted, PCI only
@@ -164,7 +163,7 @@ class DpdkRail final : public Rail {
   dpdk::NeighbourTable neighbours_;
 
   // Link: the PMD's view and, for vdevs, the kernel interface's.
-  const void* link_monitor_state_ = nullptr;  // const std::atomic<LinkState>*
+  const std::atomic<LinkState>* kernel_link_monitored_ = nullptr;  // from the LinkMonitor, if given
   int ioctl_fd_ = -1;
   LinkState pmd_link_ = LinkState::unknown;
   LinkState kernel_link_ = LinkState::unknown;

@@ -226,21 +226,6 @@ std::optional<ArpPacket> arp_answer(const ArpPacket& request, uint32_t own_ip, c
                    .target_ip = request.sender_ip};
 }
 
-std::string_view frame_kind_name(FrameKind kind) {
-  switch (kind) {
-    case FrameKind::udp: return "udp";
-    case FrameKind::arp: return "arp";
-    case FrameKind::other: return "other";
-    case FrameKind::truncated: return "truncated";
-    case FrameKind::bad_ip: return "bad_ip";
-    case FrameKind::bad_ip_checksum: return "bad_ip_checksum";
-    case FrameKind::fragment: return "fragment";
-    case FrameKind::bad_udp: return "bad_udp";
-    case FrameKind::bad_udp_checksum: return "bad_udp_checksum";
-  }
-  return "?";
-}
-
 FrameKind parse_frame(std::span<const std::byte> frame, const ParseOptions& options, UdpDatagram& datagram,
                       ArpPacket& arp) {
   if (frame.size() < kEthernetHeader) return FrameKind::truncated;

@@ -16,6 +16,8 @@
 #include <string>
 #include <string_view>
 
+#include "drivers/nic/rail.h"
+
 namespace railyard::nic::dpdk {
 
 inline constexpr size_t kEthernetHeader = 14;
@@ -26,9 +28,6 @@ inline constexpr size_t kArpFrame = 60;  // 42 bytes of ARP padded to Ethernet's
 inline constexpr uint16_t kEtherTypeIpv4 = 0x0800;
 inline constexpr uint16_t kEtherTypeArp = 0x0806;
 inline constexpr uint8_t kIpProtoUdp = 17;
-inline constexpr uint8_t kEcnMask = 0x03;
-inline constexpr uint8_t kEct0 = 0x02;
-inline constexpr uint8_t kEcnCe = 0x03;
 
 struct MacAddress {
   std::array<uint8_t, 6> bytes{};
@@ -125,7 +124,6 @@ enum class FrameKind : uint8_t {
   bad_udp,        // UDP length inconsistent with IP length
   bad_udp_checksum,
 };
-std::string_view frame_kind_name(FrameKind kind);
 
 struct ParseOptions {
   bool verify_ip_checksum = true;   // false when the NIC already checked it

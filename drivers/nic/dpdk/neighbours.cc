@@ -13,17 +13,6 @@ uint64_t source_key(uint32_t ip, uint16_t port) { return (uint64_t{ip} << 16) | 
 constexpr uint64_t kNever = std::numeric_limits<uint64_t>::max();
 }  // namespace
 
-std::string_view neighbour_state_name(NeighbourState state) {
-  switch (state) {
-    case NeighbourState::absent: return "absent";
-    case NeighbourState::static_mac: return "static";
-    case NeighbourState::resolving: return "resolving";
-    case NeighbourState::unresolved: return "unresolved";
-    case NeighbourState::resolved: return "resolved";
-  }
-  return "?";
-}
-
 NeighbourTable::NeighbourTable(std::span<const NeighbourConfig> peers, NeighbourTiming timing) : timing_(timing) {
   for (const NeighbourConfig& p : peers) {
     if (p.slot == kUnknownPeer) throw std::invalid_argument(fmt::format("peer {} has no slot", format_ipv4(p.ip)));
@@ -66,11 +55,7 @@ NeighbourState NeighbourTable::state(PeerSlot slot) const {
   return hosts_[static_cast<size_t>(host_of_slot_[slot])].state;
 }
 
-const MacAddress* NeighbourTable::mac(PeerSlot slot) const {
-  if (slot >= host_of_slot_.size() || host_of_slot_[slot] < 0) return nullptr;
-  const Host& h = hosts_[static_cast<size_t>(host_of_slot_[slot])];
-  return h.state == NeighbourState::static_mac || h.state == NeighbourState::resolved ? &h.mac : nullptr;
-}
+const MacAddress* NeighbourTable::mac(PeerSlot slot) const { return destination(slot).mac; }
 
 NeighbourTable::Destination NeighbourTable::destination(PeerSlot slot) const {
   if (slot >= host_of_slot_.size() || host_of_slot_[slot] < 0) return {};
@@ -84,10 +69,6 @@ PeerSlot NeighbourTable::slot_of(uint32_t ip, uint16_t port) const {
   const auto it = std::lower_bound(sources_.begin(), sources_.end(), key,
                                    [](const Source& s, uint64_t k) { return s.key < k; });
   return it != sources_.end() && it->key == key ? it->slot : kUnknownPeer;
-}
-
-bool NeighbourTable::is_peer_address(uint32_t ip) const {
-  return std::any_of(hosts_.begin(), hosts_.end(), [ip](const Host& h) { return h.ip == ip; });
 }
 
 bool NeighbourTable::learn(uint32_t ip, const MacAddress& mac, uint64_t now) {

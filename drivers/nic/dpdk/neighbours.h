@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <optional>
 #include <span>
-#include <string_view>
 #include <vector>
 
 #include "drivers/nic/dpdk/frames.h"
@@ -31,7 +30,6 @@ enum class NeighbourState : uint8_t {
   unresolved,  // unresolved_after requests went unanswered; still retried
   resolved,    // learned from ARP
 };
-std::string_view neighbour_state_name(NeighbourState state);
 
 struct NeighbourTiming {
   uint64_t first_retry_ns = 100'000'000;   // the second request, 100 ms after the first
@@ -69,7 +67,6 @@ class NeighbourTable {
   Destination destination(PeerSlot slot) const;
   /// The peer a datagram from ip:port belongs to, or kUnknownPeer.
   PeerSlot slot_of(uint32_t ip, uint16_t port) const;
-  bool is_peer_address(uint32_t ip) const;
 
   /// Any ARP packet from `ip` (request or reply) tells its MAC; static entries
   /// keep theirs. Returns true when an entry changed.

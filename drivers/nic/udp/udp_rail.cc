@@ -30,9 +30,6 @@ constexpr size_t kIpv4UdpHeaders = 20 + 8;
 constexpr size_t kMaxUdpPayload = 65535 - kIpv4UdpHeaders;  // 65507
 constexpr uint32_t kMaxGsoSegments = 64;                    // UDP_MAX_SEGMENTS on every kernel we support
 constexpr unsigned kMaxBurst = 1024;                        // UIO_MAXIOV-sized batches are the kernel's limit too
-constexpr uint8_t kEct0 = 0x02;
-constexpr uint8_t kEcnMask = 0x03;
-constexpr uint8_t kEcnCe = 0x03;
 constexpr size_t kTxControl = CMSG_SPACE(sizeof(uint16_t));
 constexpr size_t kRxControl = CMSG_SPACE(sizeof(int)) * 2;  // IP_TOS, with room for one more
 

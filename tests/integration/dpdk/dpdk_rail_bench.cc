@@ -13,7 +13,6 @@
 //     and the same with wait_fd off and a 1 ms poll instead.
 // RY_VDEV_ARGS is appended to every vdev string (",busy_budget=0");
 // RY_BENCH_DEBUG=1 prints the receiving DPDK rail's counters and xstats.
-#include <fcntl.h>
 #include <linux/if_xdp.h>
 #include <poll.h>
 #include <sched.h>
@@ -37,8 +36,10 @@
 #include "drivers/nic/dpdk/dpdk_env.h"
 #include "drivers/nic/dpdk/dpdk_rail.h"
 #include "drivers/nic/udp/udp_rail.h"
+#include "tests/integration/netns_scope.h"
 
 using namespace railyard::nic;
+using railyard::test::InNamespace;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -59,26 +60,6 @@ void sh(const std::string& command) {
 void cleanup() {
   std::system(fmt::format("ip netns del {} 2>/dev/null; ip netns del {} 2>/dev/null", g_ns_a, g_ns_b).c_str());
 }
-
-class InNamespace {
- public:
-  explicit InNamespace(const std::string& name) {
-    home_ = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    const int target = ::open(("/run/netns/" + name).c_str(), O_RDONLY | O_CLOEXEC);
-    if (target < 0 || ::setns(target, CLONE_NEWNET) != 0) {
-      std::perror(name.c_str());
-      std::exit(1);
-    }
-    ::close(target);
-  }
-  ~InNamespace() {
-    ::setns(home_, CLONE_NEWNET);
-    ::close(home_);
-  }
-
- private:
-  int home_ = -1;
-};
 
 double thread_cpu() {
   rusage u{};

@@ -11,9 +11,7 @@
 // `dpdk_rail_it --eal-error` instead starts an EAL that must fail and checks
 // the message (the EAL starts once per process, so that is its own run).
 // Exit 77 (skip) when the EAL cannot start here for a reason outside the test.
-#include <fcntl.h>
 #include <poll.h>
-#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>

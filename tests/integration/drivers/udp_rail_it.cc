@@ -5,9 +5,7 @@
 //
 // Environment: RY_NS_A, RY_NS_B (namespace names), RY_IF_A, RY_IF_B (veth
 // ends), RY_ADDR_A, RY_ADDR_B (IPv4 addresses on them).
-#include <fcntl.h>
 #include <poll.h>
-#include <sched.h>
 #include <unistd.h>
 
 #include <array>
