@@ -62,12 +62,6 @@ void merge(policy::BmcThresholds& into, const policy::BmcThresholds& t) {
   tighter(into.upper_critical_user, t.upper_critical_user);
 }
 
-bool same(const policy::BmcThresholds& a, const policy::BmcThresholds& b) {
-  return a.upper_caution == b.upper_caution && a.upper_critical == b.upper_critical &&
-         a.upper_fatal == b.upper_fatal && a.upper_caution_user == b.upper_caution_user &&
-         a.upper_critical_user == b.upper_critical_user;
-}
-
 std::string_view action_name(policy::Action a) { return policy::to_string(a); }
 
 }  // namespace
@@ -312,7 +306,7 @@ void PolicyService::observe(Signal signal, double value, std::chrono::millisecon
 void PolicyService::observe_bmc(const std::vector<redfish::SensorState>& sensors) {
   for (const auto& s : signals_from_bmc(sensors)) {
     auto& known = thresholds_[policy::index(s.signal)];
-    if (!known || !same(*known, s.thresholds)) {
+    if (known != s.thresholds) {
       known = s.thresholds;
       policy_.set_bmc_thresholds(s.signal, s.thresholds);
       const auto& l = policy_.limits(s.signal);
