@@ -187,11 +187,11 @@ class PolicyService {
 
  private:
   void schedule();
-  void apply(const policy::Decision& d, const std::string& source);
+  void apply(const policy::Decision& d);
   void apply_gpu_power(policy::Rung level);
   void apply_cgroup(policy::Rung level);
   /// Tells the policy how the actuator of `rung` fared, when `rung` is the policy's own level.
-  void report_host(policy::Rung rung, bool ok);
+  void report_policy(policy::Rung rung, policy::Outcome outcome);
   void record(const policy::Decision& d, const std::string& source);
   int64_t now_ms() const { return clock_(); }
 

@@ -201,6 +201,9 @@ class Policy {
   void report(const MigrationReport& report);
 
   Rung level() const { return level_; }
+  /// False when the host has no actuator for `rung` (configured so, or
+  /// reported `unavailable`): the ladder skips it.
+  bool available(Rung rung) const { return config_.rungs[index(rung)].available; }
   bool draining() const { return draining_; }
   bool migrating() const { return migrating_; }
   const Counters& counters() const { return counters_; }
