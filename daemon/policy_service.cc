@@ -157,16 +157,15 @@ policy::PolicyConfig make_config(const PolicyService::Settings& s) {
   c.rungs[policy::index(Rung::power_cap_deep)].available = gpu_power;
   c.rungs[policy::index(Rung::cpu_quota)].available = a.cgroup.has_value();
   c.rungs[policy::index(Rung::freeze)].available = a.cgroup && a.cgroup->can_freeze();
-  if (!gpu_power) {
-    // Without NVML the GPU temperatures come from the BMC at its poll rate:
-    // staleness on the BMC's clock, and a window that holds enough polls.
-    const policy::TimeMs poll = std::max<policy::TimeMs>(s.bmc_poll.count(), 100);
-    auto& g = c.signals[policy::index(Signal::gpu_temp_c)];
-    g.stale_after_ms = std::max<policy::TimeMs>(g.stale_after_ms, 5 * poll);
-    g.lost_after_ms = std::max<policy::TimeMs>(g.lost_after_ms, 20 * poll);
-    g.bucket_ms = std::max<policy::TimeMs>(g.bucket_ms, poll);
-    g.window_ms = std::max<policy::TimeMs>(g.window_ms, static_cast<policy::TimeMs>(g.min_points + 4) * poll);
-  }
+  // The daemon's GPU temperatures come from the BMC at its poll rate (NVML
+  // only caps power here), also on hosts with NVML: staleness on the BMC's
+  // clock, and a window that holds enough polls.
+  const policy::TimeMs poll = std::max<policy::TimeMs>(s.bmc_poll.count(), 100);
+  auto& g = c.signals[policy::index(Signal::gpu_temp_c)];
+  g.stale_after_ms = std::max<policy::TimeMs>(g.stale_after_ms, 5 * poll);
+  g.lost_after_ms = std::max<policy::TimeMs>(g.lost_after_ms, 20 * poll);
+  g.bucket_ms = std::max<policy::TimeMs>(g.bucket_ms, poll);
+  g.window_ms = std::max<policy::TimeMs>(g.window_ms, static_cast<policy::TimeMs>(g.min_points + 4) * poll);
   return c;
 }
 }  // namespace

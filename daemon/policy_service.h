@@ -104,8 +104,8 @@ class PolicyService {
   struct Settings {
     std::string host;
     std::chrono::milliseconds period{200};
-    /// The BMC's poll interval: GPU temperatures then come from the BMC, not
-    /// NVML, and are judged stale on the BMC's clock.
+    /// The BMC's poll interval: GPU temperatures come from the BMC (NVML is
+    /// not sampled) and are judged stale on the BMC's clock.
     std::chrono::milliseconds bmc_poll{1000};
     std::size_t history = 50;
     std::chrono::milliseconds ack_timeout{2000};
