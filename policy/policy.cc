@@ -21,25 +21,6 @@ constexpr std::array<std::string_view, kRungCount> kRungNames = {
     "normal", "admission", "batch", "power_cap", "power_cap_deep", "cpu_quota", "freeze",
 };
 
-SignalConfig make_signal(TimeMs stale, TimeMs lost, bool precaution, TimeMs bucket, TimeMs window,
-                         std::size_t min_points, std::size_t max_points, TimeMs settle, double band,
-                         double margin, TimeMs min_span = 0, double min_rise = 0.0) {
-  SignalConfig c;
-  c.min_span_ms = min_span;
-  c.min_rise = min_rise;
-  c.stale_after_ms = stale;
-  c.lost_after_ms = lost;
-  c.precaution_on_loss = precaution;
-  c.bucket_ms = bucket;
-  c.window_ms = window;
-  c.min_points = min_points;
-  c.max_points = max_points;
-  c.settle_ms = settle;
-  c.band = band;
-  c.fallback_margin = margin;
-  return c;
-}
-
 /// Signals whose trend an action changes: their trend restarts after one.
 bool controlled(Signal s) {
   return s == Signal::gpu_temp_c || s == Signal::gpu_power_w || s == Signal::chassis_power_w ||
@@ -76,32 +57,81 @@ std::string_view to_string(Action a) {
 PolicyConfig default_config() {
   PolicyConfig c;
   using S = Signal;
-  // Arguments: stale, lost, precaution, bucket, window, min points, max points, settle, band, margin,
-  // min span, min rise.
   // BMC signals: polled every 1–10 s. Stale after three missed 10 s polls, lost after 2 minutes.
   // Points of 5 s (coolant) and 2 s (chassis) so a fast BMC still fills the window.
-  c.signals[index(S::coolant_supply_c)] =
-      make_signal(30'000, 120'000, true, 5'000, 300'000, 4, 64, 30'000, 1.0, 3.0, 15'000, 0.3);
-  c.signals[index(S::chassis_power_w)] =
-      make_signal(30'000, 120'000, true, 2'000, 60'000, 4, 32, 1'000, 250.0, 200.0, 20'000, 100.0);
-  c.signals[index(S::leak)] = make_signal(30'000, 120'000, false, 0, 60'000, 2, 8, 0, 0.0, 0.0);
+  c.signals[index(S::coolant_supply_c)] = {.stale_after_ms = 30'000,
+                                           .lost_after_ms = 120'000,
+                                           .precaution_on_loss = true,
+                                           .bucket_ms = 5'000,
+                                           .window_ms = 300'000,
+                                           .min_points = 4,
+                                           .min_span_ms = 15'000,
+                                           .min_rise = 0.3,
+                                           .max_points = 64,
+                                           .settle_ms = 30'000,
+                                           .band = 1.0,
+                                           .fallback_margin = 3.0};
+  // A power falls the moment its burst ends: a short dwell after a step it drove (here and GPU power).
+  c.signals[index(S::chassis_power_w)] = {.stale_after_ms = 30'000,
+                                          .lost_after_ms = 120'000,
+                                          .precaution_on_loss = true,
+                                          .bucket_ms = 2'000,
+                                          .window_ms = 60'000,
+                                          .min_points = 4,
+                                          .min_span_ms = 20'000,
+                                          .min_rise = 100.0,
+                                          .max_points = 32,
+                                          .settle_ms = 1'000,
+                                          .band = 250.0,
+                                          .dwell_ms = 30'000,
+                                          .fallback_margin = 200.0};
+  c.signals[index(S::leak)] = {.window_ms = 60'000, .min_points = 2, .max_points = 8};
   // NVML signals: every 100 ms; points of 0.5 s (temperature) and 0.2 s (power). The
   // temperature settles in about 3τ after a change of power.
-  c.signals[index(S::gpu_temp_c)] =
-      make_signal(2'000, 10'000, true, 500, 20'000, 6, 48, 60'000, 4.0, 5.0, 10'000, 0.8);
-  c.signals[index(S::gpu_temp_c)].confirm_ms = 1'000;
+  c.signals[index(S::gpu_temp_c)] = {.stale_after_ms = 2'000,
+                                     .lost_after_ms = 10'000,
+                                     .precaution_on_loss = true,
+                                     .bucket_ms = 500,
+                                     .window_ms = 20'000,
+                                     .min_points = 6,
+                                     .min_span_ms = 10'000,
+                                     .min_rise = 0.8,
+                                     .confirm_ms = 1'000,
+                                     .max_points = 48,
+                                     .settle_ms = 60'000,
+                                     .band = 4.0,
+                                     .fallback_margin = 5.0};
   // Power jitters (decode steps, NVML's short averaging): stricter significance, 0.6 s confirmation.
-  c.signals[index(S::gpu_power_w)] =
-      make_signal(2'000, 10'000, true, 200, 4'000, 5, 32, 500, 30.0, 20.0, 2'500, 15.0);
-  c.signals[index(S::gpu_power_w)].significance = 5.0;
-  c.signals[index(S::gpu_power_w)].confirm_ms = 600;
-  // A power falls the moment its burst ends: a short dwell after a step it drove.
-  c.signals[index(S::gpu_power_w)].dwell_ms = 15'000;
-  c.signals[index(S::chassis_power_w)].dwell_ms = 30'000;
+  c.signals[index(S::gpu_power_w)] = {.stale_after_ms = 2'000,
+                                      .lost_after_ms = 10'000,
+                                      .precaution_on_loss = true,
+                                      .bucket_ms = 200,
+                                      .window_ms = 4'000,
+                                      .min_points = 5,
+                                      .min_span_ms = 2'500,
+                                      .min_rise = 15.0,
+                                      .significance = 5.0,
+                                      .confirm_ms = 600,
+                                      .max_points = 32,
+                                      .settle_ms = 500,
+                                      .band = 30.0,
+                                      .dwell_ms = 15'000,
+                                      .fallback_margin = 20.0};
   // Fabric and workload: reported only, or inputs to migration.
-  c.signals[index(S::congestion)] = make_signal(5'000, 30'000, false, 500, 30'000, 4, 32, 0, 0.05, 0.0);
-  c.signals[index(S::tokens_per_s)] = make_signal(5'000, 30'000, false, 1'000, 60'000, 4, 32, 0, 0.0, 0.0);
-  c.signals[index(S::peer_headroom)] = make_signal(30'000, 120'000, false, 0, 60'000, 2, 8, 0, 0.0, 0.0);
+  c.signals[index(S::congestion)] = {.stale_after_ms = 5'000,
+                                     .lost_after_ms = 30'000,
+                                     .bucket_ms = 500,
+                                     .window_ms = 30'000,
+                                     .min_points = 4,
+                                     .max_points = 32,
+                                     .band = 0.05};
+  c.signals[index(S::tokens_per_s)] = {.stale_after_ms = 5'000,
+                                       .lost_after_ms = 30'000,
+                                       .bucket_ms = 1'000,
+                                       .window_ms = 60'000,
+                                       .min_points = 4,
+                                       .max_points = 32};
+  c.signals[index(S::peer_headroom)] = {.window_ms = 60'000, .min_points = 2, .max_points = 8};
 
   c.rungs[index(Rung::normal)] = {.lead_ms = 0, .release_ms = 0};
   // Sequences finish over a few seconds; new ones fill the batch again slowly.
