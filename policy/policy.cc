@@ -310,7 +310,14 @@ std::optional<Rung> Policy::next_available(Rung from) const {
   return std::nullopt;
 }
 
-std::optional<Rung> Policy::pick_rung(double ttl_s, Signal) const {
+Rung Policy::prev_available(Rung from) const {
+  for (std::size_t r = index(from); r-- > 1;) {
+    if (config_.rungs[r].available) return static_cast<Rung>(r);
+  }
+  return Rung::normal;
+}
+
+std::optional<Rung> Policy::pick_rung(double ttl_s) const {
   // The lowest rung whose effect lands before the limit; else the fastest one.
   std::optional<Rung> fastest;
   for (std::size_t r = index(level_) + 1; r < kRungCount; ++r) {
@@ -503,13 +510,7 @@ Decision Policy::evaluate(TimeMs now) {
       return d;
     }
     draining_ = false;
-    Rung back = Rung::normal;
-    for (std::size_t r = index(Rung::power_cap_deep); r > 0; --r) {
-      if (config_.rungs[r].available) {
-        back = static_cast<Rung>(r);
-        break;
-      }
-    }
+    const Rung back = prev_available(Rung::cpu_quota);
     if (index(back) > index(level_)) step_to(back, now, in, std::nullopt);
     level_ = back;
     last_change_ms_ = now;
@@ -611,7 +612,7 @@ Decision Policy::evaluate(TimeMs now) {
         return d;
       }
     }
-    const std::optional<Rung> target = pick_rung(binding_ttl, *binding);
+    const std::optional<Rung> target = pick_rung(binding_ttl);
     if (!target) {
       d.reason = fmt::format("at the top of the ladder ({}): {}", to_string(level_), what);
       return d;
@@ -641,15 +642,8 @@ Decision Policy::evaluate(TimeMs now) {
   if (level_ != Rung::normal) {
     std::string why;
     if (step_down_ok(in, now, why)) {
-      Rung to = Rung::normal;
-      for (std::size_t r = index(level_); r-- > 1;) {
-        if (config_.rungs[r].available) {
-          to = static_cast<Rung>(r);
-          break;
-        }
-      }
       const TimeMs dwell = dwell_down_ms();
-      step_to(to, now, in, std::nullopt);
+      step_to(prev_available(level_), now, in, std::nullopt);
       d.action = Action::step_down;
       d.to = level_;
       d.reason = fmt::format("{} → {}: every signal clear of its limit by its band for {} s", to_string(d.from),

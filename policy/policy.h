@@ -231,7 +231,9 @@ class Policy {
   void apply_model(std::array<SignalView, kSignalCount>& in, TimeMs now);
   double horizon_s(Signal s, Rung next) const;
   std::optional<Rung> next_available(Rung from) const;
-  std::optional<Rung> pick_rung(double ttl_s, Signal s) const;
+  /// The highest available rung below `from`, else normal.
+  Rung prev_available(Rung from) const;
+  std::optional<Rung> pick_rung(double ttl_s) const;
   bool can_migrate(const std::array<SignalView, kSignalCount>& in, TimeMs now) const;
   TimeMs migration_lead_ms(const std::array<SignalView, kSignalCount>& in) const;
   bool step_down_ok(const std::array<SignalView, kSignalCount>& in, TimeMs now, std::string& why) const;
