@@ -178,7 +178,6 @@ void Policy::observe(const Sample& sample) {
     ++counters_.dropped_out_of_order;
     return;
   }
-  t.seen = true;
   ++counters_.samples;
 }
 
@@ -219,7 +218,7 @@ SignalView Policy::view(Signal s, TimeMs now) const {
   const SignalConfig& sc = config_.signals[index(s)];
   SignalView v;
   v.limits = t.limits;
-  if (!t.seen || t.series.empty()) {
+  if (t.series.empty()) {
     v.freshness = (now - start_ms_ >= sc.lost_after_ms) ? Freshness::lost : Freshness::absent;
     v.value = std::numeric_limits<double>::quiet_NaN();
     v.age_ms = now - start_ms_;
@@ -261,7 +260,7 @@ void Policy::apply_model(std::array<SignalView, kSignalCount>& in, TimeMs now) {
   const SignalView& coolant = in[index(Signal::coolant_supply_c)];
   const SignalView& power = in[index(Signal::gpu_power_w)];
   const bool coolant_ok = coolant.freshness == Freshness::fresh || coolant.freshness == Freshness::stale;
-  if (!coolant_ok || power.freshness != Freshness::fresh || !tracks_[index(Signal::gpu_temp_c)].seen) return;
+  if (!coolant_ok || power.freshness != Freshness::fresh || tracks_[index(Signal::gpu_temp_c)].series.empty()) return;
   const double cslope = coolant.trend_valid ? std::max(0.0, coolant.slope_per_s) : 0.0;
 
   if (gpu.freshness == Freshness::fresh && now > last_eval_ms_) {
@@ -338,7 +337,7 @@ TimeMs Policy::migration_lead_ms(const std::array<SignalView, kSignalCount>& in)
 bool Policy::can_migrate(const std::array<SignalView, kSignalCount>& in, TimeMs now) const {
   const MigrationConfig& m = config_.migration;
   if (!m.enabled || migrating_ || index(level_) < index(m.after)) return false;
-  if (migrated_once_ && now - last_migration_ms_ < m.cooldown_ms) return false;
+  if (now - last_migration_ms_ < m.cooldown_ms) return false;
   const SignalView& peer = in[index(Signal::peer_headroom)];
   if (peer.freshness != Freshness::fresh || peer.value < m.min_peer_headroom) return false;
   const SignalView& c = in[index(Signal::congestion)];
@@ -418,7 +417,7 @@ void Policy::step_to(Rung to, TimeMs now, const std::array<SignalView, kSignalCo
     b.chassis_power = cp.value;
     // Rungs jumped over share the same "before".
     for (std::size_t r = index(level_) + 1; r < index(to); ++r) before_[r] = b;
-    if (any_down_ && now - last_down_ms_ <= config_.flap_window_ms) {
+    if (now - last_down_ms_ <= config_.flap_window_ms) {
       ++counters_.flips;
       last_flip_ms_ = now;
       if (config_.dwell_down_ms * flip_factor_ < config_.dwell_down_max_ms) flip_factor_ *= 2;
@@ -428,7 +427,6 @@ void Policy::step_to(Rung to, TimeMs now, const std::array<SignalView, kSignalCo
     ++counters_.step_ups;
   } else {
     last_down_ms_ = now;
-    any_down_ = true;
     trend_from_ms_ = now + config_.rungs[index(level_)].release_ms;
     ++counters_.step_downs;
   }
@@ -474,7 +472,7 @@ Decision Policy::evaluate(TimeMs now) {
   // 1. Emergencies: a leak (even if the BMC went silent after reporting it) or a critical value.
   std::string emergency;
   const Track& leak = tracks_[index(Signal::leak)];
-  if (leak.seen && leak.series.last_sample() >= config_.leak_threshold) {
+  if (!leak.series.empty() && leak.series.last_sample() >= config_.leak_threshold) {
     emergency = fmt::format("leak detected ({} s ago)", in[index(Signal::leak)].age_ms / 1000);
     d.binding = Signal::leak;
   } else {
@@ -561,7 +559,7 @@ Decision Policy::evaluate(TimeMs now) {
     if (v.freshness == Freshness::lost && !t.loss_handled && v.limits.has_limit() &&
         config_.signals[i].precaution_on_loss) {
       t.loss_handled = true;
-      const bool near = !t.seen || v.value > v.limits.limit - 2.0 * config_.signals[i].band;
+      const bool near = t.series.empty() || v.value > v.limits.limit - 2.0 * config_.signals[i].band;
       if (!lost && near) lost = static_cast<Signal>(i);
     }
   }
@@ -601,7 +599,6 @@ Decision Policy::evaluate(TimeMs now) {
       const TimeMs lead = migration_lead_ms(in);
       if (static_cast<double>(lead + config_.guard_ms) / 1000.0 <= binding_ttl || !next) {
         migrating_ = true;
-        migrated_once_ = true;
         last_migration_ms_ = now;
         ++counters_.migrations;
         trend_from_ms_ = now + lead;

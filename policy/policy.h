@@ -219,7 +219,6 @@ class Policy {
     Limits limits;
     LimitConfig limit_config;
     BmcThresholds bmc;
-    bool seen = false;
     bool loss_handled = false;
     TimeMs short_since = -1;  ///< since when ttl < horizon (−1: not short)
     TimeMs ok_since = -1;     ///< since when ttl ≥ horizon (−1: short)
@@ -252,13 +251,13 @@ class Policy {
   bool draining_ = false;
   TimeMs drain_since_ms_ = 0;
   bool migrating_ = false;
-  TimeMs last_migration_ms_ = 0;
-  bool migrated_once_ = false;
-  TimeMs last_change_ms_ = 0;
+  /// Time of an event that has not happened yet: far enough back that every
+  /// "since then" interval is long.
   static constexpr TimeMs kNever = std::numeric_limits<TimeMs>::min() / 4;
+  TimeMs last_migration_ms_ = kNever;
+  TimeMs last_change_ms_ = 0;
   TimeMs last_up_ms_ = kNever;
-  TimeMs last_down_ms_ = 0;
-  bool any_down_ = false;
+  TimeMs last_down_ms_ = kNever;
   TimeMs last_flip_ms_ = 0;
   TimeMs trend_from_ms_ = 0;  ///< trends use samples from here (after the last action showed)
   TimeMs flip_factor_ = 1;  ///< 1, 2, 4 … : dwells are multiplied by it
