@@ -34,7 +34,7 @@ std::vector<TraceRow> read_trace(std::istream& in) {
     }
     TraceRow r;
     const std::string t(trim(l.substr(0, c1)));
-    r.signal = std::string(trim(l.substr(c1 + 1, c2 - c1 - 1)));
+    const std::string_view signal = trim(l.substr(c1 + 1, c2 - c1 - 1));
     const std::string v(trim(l.substr(c2 + 1)));
     try {
       std::size_t used = 0;
@@ -46,13 +46,18 @@ std::vector<TraceRow> read_trace(std::istream& in) {
     } catch (const std::exception&) {
       throw std::runtime_error(fmt::format("line {}: '{}' is not t_s,signal,value with numbers", n, l));
     }
-    std::string_view name = r.signal;
-    if (name.starts_with("bmc_caution.")) name.remove_prefix(12);
-    else if (name.starts_with("bmc_critical.")) name.remove_prefix(13);
-    if (!policy::parse_signal(name)) {
-      throw std::runtime_error(fmt::format("line {}: unknown signal '{}'", n, r.signal));
+    std::string_view name = signal;
+    if (name.starts_with("bmc_caution.")) {
+      r.kind = TraceRow::Kind::bmc_caution;
+      name.remove_prefix(12);
+    } else if (name.starts_with("bmc_critical.")) {
+      r.kind = TraceRow::Kind::bmc_critical;
+      name.remove_prefix(13);
     }
-    rows.push_back(std::move(r));
+    const auto parsed = policy::parse_signal(name);
+    if (!parsed) throw std::runtime_error(fmt::format("line {}: unknown signal '{}'", n, signal));
+    r.signal = *parsed;
+    rows.push_back(r);
   }
   std::stable_sort(rows.begin(), rows.end(), [](const TraceRow& a, const TraceRow& b) { return a.t_ms < b.t_ms; });
   return rows;
@@ -74,16 +79,13 @@ ReplayResult replay(const std::vector<TraceRow>& rows, const policy::PolicyConfi
   for (TimeMs now = start; now <= end; now += eval_period_ms) {
     for (; i < rows.size() && rows[i].t_ms <= now; ++i) {
       const TraceRow& r = rows[i];
-      std::string_view name = r.signal;
-      if (name.starts_with("bmc_caution.") || name.starts_with("bmc_critical.")) {
-        const bool caution = name.starts_with("bmc_caution.");
-        name.remove_prefix(caution ? 12 : 13);
-        const policy::Signal s = *policy::parse_signal(name);
-        (caution ? bmc[policy::index(s)].upper_caution : bmc[policy::index(s)].upper_critical) = r.value;
-        p.set_bmc_thresholds(s, bmc[policy::index(s)]);
+      if (r.kind == TraceRow::Kind::sample) {
+        p.observe({.signal = r.signal, .t_ms = r.t_ms, .value = r.value});
         continue;
       }
-      p.observe({.signal = *policy::parse_signal(name), .t_ms = r.t_ms, .value = r.value});
+      policy::BmcThresholds& t = bmc[policy::index(r.signal)];
+      (r.kind == TraceRow::Kind::bmc_caution ? t.upper_caution : t.upper_critical) = r.value;
+      p.set_bmc_thresholds(r.signal, t);
     }
     const auto t0 = std::chrono::steady_clock::now();
     policy::Decision d = p.evaluate(now);
