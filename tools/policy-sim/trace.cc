@@ -1,5 +1,7 @@
 #include "tools/policy-sim/trace.h"
 
+#include "tools/policy-sim/controllers.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -117,10 +119,7 @@ std::string format_replay(const ReplayResult& r, bool timing) {
   for (const auto& [level, secs] : r.seconds_at_level) s += fmt::format(" {} {:.0f} s;", level, secs);
   s += "\n";
   if (timing && !r.latencies_ns.empty()) {
-    std::vector<double> v = r.latencies_ns;
-    const auto k = static_cast<std::ptrdiff_t>(0.99 * static_cast<double>(v.size() - 1));
-    std::nth_element(v.begin(), v.begin() + k, v.end());
-    s += fmt::format("decision p99 {:.1f} µs over {} evaluations\n", v[static_cast<std::size_t>(k)] / 1000.0, v.size());
+    s += fmt::format("decision p99 {:.1f} µs over {} evaluations\n", p99_us(r.latencies_ns), r.latencies_ns.size());
   }
   return s;
 }
