@@ -62,14 +62,6 @@ void merge(policy::BmcThresholds& into, const policy::BmcThresholds& t) {
   tighter(into.upper_critical_user, t.upper_critical_user);
 }
 
-bool same(const policy::BmcThresholds& a, const policy::BmcThresholds& b) {
-  return a.upper_caution == b.upper_caution && a.upper_critical == b.upper_critical &&
-         a.upper_fatal == b.upper_fatal && a.upper_caution_user == b.upper_caution_user &&
-         a.upper_critical_user == b.upper_critical_user;
-}
-
-std::string_view action_name(policy::Action a) { return policy::to_string(a); }
-
 }  // namespace
 
 std::vector<BmcSignal> signals_from_bmc(const std::vector<redfish::SensorState>& sensors) {
@@ -165,16 +157,15 @@ policy::PolicyConfig make_config(const PolicyService::Settings& s) {
   c.rungs[policy::index(Rung::power_cap_deep)].available = gpu_power;
   c.rungs[policy::index(Rung::cpu_quota)].available = a.cgroup.has_value();
   c.rungs[policy::index(Rung::freeze)].available = a.cgroup && a.cgroup->can_freeze();
-  if (!gpu_power) {
-    // Without NVML the GPU temperatures come from the BMC at its poll rate:
-    // staleness on the BMC's clock, and a window that holds enough polls.
-    const policy::TimeMs poll = std::max<policy::TimeMs>(s.bmc_poll.count(), 100);
-    auto& g = c.signals[policy::index(Signal::gpu_temp_c)];
-    g.stale_after_ms = std::max<policy::TimeMs>(g.stale_after_ms, 5 * poll);
-    g.lost_after_ms = std::max<policy::TimeMs>(g.lost_after_ms, 20 * poll);
-    g.bucket_ms = std::max<policy::TimeMs>(g.bucket_ms, poll);
-    g.window_ms = std::max<policy::TimeMs>(g.window_ms, static_cast<policy::TimeMs>(g.min_points + 4) * poll);
-  }
+  // The daemon's GPU temperatures come from the BMC at its poll rate (NVML
+  // only caps power here), also on hosts with NVML: staleness on the BMC's
+  // clock, and a window that holds enough polls.
+  const policy::TimeMs poll = std::max<policy::TimeMs>(s.bmc_poll.count(), 100);
+  auto& g = c.signals[policy::index(Signal::gpu_temp_c)];
+  g.stale_after_ms = std::max<policy::TimeMs>(g.stale_after_ms, 5 * poll);
+  g.lost_after_ms = std::max<policy::TimeMs>(g.lost_after_ms, 20 * poll);
+  g.bucket_ms = std::max<policy::TimeMs>(g.bucket_ms, poll);
+  g.window_ms = std::max<policy::TimeMs>(g.window_ms, static_cast<policy::TimeMs>(g.min_points + 4) * poll);
   return c;
 }
 }  // namespace
@@ -253,7 +244,7 @@ PolicyService::PolicyService(boost::asio::io_context& io, tel::Registry& registr
                                         .labels = {"host", "action"}});
   for (auto a : {policy::Action::step_up, policy::Action::step_down, policy::Action::migrate, policy::Action::drain,
                  policy::Action::undrain})
-    decisions_.series({host_, action_name(a)});
+    decisions_.series({host_, policy::to_string(a)});
   if (bmc_) {
     bmc_->on_sweep([this] { observe_bmc(bmc_->sensors()); });
     bmc_->on_event([this](const redfish::BmcEvent&) { observe_bmc(bmc_->sensors()); });
@@ -272,7 +263,7 @@ void PolicyService::start() {
   std::string skipped;
   for (std::size_t i = 1; i < policy::kRungCount; ++i) {
     const auto r = static_cast<Rung>(i);
-    if (!make_config(settings_).rungs[i].available) skipped += fmt::format(" {}", policy::to_string(r));
+    if (!policy_.available(r)) skipped += fmt::format(" {}", policy::to_string(r));
   }
   log::info("policy: evaluating every {} ms; limits from the BMC's thresholds{}{}", settings_.period.count(),
             bmc_ ? "" : " (no BMC configured: no limits, operator commands only)",
@@ -312,7 +303,7 @@ void PolicyService::observe(Signal signal, double value, std::chrono::millisecon
 void PolicyService::observe_bmc(const std::vector<redfish::SensorState>& sensors) {
   for (const auto& s : signals_from_bmc(sensors)) {
     auto& known = thresholds_[policy::index(s.signal)];
-    if (!known || !same(*known, s.thresholds)) {
+    if (known != s.thresholds) {
       known = s.thresholds;
       policy_.set_bmc_thresholds(s.signal, s.thresholds);
       const auto& l = policy_.limits(s.signal);
@@ -335,7 +326,7 @@ void PolicyService::evaluate() {
   const policy::Decision d = policy_.evaluate(now_ms());
   last_ = d;
   if (d.changed()) {
-    decisions_.series({host_, action_name(d.action)}).inc();
+    decisions_.series({host_, policy::to_string(d.action)}).inc();
     log::notice("policy: {} {} → {}{}: {}", policy::to_string(d.action), policy::to_string(d.from),
                 policy::to_string(d.to), d.draining ? " (draining)" : "", d.reason);
     record(d, "policy");
@@ -347,7 +338,7 @@ void PolicyService::evaluate() {
     };
     if (!migrate_ || !migrate_(d.reason, report)) report(false);
   }
-  apply(d, "policy");
+  apply(d);
 }
 
 void PolicyService::record(const policy::Decision& d, const std::string& source) {
@@ -362,7 +353,7 @@ void PolicyService::record(const policy::Decision& d, const std::string& source)
   while (history_.size() > settings_.history) history_.pop_front();
 }
 
-void PolicyService::apply(const policy::Decision& d, const std::string& /*source*/) {
+void PolicyService::apply(const policy::Decision& d) {
   Rung level = d.to;
   bool draining = d.draining;
   std::string reason = d.reason;
@@ -420,7 +411,8 @@ void PolicyService::apply_gpu_power(Rung level) {
     gpu_power_state_ = fmt::format("failed: {}", error);
     log::warning("policy: GPU power limit for level {}: {}", policy::to_string(level), error);
   }
-  if (level == Rung::power_cap || level == Rung::power_cap_deep) report_host(level, ok);
+  if (level == Rung::power_cap || level == Rung::power_cap_deep)
+    report_policy(level, ok ? policy::Outcome::applied : policy::Outcome::failed);
 }
 
 void PolicyService::apply_cgroup(Rung level) {
@@ -442,22 +434,21 @@ void PolicyService::apply_cgroup(Rung level) {
     cgroup_state_ = fmt::format("failed: {}", error);
     log::warning("policy: cgroup {} for level {}: {}", a.cgroup->directory(), policy::to_string(level), error);
   }
-  if (level == Rung::cpu_quota || level == Rung::freeze) report_host(level, ok);
+  if (level == Rung::cpu_quota || level == Rung::freeze)
+    report_policy(level, ok ? policy::Outcome::applied : policy::Outcome::failed);
 }
 
-void PolicyService::report_host(Rung rung, bool ok) {
+void PolicyService::report_policy(Rung rung, policy::Outcome outcome) {
   // Only the policy's own level is the policy's business: an override is the operator's.
   if (override_ || override_drain_ || rung != policy_.level()) return;
-  policy_.report({.rung = rung, .outcome = ok ? policy::Outcome::applied : policy::Outcome::failed, .t_ms = now_ms()});
+  policy_.report({.rung = rung, .outcome = outcome, .t_ms = now_ms()});
 }
 
 void PolicyService::report(uint64_t command, Rung rung, policy::Outcome outcome) {
   if (command != command_ || command_state_ != "pending") return;
   command_state_ = outcome == policy::Outcome::applied ? "applied" : "failed";
   ack_timer_.cancel();
-  // Only the policy's own level is the policy's business: an override is the operator's.
-  if (!override_ && !override_drain_ && rung == policy_.level())
-    policy_.report({.rung = rung, .outcome = outcome, .t_ms = now_ms()});
+  report_policy(rung, outcome);
 }
 
 void PolicyService::set_override(Rung level, const std::string& who) {
@@ -471,7 +462,7 @@ void PolicyService::set_override(Rung level, const std::string& who) {
   d.reason = fmt::format("operator ({}): throttle {} held until `railctl throttle auto`", who, policy::to_string(level));
   log::notice("policy: {}", d.reason);
   record(d, "operator");
-  apply(d, "operator");
+  apply(d);
 }
 
 void PolicyService::set_drain(const std::string& who) {
@@ -484,7 +475,7 @@ void PolicyService::set_drain(const std::string& who) {
   d.reason = fmt::format("operator ({}): drain held until `railctl throttle auto`", who);
   log::notice("policy: {}", d.reason);
   record(d, "operator");
-  apply(d, "operator");
+  apply(d);
 }
 
 void PolicyService::clear_override(const std::string& who) {
@@ -498,7 +489,7 @@ void PolicyService::clear_override(const std::string& who) {
                          d.draining ? ", draining" : "");
   log::notice("policy: {}", d.reason);
   record(d, "operator");
-  apply(d, "operator");
+  apply(d);
 }
 
 bool PolicyService::throttle(const std::string& level, const std::string& who, std::string& error) {
@@ -556,9 +547,10 @@ v1::PolicyReply PolicyService::reply() const {
   }
   r.set_command_id(command_);
   r.set_command_state(command_state_);
-  const auto config = make_config(settings_);
-  for (std::size_t i = 1; i < policy::kRungCount; ++i)
-    if (!config.rungs[i].available) r.add_unavailable(std::string(policy::to_string(static_cast<Rung>(i))));
+  for (std::size_t i = 1; i < policy::kRungCount; ++i) {
+    const auto rung = static_cast<Rung>(i);
+    if (!policy_.available(rung)) r.add_unavailable(std::string(policy::to_string(rung)));
+  }
   const auto& a = settings_.actuators;
   auto add = [&r](std::string name, std::string rungs, bool available, std::string detail, std::string state) {
     auto* x = r.add_actuators();

@@ -104,8 +104,8 @@ class PolicyService {
   struct Settings {
     std::string host;
     std::chrono::milliseconds period{200};
-    /// The BMC's poll interval: GPU temperatures then come from the BMC, not
-    /// NVML, and are judged stale on the BMC's clock.
+    /// The BMC's poll interval: GPU temperatures come from the BMC (NVML is
+    /// not sampled) and are judged stale on the BMC's clock.
     std::chrono::milliseconds bmc_poll{1000};
     std::size_t history = 50;
     std::chrono::milliseconds ack_timeout{2000};
@@ -187,11 +187,11 @@ class PolicyService {
 
  private:
   void schedule();
-  void apply(const policy::Decision& d, const std::string& source);
+  void apply(const policy::Decision& d);
   void apply_gpu_power(policy::Rung level);
   void apply_cgroup(policy::Rung level);
   /// Tells the policy how the actuator of `rung` fared, when `rung` is the policy's own level.
-  void report_host(policy::Rung rung, bool ok);
+  void report_policy(policy::Rung rung, policy::Outcome outcome);
   void record(const policy::Decision& d, const std::string& source);
   int64_t now_ms() const { return clock_(); }
 

@@ -21,25 +21,6 @@ constexpr std::array<std::string_view, kRungCount> kRungNames = {
     "normal", "admission", "batch", "power_cap", "power_cap_deep", "cpu_quota", "freeze",
 };
 
-SignalConfig make_signal(TimeMs stale, TimeMs lost, bool precaution, TimeMs bucket, TimeMs window,
-                         std::size_t min_points, std::size_t max_points, TimeMs settle, double band,
-                         double margin, TimeMs min_span = 0, double min_rise = 0.0) {
-  SignalConfig c;
-  c.min_span_ms = min_span;
-  c.min_rise = min_rise;
-  c.stale_after_ms = stale;
-  c.lost_after_ms = lost;
-  c.precaution_on_loss = precaution;
-  c.bucket_ms = bucket;
-  c.window_ms = window;
-  c.min_points = min_points;
-  c.max_points = max_points;
-  c.settle_ms = settle;
-  c.band = band;
-  c.fallback_margin = margin;
-  return c;
-}
-
 /// Signals whose trend an action changes: their trend restarts after one.
 bool controlled(Signal s) {
   return s == Signal::gpu_temp_c || s == Signal::gpu_power_w || s == Signal::chassis_power_w ||
@@ -76,32 +57,81 @@ std::string_view to_string(Action a) {
 PolicyConfig default_config() {
   PolicyConfig c;
   using S = Signal;
-  // Arguments: stale, lost, precaution, bucket, window, min points, max points, settle, band, margin,
-  // min span, min rise.
   // BMC signals: polled every 1–10 s. Stale after three missed 10 s polls, lost after 2 minutes.
   // Points of 5 s (coolant) and 2 s (chassis) so a fast BMC still fills the window.
-  c.signals[index(S::coolant_supply_c)] =
-      make_signal(30'000, 120'000, true, 5'000, 300'000, 4, 64, 30'000, 1.0, 3.0, 15'000, 0.3);
-  c.signals[index(S::chassis_power_w)] =
-      make_signal(30'000, 120'000, true, 2'000, 60'000, 4, 32, 1'000, 250.0, 200.0, 20'000, 100.0);
-  c.signals[index(S::leak)] = make_signal(30'000, 120'000, false, 0, 60'000, 2, 8, 0, 0.0, 0.0);
+  c.signals[index(S::coolant_supply_c)] = {.stale_after_ms = 30'000,
+                                           .lost_after_ms = 120'000,
+                                           .precaution_on_loss = true,
+                                           .bucket_ms = 5'000,
+                                           .window_ms = 300'000,
+                                           .min_points = 4,
+                                           .min_span_ms = 15'000,
+                                           .min_rise = 0.3,
+                                           .max_points = 64,
+                                           .settle_ms = 30'000,
+                                           .band = 1.0,
+                                           .fallback_margin = 3.0};
+  // A power falls the moment its burst ends: a short dwell after a step it drove (here and GPU power).
+  c.signals[index(S::chassis_power_w)] = {.stale_after_ms = 30'000,
+                                          .lost_after_ms = 120'000,
+                                          .precaution_on_loss = true,
+                                          .bucket_ms = 2'000,
+                                          .window_ms = 60'000,
+                                          .min_points = 4,
+                                          .min_span_ms = 20'000,
+                                          .min_rise = 100.0,
+                                          .max_points = 32,
+                                          .settle_ms = 1'000,
+                                          .band = 250.0,
+                                          .dwell_ms = 30'000,
+                                          .fallback_margin = 200.0};
+  c.signals[index(S::leak)] = {.window_ms = 60'000, .min_points = 2, .max_points = 8};
   // NVML signals: every 100 ms; points of 0.5 s (temperature) and 0.2 s (power). The
   // temperature settles in about 3τ after a change of power.
-  c.signals[index(S::gpu_temp_c)] =
-      make_signal(2'000, 10'000, true, 500, 20'000, 6, 48, 60'000, 4.0, 5.0, 10'000, 0.8);
-  c.signals[index(S::gpu_temp_c)].confirm_ms = 1'000;
+  c.signals[index(S::gpu_temp_c)] = {.stale_after_ms = 2'000,
+                                     .lost_after_ms = 10'000,
+                                     .precaution_on_loss = true,
+                                     .bucket_ms = 500,
+                                     .window_ms = 20'000,
+                                     .min_points = 6,
+                                     .min_span_ms = 10'000,
+                                     .min_rise = 0.8,
+                                     .confirm_ms = 1'000,
+                                     .max_points = 48,
+                                     .settle_ms = 60'000,
+                                     .band = 4.0,
+                                     .fallback_margin = 5.0};
   // Power jitters (decode steps, NVML's short averaging): stricter significance, 0.6 s confirmation.
-  c.signals[index(S::gpu_power_w)] =
-      make_signal(2'000, 10'000, true, 200, 4'000, 5, 32, 500, 30.0, 20.0, 2'500, 15.0);
-  c.signals[index(S::gpu_power_w)].significance = 5.0;
-  c.signals[index(S::gpu_power_w)].confirm_ms = 600;
-  // A power falls the moment its burst ends: a short dwell after a step it drove.
-  c.signals[index(S::gpu_power_w)].dwell_ms = 15'000;
-  c.signals[index(S::chassis_power_w)].dwell_ms = 30'000;
+  c.signals[index(S::gpu_power_w)] = {.stale_after_ms = 2'000,
+                                      .lost_after_ms = 10'000,
+                                      .precaution_on_loss = true,
+                                      .bucket_ms = 200,
+                                      .window_ms = 4'000,
+                                      .min_points = 5,
+                                      .min_span_ms = 2'500,
+                                      .min_rise = 15.0,
+                                      .significance = 5.0,
+                                      .confirm_ms = 600,
+                                      .max_points = 32,
+                                      .settle_ms = 500,
+                                      .band = 30.0,
+                                      .dwell_ms = 15'000,
+                                      .fallback_margin = 20.0};
   // Fabric and workload: reported only, or inputs to migration.
-  c.signals[index(S::congestion)] = make_signal(5'000, 30'000, false, 500, 30'000, 4, 32, 0, 0.05, 0.0);
-  c.signals[index(S::tokens_per_s)] = make_signal(5'000, 30'000, false, 1'000, 60'000, 4, 32, 0, 0.0, 0.0);
-  c.signals[index(S::peer_headroom)] = make_signal(30'000, 120'000, false, 0, 60'000, 2, 8, 0, 0.0, 0.0);
+  c.signals[index(S::congestion)] = {.stale_after_ms = 5'000,
+                                     .lost_after_ms = 30'000,
+                                     .bucket_ms = 500,
+                                     .window_ms = 30'000,
+                                     .min_points = 4,
+                                     .max_points = 32,
+                                     .band = 0.05};
+  c.signals[index(S::tokens_per_s)] = {.stale_after_ms = 5'000,
+                                       .lost_after_ms = 30'000,
+                                       .bucket_ms = 1'000,
+                                       .window_ms = 60'000,
+                                       .min_points = 4,
+                                       .max_points = 32};
+  c.signals[index(S::peer_headroom)] = {.window_ms = 60'000, .min_points = 2, .max_points = 8};
 
   c.rungs[index(Rung::normal)] = {.lead_ms = 0, .release_ms = 0};
   // Sequences finish over a few seconds; new ones fill the batch again slowly.
@@ -148,7 +178,6 @@ void Policy::observe(const Sample& sample) {
     ++counters_.dropped_out_of_order;
     return;
   }
-  t.seen = true;
   ++counters_.samples;
 }
 
@@ -189,7 +218,7 @@ SignalView Policy::view(Signal s, TimeMs now) const {
   const SignalConfig& sc = config_.signals[index(s)];
   SignalView v;
   v.limits = t.limits;
-  if (!t.seen || t.series.empty()) {
+  if (t.series.empty()) {
     v.freshness = (now - start_ms_ >= sc.lost_after_ms) ? Freshness::lost : Freshness::absent;
     v.value = std::numeric_limits<double>::quiet_NaN();
     v.age_ms = now - start_ms_;
@@ -231,7 +260,7 @@ void Policy::apply_model(std::array<SignalView, kSignalCount>& in, TimeMs now) {
   const SignalView& coolant = in[index(Signal::coolant_supply_c)];
   const SignalView& power = in[index(Signal::gpu_power_w)];
   const bool coolant_ok = coolant.freshness == Freshness::fresh || coolant.freshness == Freshness::stale;
-  if (!coolant_ok || power.freshness != Freshness::fresh || !tracks_[index(Signal::gpu_temp_c)].seen) return;
+  if (!coolant_ok || power.freshness != Freshness::fresh || tracks_[index(Signal::gpu_temp_c)].series.empty()) return;
   const double cslope = coolant.trend_valid ? std::max(0.0, coolant.slope_per_s) : 0.0;
 
   if (gpu.freshness == Freshness::fresh && now > last_eval_ms_) {
@@ -280,7 +309,14 @@ std::optional<Rung> Policy::next_available(Rung from) const {
   return std::nullopt;
 }
 
-std::optional<Rung> Policy::pick_rung(double ttl_s, Signal) const {
+Rung Policy::prev_available(Rung from) const {
+  for (std::size_t r = index(from); r-- > 1;) {
+    if (config_.rungs[r].available) return static_cast<Rung>(r);
+  }
+  return Rung::normal;
+}
+
+std::optional<Rung> Policy::pick_rung(double ttl_s) const {
   // The lowest rung whose effect lands before the limit; else the fastest one.
   std::optional<Rung> fastest;
   for (std::size_t r = index(level_) + 1; r < kRungCount; ++r) {
@@ -301,7 +337,7 @@ TimeMs Policy::migration_lead_ms(const std::array<SignalView, kSignalCount>& in)
 bool Policy::can_migrate(const std::array<SignalView, kSignalCount>& in, TimeMs now) const {
   const MigrationConfig& m = config_.migration;
   if (!m.enabled || migrating_ || index(level_) < index(m.after)) return false;
-  if (migrated_once_ && now - last_migration_ms_ < m.cooldown_ms) return false;
+  if (now - last_migration_ms_ < m.cooldown_ms) return false;
   const SignalView& peer = in[index(Signal::peer_headroom)];
   if (peer.freshness != Freshness::fresh || peer.value < m.min_peer_headroom) return false;
   const SignalView& c = in[index(Signal::congestion)];
@@ -381,7 +417,7 @@ void Policy::step_to(Rung to, TimeMs now, const std::array<SignalView, kSignalCo
     b.chassis_power = cp.value;
     // Rungs jumped over share the same "before".
     for (std::size_t r = index(level_) + 1; r < index(to); ++r) before_[r] = b;
-    if (any_down_ && now - last_down_ms_ <= config_.flap_window_ms) {
+    if (now - last_down_ms_ <= config_.flap_window_ms) {
       ++counters_.flips;
       last_flip_ms_ = now;
       if (config_.dwell_down_ms * flip_factor_ < config_.dwell_down_max_ms) flip_factor_ *= 2;
@@ -391,7 +427,6 @@ void Policy::step_to(Rung to, TimeMs now, const std::array<SignalView, kSignalCo
     ++counters_.step_ups;
   } else {
     last_down_ms_ = now;
-    any_down_ = true;
     trend_from_ms_ = now + config_.rungs[index(level_)].release_ms;
     ++counters_.step_downs;
   }
@@ -437,7 +472,7 @@ Decision Policy::evaluate(TimeMs now) {
   // 1. Emergencies: a leak (even if the BMC went silent after reporting it) or a critical value.
   std::string emergency;
   const Track& leak = tracks_[index(Signal::leak)];
-  if (leak.seen && leak.series.last_sample() >= config_.leak_threshold) {
+  if (!leak.series.empty() && leak.series.last_sample() >= config_.leak_threshold) {
     emergency = fmt::format("leak detected ({} s ago)", in[index(Signal::leak)].age_ms / 1000);
     d.binding = Signal::leak;
   } else {
@@ -473,13 +508,7 @@ Decision Policy::evaluate(TimeMs now) {
       return d;
     }
     draining_ = false;
-    Rung back = Rung::normal;
-    for (std::size_t r = index(Rung::power_cap_deep); r > 0; --r) {
-      if (config_.rungs[r].available) {
-        back = static_cast<Rung>(r);
-        break;
-      }
-    }
+    const Rung back = prev_available(Rung::cpu_quota);
     if (index(back) > index(level_)) step_to(back, now, in, std::nullopt);
     level_ = back;
     last_change_ms_ = now;
@@ -530,7 +559,7 @@ Decision Policy::evaluate(TimeMs now) {
     if (v.freshness == Freshness::lost && !t.loss_handled && v.limits.has_limit() &&
         config_.signals[i].precaution_on_loss) {
       t.loss_handled = true;
-      const bool near = !t.seen || v.value > v.limits.limit - 2.0 * config_.signals[i].band;
+      const bool near = t.series.empty() || v.value > v.limits.limit - 2.0 * config_.signals[i].band;
       if (!lost && near) lost = static_cast<Signal>(i);
     }
   }
@@ -570,7 +599,6 @@ Decision Policy::evaluate(TimeMs now) {
       const TimeMs lead = migration_lead_ms(in);
       if (static_cast<double>(lead + config_.guard_ms) / 1000.0 <= binding_ttl || !next) {
         migrating_ = true;
-        migrated_once_ = true;
         last_migration_ms_ = now;
         ++counters_.migrations;
         trend_from_ms_ = now + lead;
@@ -581,7 +609,7 @@ Decision Policy::evaluate(TimeMs now) {
         return d;
       }
     }
-    const std::optional<Rung> target = pick_rung(binding_ttl, *binding);
+    const std::optional<Rung> target = pick_rung(binding_ttl);
     if (!target) {
       d.reason = fmt::format("at the top of the ladder ({}): {}", to_string(level_), what);
       return d;
@@ -611,15 +639,8 @@ Decision Policy::evaluate(TimeMs now) {
   if (level_ != Rung::normal) {
     std::string why;
     if (step_down_ok(in, now, why)) {
-      Rung to = Rung::normal;
-      for (std::size_t r = index(level_); r-- > 1;) {
-        if (config_.rungs[r].available) {
-          to = static_cast<Rung>(r);
-          break;
-        }
-      }
       const TimeMs dwell = dwell_down_ms();
-      step_to(to, now, in, std::nullopt);
+      step_to(prev_available(level_), now, in, std::nullopt);
       d.action = Action::step_down;
       d.to = level_;
       d.reason = fmt::format("{} → {}: every signal clear of its limit by its band for {} s", to_string(d.from),

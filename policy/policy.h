@@ -201,6 +201,9 @@ class Policy {
   void report(const MigrationReport& report);
 
   Rung level() const { return level_; }
+  /// False when the host has no actuator for `rung` (configured so, or
+  /// reported `unavailable`): the ladder skips it.
+  bool available(Rung rung) const { return config_.rungs[index(rung)].available; }
   bool draining() const { return draining_; }
   bool migrating() const { return migrating_; }
   const Counters& counters() const { return counters_; }
@@ -216,7 +219,6 @@ class Policy {
     Limits limits;
     LimitConfig limit_config;
     BmcThresholds bmc;
-    bool seen = false;
     bool loss_handled = false;
     TimeMs short_since = -1;  ///< since when ttl < horizon (−1: not short)
     TimeMs ok_since = -1;     ///< since when ttl ≥ horizon (−1: short)
@@ -228,7 +230,9 @@ class Policy {
   void apply_model(std::array<SignalView, kSignalCount>& in, TimeMs now);
   double horizon_s(Signal s, Rung next) const;
   std::optional<Rung> next_available(Rung from) const;
-  std::optional<Rung> pick_rung(double ttl_s, Signal s) const;
+  /// The highest available rung below `from`, else normal.
+  Rung prev_available(Rung from) const;
+  std::optional<Rung> pick_rung(double ttl_s) const;
   bool can_migrate(const std::array<SignalView, kSignalCount>& in, TimeMs now) const;
   TimeMs migration_lead_ms(const std::array<SignalView, kSignalCount>& in) const;
   bool step_down_ok(const std::array<SignalView, kSignalCount>& in, TimeMs now, std::string& why) const;
@@ -247,13 +251,13 @@ class Policy {
   bool draining_ = false;
   TimeMs drain_since_ms_ = 0;
   bool migrating_ = false;
-  TimeMs last_migration_ms_ = 0;
-  bool migrated_once_ = false;
-  TimeMs last_change_ms_ = 0;
+  /// Time of an event that has not happened yet: far enough back that every
+  /// "since then" interval is long.
   static constexpr TimeMs kNever = std::numeric_limits<TimeMs>::min() / 4;
+  TimeMs last_migration_ms_ = kNever;
+  TimeMs last_change_ms_ = 0;
   TimeMs last_up_ms_ = kNever;
-  TimeMs last_down_ms_ = 0;
-  bool any_down_ = false;
+  TimeMs last_down_ms_ = kNever;
   TimeMs last_flip_ms_ = 0;
   TimeMs trend_from_ms_ = 0;  ///< trends use samples from here (after the last action showed)
   TimeMs flip_factor_ = 1;  ///< 1, 2, 4 … : dwells are multiplied by it

@@ -50,6 +50,8 @@ struct BmcThresholds {
   std::optional<double> upper_fatal;
   std::optional<double> upper_caution_user;
   std::optional<double> upper_critical_user;
+
+  bool operator==(const BmcThresholds&) const = default;
 };
 
 inline constexpr double kNoLimit = std::numeric_limits<double>::infinity();

@@ -9,10 +9,9 @@ namespace railyard::policy {
 Series::Series(std::size_t capacity, TimeMs bucket_ms) : ring_(std::max<std::size_t>(capacity, 3)), bucket_ms_(bucket_ms) {}
 
 bool Series::add(TimeMs t_ms, double value) {
-  if (any_ && t_ms < last_t_) return false;
+  if (count_ > 0 && t_ms < last_t_) return false;
   last_t_ = t_ms;
   last_v_ = value;
-  any_ = true;
   if (count_ > 0 && bucket_ms_ > 0 && t_ms - bucket_start_ < bucket_ms_) {
     sum_t_ += static_cast<double>(t_ms);
     sum_v_ += value;

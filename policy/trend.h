@@ -53,7 +53,6 @@ class Series {
   std::size_t n_ = 0;
   TimeMs last_t_ = 0;
   double last_v_ = 0.0;
-  bool any_ = false;
 };
 
 struct Trend {

@@ -136,22 +136,28 @@ std::optional<CpuActuator> CpuActuator::open(const Mounts& mounts, const std::st
   }
   CpuActuator a;
   a.version_ = *version;
-  std::string quota_file;
   if (*version == Version::v2) {
     a.cpu_dir_ = join(*mounts.v2, cgroup);
-    quota_file = a.cpu_dir_ + "/cpu.max";
+    a.quota_file_ = a.cpu_dir_ + "/cpu.max";
     a.freeze_file_ = a.cpu_dir_ + "/cgroup.freeze";
     if (::access(a.freeze_file_.c_str(), W_OK) != 0) a.freeze_file_.clear();
   } else {
     a.cpu_dir_ = join(*mounts.v1_cpu, cgroup);
-    quota_file = a.cpu_dir_ + "/cpu.cfs_quota_us";
+    a.quota_file_ = a.cpu_dir_ + "/cpu.cfs_quota_us";
+    // The quota is per CFS period: the cgroup's own, read once here.
+    if (auto text = read_file(a.cpu_dir_ + "/cpu.cfs_period_us")) {
+      try {
+        a.period_us_ = std::stol(*text);
+      } catch (const std::exception&) {
+      }
+    }
     if (mounts.v1_freezer) {
       a.freeze_file_ = join(*mounts.v1_freezer, cgroup) + "/freezer.state";
       if (::access(a.freeze_file_.c_str(), W_OK) != 0) a.freeze_file_.clear();
     }
   }
-  if (::access(quota_file.c_str(), W_OK) != 0) {
-    error = fmt::format("cgroup {} ({}): cannot write {}: {}", cgroup, to_string(*version), quota_file,
+  if (::access(a.quota_file_.c_str(), W_OK) != 0) {
+    error = fmt::format("cgroup {} ({}): cannot write {}: {}", cgroup, to_string(*version), a.quota_file_,
                         std::strerror(errno));
     return std::nullopt;
   }
@@ -159,22 +165,11 @@ std::optional<CpuActuator> CpuActuator::open(const Mounts& mounts, const std::st
 }
 
 bool CpuActuator::set_quota(double cpus, std::string& error) {
-  if (version_ == Version::v2) {
-    // cpu.max: "QUOTA PERIOD" or "max PERIOD" (microseconds).
-    constexpr long kPeriod = 100'000;
-    const std::string value = cpus > 0 ? fmt::format("{} {}", std::max(1000L, std::lround(cpus * kPeriod)), kPeriod)
-                                       : fmt::format("max {}", kPeriod);
-    return write_file(cpu_dir_ + "/cpu.max", value, error);
-  }
-  long period = 100'000;
-  if (auto text = read_file(cpu_dir_ + "/cpu.cfs_period_us")) {
-    try {
-      period = std::stol(*text);
-    } catch (const std::exception&) {
-    }
-  }
-  const std::string value = cpus > 0 ? fmt::format("{}", std::max(1000L, std::lround(cpus * period))) : "-1";
-  return write_file(cpu_dir_ + "/cpu.cfs_quota_us", value, error);
+  // v2 cpu.max: "QUOTA PERIOD" or "max PERIOD"; v1 cpu.cfs_quota_us: QUOTA or -1 (microseconds).
+  const bool v2 = version_ == Version::v2;
+  if (cpus <= 0) return write_file(quota_file_, v2 ? fmt::format("max {}", period_us_) : "-1", error);
+  const long quota = std::max(1000L, std::lround(cpus * static_cast<double>(period_us_)));
+  return write_file(quota_file_, v2 ? fmt::format("{} {}", quota, period_us_) : fmt::format("{}", quota), error);
 }
 
 bool CpuActuator::set_frozen(bool frozen, std::string& error) {

@@ -55,6 +55,8 @@ class CpuActuator {
  private:
   Version version_ = Version::v2;
   std::string cpu_dir_;
+  std::string quota_file_;  ///< cpu.max (v2) or cpu.cfs_quota_us (v1)
+  long period_us_ = 100'000;  ///< CFS period the quota is a share of
   std::string freeze_file_;  ///< cgroup.freeze (v2) or freezer.state (v1); "" when none
 };
 

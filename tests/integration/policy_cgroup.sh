@@ -11,35 +11,10 @@ source "$(dirname "$0")/lib.sh"
 require_root
 
 probe=${1:?usage: policy_cgroup.sh CGROUP_PROBE}
-read -r version cpu_root freezer_root < <("$probe" detect) || { echo "SKIP: no cgroup cpu hierarchy"; exit 77; }
+# shellcheck source=drivers/cgroup_lib.sh
+source "$(dirname "$0")/drivers/cgroup_lib.sh"
 name=railyard-policy-$$
-echo "cgroup $version: cpu at $cpu_root, freezer at ${freezer_root:--}; workload cgroup /$name"
-if [[ $version == v1 ]]; then
-  cpu_dir=$cpu_root/$name freezer_dir=$freezer_root/$name
-  [[ $freezer_root != - ]] || { echo "SKIP: cgroup v1 without a freezer hierarchy"; exit 77; }
-  mkdir "$cpu_dir" "$freezer_dir" || exit 1
-else
-  cpu_dir=$cpu_root/$name freezer_dir=$cpu_dir
-  echo +cpu >"$cpu_root/cgroup.subtree_control" 2>/dev/null
-  mkdir "$cpu_dir" || exit 1
-fi
-pid=
-cleanup_cgroup() {
-  if [[ -n $pid ]]; then
-    "$probe" thaw "/$name" 2>/dev/null
-    kill -9 "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  fi
-  rmdir "$cpu_dir" 2>/dev/null
-  [[ $freezer_dir != "$cpu_dir" ]] && rmdir "$freezer_dir" 2>/dev/null
-  true
-}
-on_exit cleanup_cgroup
-
-sh -c 'while :; do :; done' &
-pid=$!
-echo "$pid" >"$cpu_dir/cgroup.procs" || exit 1
-[[ $freezer_dir != "$cpu_dir" ]] && { echo "$pid" >"$freezer_dir/cgroup.procs" || exit 1; }
+cgroup_workload "$probe" "$name"
 
 sock=$WORK/control.sock
 cat >"$WORK/railyard.toml" <<TOML
@@ -69,19 +44,6 @@ available() {
     railctl --json policy | jq -e '(.unavailable | index("cpu_quota")) == null and (.unavailable | index("freeze")) == null'
 }
 check "railctl policy lists the cgroup actuator ($version) as available for cpu_quota and freeze" available
-
-# CPU share of one core used by $pid over 2 s (utime + stime, in clock ticks).
-ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
-share() {
-  local a b hz
-  hz=$(getconf CLK_TCK)
-  a=$(ticks); sleep 2; b=$(ticks)
-  awk -v a="$a" -v b="$b" -v hz="$hz" 'BEGIN { printf "%.2f", (b - a) / hz / 2 }'
-}
-lt() { awk -v x="$1" -v y="$2" 'BEGIN { exit !(x < y) }'; }
-frozen() {
-  if [[ $version == v1 ]]; then grep -qx FROZEN "$freezer_dir/freezer.state"; else grep -qx "frozen 1" "$cpu_dir/cgroup.events"; fi
-}
 
 free=$(share); echo "       unthrottled: $free of a core"
 check "the busy loop uses over half a core before any throttle" lt 0.5 "$free"

@@ -363,8 +363,7 @@ void Server::subscribe(const std::shared_ptr<Sink>& sink, std::uint64_t last_eve
   }
 }
 
-void Server::broadcast(const std::string& text) {
-  auto frame = std::make_shared<const std::string>(text);
+void Server::broadcast(const std::shared_ptr<const std::string>& frame) {
   for (auto it = sinks_.begin(); it != sinks_.end();) {
     if (auto s = it->lock()) {
       s->push(frame);
@@ -389,12 +388,13 @@ void Server::on_tick() {
         fmt::format("id: {}\nevent: message\ndata: {}\n\n", id, event_payload(id, std::move(records))));
     history_.emplace_back(id, frame);
     while (history_.size() > 256) history_.pop_front();
-    broadcast(*frame);
+    broadcast(frame);
     last_keepalive_ = std::chrono::steady_clock::now();
   }
   const auto now = std::chrono::steady_clock::now();
   if (now - last_keepalive_ >= options_.sse_keepalive) {
-    broadcast(": keep-alive\n\n");
+    static const auto keepalive = std::make_shared<const std::string>(": keep-alive\n\n");
+    broadcast(keepalive);
     last_keepalive_ = now;
   }
   ticker_.expires_after(options_.tick);

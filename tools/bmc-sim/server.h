@@ -97,7 +97,8 @@ class Server {
 
   void do_accept();
   void on_tick();
-  void broadcast(const std::string& frame);
+  /// Queues one SSE frame, shared, on every open stream.
+  void broadcast(const std::shared_ptr<const std::string>& frame);
 
   Response json_response(unsigned status, const boost::json::value& body, const Request& req) const;
   Response error_response(unsigned status, std::string_view key, std::string_view message,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <limits>
 
 namespace railyard::policy_sim {
 
@@ -135,6 +136,13 @@ class MigrateOnThreshold final : public Controller {
 };
 
 }  // namespace
+
+double p99_us(std::vector<double> v) {
+  if (v.empty()) return std::numeric_limits<double>::quiet_NaN();
+  const auto k = static_cast<std::ptrdiff_t>(0.99 * static_cast<double>(v.size() - 1));
+  std::nth_element(v.begin(), v.begin() + k, v.end());
+  return v[static_cast<std::size_t>(k)] / 1000.0;
+}
 
 std::vector<std::string> controller_names() {
   return {"none", "two_threshold", "static_cap", "migrate_on_threshold", "railyard"};

@@ -45,6 +45,9 @@ policy::PolicyConfig railyard_config(const SimLimits& limits);
 
 /// Names: none, two_threshold, static_cap, migrate_on_threshold, railyard.
 std::vector<std::string> controller_names();
+
+/// 99th percentile of decision times (nanoseconds in) in µs; NaN when none.
+double p99_us(std::vector<double> latencies_ns);
 std::unique_ptr<Controller> make_controller(std::string_view name, const SimLimits& limits, bool keep_events);
 
 }  // namespace railyard::policy_sim

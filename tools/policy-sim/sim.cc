@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
-#include <limits>
 #include <queue>
 
 namespace railyard::policy_sim {
@@ -222,14 +221,6 @@ double Row::tokens_lost_pct() const {
   return total.ideal_tokens > 0 ? 100.0 * (1.0 - total.tokens / total.ideal_tokens) : 0.0;
 }
 
-double Row::p99_us() const {
-  if (total.latencies_ns.empty()) return std::numeric_limits<double>::quiet_NaN();
-  std::vector<double> v = total.latencies_ns;
-  const auto k = static_cast<std::ptrdiff_t>(0.99 * static_cast<double>(v.size() - 1));
-  std::nth_element(v.begin(), v.begin() + k, v.end());
-  return v[static_cast<std::size_t>(k)] / 1000.0;
-}
-
 std::vector<Row> table(const TableOptions& o) {
   std::vector<Row> rows;
   for (const std::string& sc : o.scenarios) {
@@ -278,7 +269,7 @@ std::string format_table(const std::vector<Row>& rows, bool timing) {
                        r.tokens_lost_pct(), t.slo_violation_s / n, t.flips / t.hours, t.level_changes / t.hours,
                        t.migrations, t.failed_migrations, t.drains);
     if (timing) {
-      const double p = r.p99_us();
+      const double p = p99_us(t.latencies_ns);
       out += std::isnan(p) ? std::string(" – |") : fmt::format(" {:.1f} |", p);
     }
     out += "\n";

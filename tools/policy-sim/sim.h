@@ -48,7 +48,6 @@ struct Row {
   int seeds = 0;
   RunResult total;  ///< sums over seeds (latencies concatenated)
   double tokens_lost_pct() const;
-  double p99_us() const;  ///< NaN when not measured
 };
 
 struct TableOptions {

@@ -1,5 +1,7 @@
 #include "tools/policy-sim/trace.h"
 
+#include "tools/policy-sim/controllers.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -34,7 +36,7 @@ std::vector<TraceRow> read_trace(std::istream& in) {
     }
     TraceRow r;
     const std::string t(trim(l.substr(0, c1)));
-    r.signal = std::string(trim(l.substr(c1 + 1, c2 - c1 - 1)));
+    const std::string_view signal = trim(l.substr(c1 + 1, c2 - c1 - 1));
     const std::string v(trim(l.substr(c2 + 1)));
     try {
       std::size_t used = 0;
@@ -46,13 +48,18 @@ std::vector<TraceRow> read_trace(std::istream& in) {
     } catch (const std::exception&) {
       throw std::runtime_error(fmt::format("line {}: '{}' is not t_s,signal,value with numbers", n, l));
     }
-    std::string_view name = r.signal;
-    if (name.starts_with("bmc_caution.")) name.remove_prefix(12);
-    else if (name.starts_with("bmc_critical.")) name.remove_prefix(13);
-    if (!policy::parse_signal(name)) {
-      throw std::runtime_error(fmt::format("line {}: unknown signal '{}'", n, r.signal));
+    std::string_view name = signal;
+    if (name.starts_with("bmc_caution.")) {
+      r.kind = TraceRow::Kind::bmc_caution;
+      name.remove_prefix(12);
+    } else if (name.starts_with("bmc_critical.")) {
+      r.kind = TraceRow::Kind::bmc_critical;
+      name.remove_prefix(13);
     }
-    rows.push_back(std::move(r));
+    const auto parsed = policy::parse_signal(name);
+    if (!parsed) throw std::runtime_error(fmt::format("line {}: unknown signal '{}'", n, signal));
+    r.signal = *parsed;
+    rows.push_back(r);
   }
   std::stable_sort(rows.begin(), rows.end(), [](const TraceRow& a, const TraceRow& b) { return a.t_ms < b.t_ms; });
   return rows;
@@ -74,16 +81,13 @@ ReplayResult replay(const std::vector<TraceRow>& rows, const policy::PolicyConfi
   for (TimeMs now = start; now <= end; now += eval_period_ms) {
     for (; i < rows.size() && rows[i].t_ms <= now; ++i) {
       const TraceRow& r = rows[i];
-      std::string_view name = r.signal;
-      if (name.starts_with("bmc_caution.") || name.starts_with("bmc_critical.")) {
-        const bool caution = name.starts_with("bmc_caution.");
-        name.remove_prefix(caution ? 12 : 13);
-        const policy::Signal s = *policy::parse_signal(name);
-        (caution ? bmc[policy::index(s)].upper_caution : bmc[policy::index(s)].upper_critical) = r.value;
-        p.set_bmc_thresholds(s, bmc[policy::index(s)]);
+      if (r.kind == TraceRow::Kind::sample) {
+        p.observe({.signal = r.signal, .t_ms = r.t_ms, .value = r.value});
         continue;
       }
-      p.observe({.signal = *policy::parse_signal(name), .t_ms = r.t_ms, .value = r.value});
+      policy::BmcThresholds& t = bmc[policy::index(r.signal)];
+      (r.kind == TraceRow::Kind::bmc_caution ? t.upper_caution : t.upper_critical) = r.value;
+      p.set_bmc_thresholds(r.signal, t);
     }
     const auto t0 = std::chrono::steady_clock::now();
     policy::Decision d = p.evaluate(now);
@@ -115,10 +119,7 @@ std::string format_replay(const ReplayResult& r, bool timing) {
   for (const auto& [level, secs] : r.seconds_at_level) s += fmt::format(" {} {:.0f} s;", level, secs);
   s += "\n";
   if (timing && !r.latencies_ns.empty()) {
-    std::vector<double> v = r.latencies_ns;
-    const auto k = static_cast<std::ptrdiff_t>(0.99 * static_cast<double>(v.size() - 1));
-    std::nth_element(v.begin(), v.begin() + k, v.end());
-    s += fmt::format("decision p99 {:.1f} µs over {} evaluations\n", v[static_cast<std::size_t>(k)] / 1000.0, v.size());
+    s += fmt::format("decision p99 {:.1f} µs over {} evaluations\n", p99_us(r.latencies_ns), r.latencies_ns.size());
   }
   return s;
 }

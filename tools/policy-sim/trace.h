@@ -17,6 +17,7 @@
 // - value: a number; empty or "nan" means the sensor answered without a value.
 // Lines starting with '#' and blank lines are ignored.
 
+#include <cstdint>
 #include <istream>
 #include <map>
 #include <ostream>
@@ -28,8 +29,11 @@
 namespace railyard::policy_sim {
 
 struct TraceRow {
+  /// A sample of `signal`, or the BMC's UpperCaution / UpperCritical of it.
+  enum class Kind : std::uint8_t { sample, bmc_caution, bmc_critical };
   policy::TimeMs t_ms = 0;
-  std::string signal;  ///< as written (a signal or bmc_*.signal)
+  Kind kind = Kind::sample;
+  policy::Signal signal = policy::Signal::gpu_temp_c;
   double value = 0.0;
 };
 

@@ -12,7 +12,6 @@ namespace {
 using nvmlReturn_t = int;
 using nvmlDevice_t = struct nvmlDevice_st*;
 constexpr nvmlReturn_t NVML_SUCCESS = 0;
-constexpr int NVML_TEMPERATURE_GPU = 0;
 }  // namespace
 
 struct Nvml::Api {
@@ -21,8 +20,6 @@ struct Nvml::Api {
   const char* (*error_string)(nvmlReturn_t) = nullptr;
   nvmlReturn_t (*count)(unsigned*) = nullptr;
   nvmlReturn_t (*handle_by_index)(unsigned, nvmlDevice_t*) = nullptr;
-  nvmlReturn_t (*temperature)(nvmlDevice_t, int, unsigned*) = nullptr;
-  nvmlReturn_t (*power_usage)(nvmlDevice_t, unsigned*) = nullptr;
   nvmlReturn_t (*limit_constraints)(nvmlDevice_t, unsigned*, unsigned*) = nullptr;
   nvmlReturn_t (*default_limit)(nvmlDevice_t, unsigned*) = nullptr;
   nvmlReturn_t (*set_limit)(nvmlDevice_t, unsigned) = nullptr;
@@ -57,8 +54,6 @@ std::unique_ptr<Nvml> Nvml::load(std::string& error, const std::string& library)
   sym(a.error_string, "nvmlErrorString");
   sym(a.count, "nvmlDeviceGetCount_v2");
   sym(a.handle_by_index, "nvmlDeviceGetHandleByIndex_v2");
-  sym(a.temperature, "nvmlDeviceGetTemperature");
-  sym(a.power_usage, "nvmlDeviceGetPowerUsage");
   sym(a.limit_constraints, "nvmlDeviceGetPowerManagementLimitConstraints");
   sym(a.default_limit, "nvmlDeviceGetPowerManagementDefaultLimit");
   sym(a.set_limit, "nvmlDeviceSetPowerManagementLimit");
@@ -104,15 +99,6 @@ std::optional<unsigned> query(const Nvml::Api& a, unsigned device, unsigned coun
   return v;
 }
 }  // namespace
-
-std::optional<unsigned> Nvml::temperature_c(unsigned device, std::string& error) const {
-  return query(*api_, device, count_, error, "temperature",
-               [&](nvmlDevice_t d, unsigned* v) { return api_->temperature(d, NVML_TEMPERATURE_GPU, v); });
-}
-
-std::optional<unsigned> Nvml::power_mw(unsigned device, std::string& error) const {
-  return query(*api_, device, count_, error, "power", [&](nvmlDevice_t d, unsigned* v) { return api_->power_usage(d, v); });
-}
 
 std::optional<PowerLimits> Nvml::power_limits(unsigned device, std::string& error) const {
   unsigned lo = 0, hi = 0;

@@ -3,8 +3,8 @@
 // (and is built) on hosts without the NVIDIA driver. Absent NVML is reported
 // ("NVML not found: no NVIDIA driver on this host"), never faked.
 //
-// What the policy needs: the GPUs' temperature and power, and their power
-// limit (set and restored) for the power_cap rungs.
+// What the policy needs: the GPUs' power limits (set and restored) for the
+// power_cap rungs. GPU temperatures come from the BMC.
 
 #include <cstdint>
 #include <memory>
@@ -30,8 +30,6 @@ class Nvml {
   Nvml& operator=(const Nvml&) = delete;
 
   unsigned devices() const { return count_; }
-  std::optional<unsigned> temperature_c(unsigned device, std::string& error) const;
-  std::optional<unsigned> power_mw(unsigned device, std::string& error) const;
   std::optional<PowerLimits> power_limits(unsigned device, std::string& error) const;
   /// Needs root (or the capability NVML asks for); the error says so.
   bool set_power_limit(unsigned device, uint32_t milliwatts, std::string& error);

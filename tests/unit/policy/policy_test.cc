@@ -337,16 +337,20 @@ TEST(Policy, UnavailableActuatorIsSkipped) {
   c.rungs[index(Rung::admission)].available = false;
   c.rungs[index(Rung::batch)].available = false;
   Policy p(c);
-  const Trace r = drive(p, 0, 200'000, [&](TimeMs t) {
+  const auto ramp = [&](TimeMs t) {
     p.observe({.signal = Signal::gpu_temp_c, .t_ms = t, .value = 70.0 + 0.1 * static_cast<double>(t) / 1000.0});
-  });
+  };
+  // Up to the first step (power_cap at about 66 s; the next would come about 12 s later).
+  const Trace r = drive(p, 0, 70'000, ramp);
   ASSERT_FALSE(r.changes.empty());
   EXPECT_EQ(r.changes.front().to, Rung::power_cap);
-  // An actuator reporting itself unavailable at run time is skipped too.
-  p.report(ActuatorReport{.rung = Rung::power_cap_deep, .outcome = Outcome::unavailable, .t_ms = 200'000});
-  const Trace more = drive(p, 200'000, 400'000, [&](TimeMs t) {
-    p.observe({.signal = Signal::gpu_temp_c, .t_ms = t, .value = 70.0 + 0.1 * static_cast<double>(t) / 1000.0});
-  });
+  ASSERT_EQ(p.level(), Rung::power_cap);
+  // An actuator reporting itself unavailable at run time is skipped too: the
+  // ramp goes on and the next step passes over power_cap_deep.
+  p.report(ActuatorReport{.rung = Rung::power_cap_deep, .outcome = Outcome::unavailable, .t_ms = 70'000});
+  const Trace more = drive(p, 70'000, 200'000, ramp);
+  ASSERT_FALSE(more.changes.empty());
+  EXPECT_EQ(more.changes.front().to, Rung::cpu_quota);
   for (const Decision& d : more.changes) EXPECT_NE(d.to, Rung::power_cap_deep);
 }
 
