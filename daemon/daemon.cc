@@ -2,7 +2,6 @@
 
 #include <unistd.h>
 
-#include <cmath>
 #include <csignal>
 
 #include <fmt/format.h>
@@ -190,13 +189,17 @@ void Daemon::start() {
   migration_->headroom_source([this](v1::Headroom& h) {
     h.set_throttle_level(static_cast<uint32_t>(policy_->applied_level()));
     h.set_draining(policy_->applied_draining());
-    // Margin and congestion as the policy sees them (fresh readings only).
-    const v1::PolicyReply policy = policy_->reply();
-    for (const auto& s : policy.signals()) {
-      if (s.freshness() != "fresh" || !std::isfinite(s.value())) continue;
-      if (s.name() == "congestion") h.set_congestion(s.value());
-      if ((s.name() == "coolant_supply_c" || s.name() == "gpu_temp_c") && s.has_limit())
-        h.set_thermal_margin_c(std::min(h.thermal_margin_c(), s.limit() - s.value()));
+    // Margin and congestion as the policy's last evaluation saw them (fresh readings only).
+    const auto& in = policy_->last().inputs;
+    auto fresh = [&](policy::Signal signal) -> const policy::SignalView* {
+      const auto& v = in[policy::index(signal)];
+      return v.freshness == policy::Freshness::fresh ? &v : nullptr;
+    };
+    if (const auto* c = fresh(policy::Signal::congestion)) h.set_congestion(c->value);
+    for (const auto signal : {policy::Signal::coolant_supply_c, policy::Signal::gpu_temp_c}) {
+      const auto* t = fresh(signal);
+      if (t != nullptr && t->limits.has_limit())
+        h.set_thermal_margin_c(std::min(h.thermal_margin_c(), t->limits.limit - t->value));
     }
   });
   policy_->start();

@@ -44,6 +44,12 @@ thresholds() {
     "$SIM" railctl --name $rack h1 bmc | grep -q "GPU 0 Temperature"
 }
 check "every GPU temperature with the BMC's caution/critical/fatal thresholds; coolant with its own" thresholds
+# h2's daemon advertises its thermal margin (limit − reading, from its BMC) to h1 every second.
+margin() {
+  "$SIM" railctl --name $rack h1 --json workload |
+    jq -e '.peers[0].headroom.thermal_margin_c as $m | $m > 0 and $m < 60'
+}
+check "h1 hears h2's thermal margin from h2's BMC readings in its headroom advert" wait_for 10 margin
 leak() { bmc | jq -e '.sensors[] | select(.name == "GPU Cold Plate Drip Tray") | .reading == 1'; }
 check "a leak appears (the scenario's leak at t=6 s)" wait_for 12 leak
 stale() {
