@@ -56,6 +56,15 @@ class TableReader {
     return node->as_array();
   }
 
+  /// A string that `check` accepts (else its message is the problem) into `out`.
+  void take_checked(std::string_view key, std::string& out, std::optional<std::string> (*check)(const std::string&)) {
+    take_string(key, [&](const std::string& v) {
+      auto error = check(v);
+      if (!error) out = v;
+      return error;
+    });
+  }
+
   void take_string_array(std::string_view key, std::vector<std::string>& out) {
     const toml::node* node = take(key);
     if (node == nullptr) return;
@@ -237,11 +246,7 @@ std::optional<mode_t> parse_mode(const std::string& v) {
 
 void read_daemon(const toml::table& t, const std::string& file, DaemonSection& out, std::vector<Problem>& problems) {
   TableReader r(t, "daemon", file, problems);
-  r.take_string("host_name", [&](const std::string& v) {
-    auto error = check_host_name(v);
-    if (!error) out.host_name = v;
-    return error;
-  });
+  r.take_checked("host_name", out.host_name, check_host_name);
   r.take_string("log_level", [&](const std::string& v) -> std::optional<std::string> {
     if (!log::parse_level(v, out.log_level)) return "allowed: \"err\", \"warning\", \"notice\", \"info\", \"debug\"";
     return std::nullopt;
@@ -251,11 +256,7 @@ void read_daemon(const toml::table& t, const std::string& file, DaemonSection& o
 
 void read_control(const toml::table& t, const std::string& file, ControlSection& out, std::vector<Problem>& problems) {
   TableReader r(t, "control", file, problems);
-  r.take_string("socket", [&](const std::string& v) {
-    auto error = check_socket_path(v);
-    if (!error) out.socket_path = v;
-    return error;
-  });
+  r.take_checked("socket", out.socket_path, check_socket_path);
   r.take_string("socket_mode", [&](const std::string& v) -> std::optional<std::string> {
     auto mode = parse_mode(v);
     if (!mode) return "allowed: octal permission digits such as \"0660\", at most \"0777\"";
@@ -311,26 +312,14 @@ void take_required(TableReader& r, std::string_view key, std::string& out, std::
     r.problem(key, fmt::format("missing; add {} = {}", key, example));
     return;
   }
-  r.take_string(key, [&](const std::string& v) {
-    auto error = check(v);
-    if (!error) out = v;
-    return error;
-  });
+  r.take_checked(key, out, check);
 }
 
 void read_fabric(const toml::table& t, const std::string& file, FabricSection& out, std::vector<Problem>& problems) {
   TableReader r(t, "fabric", file, problems);
   r.take_integer("port", 1, 65535, [&](int64_t v) { out.port = static_cast<uint16_t>(v); });
-  r.take_string("psk_file", [&](const std::string& v) {
-    auto error = check_absolute_path(v);
-    if (!error) out.psk_file = v;
-    return error;
-  });
-  r.take_string("workload_socket", [&](const std::string& v) {
-    auto error = check_socket_path(v);
-    if (!error) out.workload_socket = v;
-    return error;
-  });
+  r.take_checked("psk_file", out.psk_file, check_absolute_path);
+  r.take_checked("workload_socket", out.workload_socket, check_socket_path);
   r.take_bool("ebpf", out.ebpf);
   r.take_bool("fault_injection", out.fault_injection);
   r.finish();
@@ -344,17 +333,9 @@ void read_bmc(const toml::table& t, const std::string& file, BmcSection& out, st
     out.url = v;
     return std::nullopt;
   });
-  r.take_string("ca_file", [&](const std::string& v) {
-    auto error = check_absolute_path(v);
-    if (!error) out.ca_file = v;
-    return error;
-  });
+  r.take_checked("ca_file", out.ca_file, check_absolute_path);
   r.take_bool("insecure", out.insecure);
-  r.take_string("credentials_file", [&](const std::string& v) {
-    auto error = check_absolute_path(v);
-    if (!error) out.credentials_file = v;
-    return error;
-  });
+  r.take_checked("credentials_file", out.credentials_file, check_absolute_path);
   r.take_string("credential", [&](const std::string& v) -> std::optional<std::string> {
     if (v.empty() || v.find('/') != std::string::npos) return "allowed: a systemd credential name (LoadCredential=NAME:...)";
     out.credential = v;
@@ -386,11 +367,7 @@ std::optional<std::string> check_cgroup_path(const std::string& v) {
 
 void read_policy(const toml::table& t, const std::string& file, PolicySection& out, std::vector<Problem>& problems) {
   TableReader r(t, "policy", file, problems);
-  r.take_string("workload_cgroup", [&](const std::string& v) {
-    auto error = check_cgroup_path(v);
-    if (!error) out.workload_cgroup = v;
-    return error;
-  });
+  r.take_checked("workload_cgroup", out.workload_cgroup, check_cgroup_path);
   // The CPUs' worth of time the workload keeps at the cpu_quota level (0.5 = half a core).
   r.take_number("cpu_quota_cpus", 0.01, 4096.0, [&](double v) { out.cpu_quota_cpus = v; });
   r.take_bool("nvml", out.nvml);
@@ -455,11 +432,7 @@ void read_telemetry(const toml::table& t, const std::string& file, TelemetrySect
                                 std::pair{"basic_auth_password_file", &target.basic_auth_password_file},
                                 std::pair{"ca_file", &target.ca_file}}) {
         std::string* field = entry.second;
-        w.take_string(entry.first, [field](const std::string& v) {
-          auto error = check_absolute_path(v);
-          if (!error) *field = v;
-          return error;
-        });
+        w.take_checked(entry.first, *field, check_absolute_path);
       }
       w.take_string("basic_auth_username", [&](const std::string& v) -> std::optional<std::string> {
         target.basic_auth_username = v;
@@ -494,11 +467,7 @@ void read_rail(const toml::table& t, size_t index, const std::string& file, Rail
                     if (!nic::parse_port_spec(v, error)) return error;
                     return std::nullopt;
                   });
-    r.take_string("interface", [&](const std::string& v) {
-      auto error = check_interface(v);
-      if (!error) out.interface = v;
-      return error;
-    });
+    r.take_checked("interface", out.interface, check_interface);
   } else {
     take_required(r, "interface", out.interface, "\"eth1\"", check_interface);
     r.take_string("device", [](const std::string&) -> std::optional<std::string> {
