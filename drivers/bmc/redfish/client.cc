@@ -100,8 +100,6 @@ std::string service_path(std::string_view location) {
   return slash == std::string_view::npos ? std::string() : std::string(location.substr(slash));
 }
 
-Issue issue_of(int outcome);
-
 double seconds(SteadyClock::duration d) { return std::chrono::duration<double>(d).count(); }
 
 bool is_tls_error(CURLcode code) {
@@ -154,8 +152,6 @@ Client::~Client() {
 void Client::check_thread() const {
   assert(owner_ == std::thread::id{} || owner_ == std::this_thread::get_id());
 }
-
-std::chrono::milliseconds Client::stale_after() const { return table_.stale_after(); }
 
 // ---------------------------------------------------------------------------
 // Start and stop.
@@ -487,21 +483,26 @@ Client::Outcome Client::classify(const Call& call, CURLcode code) const {
   return Outcome::http_4xx;
 }
 
-namespace {
-Issue issue_of(int outcome) {
-  // Outcome order: ok, unauthorized, unavailable, http_5xx, http_4xx, timeout, connect, tls, too_large.
-  static constexpr std::array<Issue, 9> kMap{Issue::http_4xx, Issue::unauthorized, Issue::unavailable,
-                                             Issue::http_5xx, Issue::http_4xx,     Issue::timeout,
-                                             Issue::connect,  Issue::tls,          Issue::too_large};
-  return kMap[static_cast<std::size_t>(outcome)];
+Issue Client::issue_of(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::unauthorized: return Issue::unauthorized;
+    case Outcome::unavailable: return Issue::unavailable;
+    case Outcome::http_5xx: return Issue::http_5xx;
+    case Outcome::timeout: return Issue::timeout;
+    case Outcome::connect: return Issue::connect;
+    case Outcome::tls: return Issue::tls;
+    case Outcome::too_large: return Issue::too_large;
+    case Outcome::ok:  // never a problem; callers only ask for failures
+    case Outcome::http_4xx: return Issue::http_4xx;
+  }
+  return Issue::http_4xx;
 }
-}  // namespace
 
 std::string Client::describe(const Call& call, Outcome outcome) const {
   const std::string what = fmt::format("{} {}", call.method, call.path);
   if (call.shed) return fmt::format("{}: not sent, the BMC is not answering", what);
   switch (outcome) {
-    case Outcome::ok: return fmt::format("{}: HTTP {}", what, call.status);
+    case Outcome::ok:
     case Outcome::unauthorized:
     case Outcome::http_5xx:
     case Outcome::http_4xx: return fmt::format("{}: HTTP {}", what, call.status);
@@ -573,7 +574,7 @@ void Client::on_transfer_done(CURL* easy, CURLcode code) {
   const bool unresponsive = outcome == Outcome::connect || outcome == Outcome::tls ||
                             (outcome == Outcome::timeout && consecutive_timeouts_ >= config_.max_in_flight);
   if (live && unresponsive) hold_until(now + connection_backoff_.next());
-  if (live && outcome != Outcome::ok && call->note_errors) note(issue_of(static_cast<int>(outcome)), describe(*call, outcome));
+  if (live && outcome != Outcome::ok && call->note_errors) note(issue_of(outcome), describe(*call, outcome));
   if (auto done = std::move(call->done)) done(*call, outcome);
   recycle(std::move(call->easy));
   if (live && unresponsive) shed_sweep(outcome);
@@ -706,7 +707,7 @@ void Client::after_login(Call& call, Outcome outcome) {
                                           config_.credentials_file.empty() ? config_.credential_name
                                                                            : config_.credentials_file));
   } else {
-    note(issue_of(static_cast<int>(outcome)), describe(call, outcome));
+    note(issue_of(outcome), describe(call, outcome));
   }
   login_waiting_ = true;
   login_timer_.expires_after(delay);
@@ -908,7 +909,7 @@ void Client::after_target(std::size_t index, Call& call, Outcome outcome) {
     }
   } else {
     out.reason = describe(call, outcome);
-    t.failing = issue_of(static_cast<int>(outcome));
+    t.failing = issue_of(outcome);
     t.next_try = outcome == Outcome::unavailable ? held_until_ : SteadyClock::now() + t.backoff.next();
   }
   sweep_outcomes_.push_back(std::move(out));

@@ -236,6 +236,7 @@ class Client {
   void configure(Call& call);
   void on_transfer_done(CURL* easy, CURLcode code);
   Outcome classify(const Call& call, CURLcode code) const;
+  static Issue issue_of(Outcome outcome);
   std::string describe(const Call& call, Outcome outcome) const;
   void recycle(telemetry::CurlEasy easy);
   void hold_until(std::chrono::steady_clock::time_point until);
@@ -281,7 +282,6 @@ class Client {
   void finish_stop();
   void check_thread() const;
   std::weak_ptr<int> guard() const { return alive_; }
-  std::chrono::milliseconds stale_after() const;
 
   static std::size_t on_body(char* data, std::size_t size, std::size_t n, void* call);
   static std::size_t on_header(char* data, std::size_t size, std::size_t n, void* call);
