@@ -345,6 +345,29 @@ void Client::recycle(telemetry::CurlEasy easy) {
   if (easy && spare_.size() < config_.max_in_flight + 2) spare_.push_back(std::move(easy));
 }
 
+// What every transfer to this BMC shares, requests and the event stream alike.
+void Client::set_transport(CURL* e, const std::string& path) const {
+  const std::string url = base_ + path;
+  curl_easy_setopt(e, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_PROXY, "");  // a BMC is never reached through $https_proxy
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(std::min(config_.connect_timeout, config_.request_timeout).count()));
+  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  if (!config_.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, config_.ca_file.c_str());
+  if (config_.insecure) {
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+}
+
+void Client::set_basic_auth(CURL* e) const {
+  curl_easy_setopt(e, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
+  curl_easy_setopt(e, CURLOPT_USERNAME, credentials_.user.c_str());
+  curl_easy_setopt(e, CURLOPT_PASSWORD, credentials_.password.c_str());
+}
+
 void Client::configure(Call& call) {
   if (!call.easy) {
     if (!spare_.empty()) {
@@ -364,20 +387,8 @@ void Client::configure(Call& call) {
   call.status = 0;
   call.error[0] = '\0';
   call.headers.reset();
-  const std::string url = base_ + call.path;
-  curl_easy_setopt(e, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_PROXY, "");  // a BMC is never reached through $https_proxy
+  set_transport(e, call.path);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(config_.request_timeout.count()));
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(std::min(config_.connect_timeout, config_.request_timeout).count()));
-  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-  if (!config_.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, config_.ca_file.c_str());
-  if (config_.insecure) {
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-  }
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, call.error);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Client::on_body);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, &call);
@@ -394,9 +405,7 @@ void Client::configure(Call& call) {
       call.token_used = token_;
       ok = ok && telemetry::append_header(call.headers, "X-Auth-Token: " + token_);
     } else {
-      curl_easy_setopt(e, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
-      curl_easy_setopt(e, CURLOPT_USERNAME, credentials_.user.c_str());
-      curl_easy_setopt(e, CURLOPT_PASSWORD, credentials_.password.c_str());
+      set_basic_auth(e);
     }
   }
   if (call.method == "POST") {
@@ -1008,24 +1017,12 @@ void Client::open_stream() {
   if (e == nullptr) return;
   curl_easy_reset(e);
   stream_headers_.reset();
-  const std::string url = base_ + *sse_uri_;
-  curl_easy_setopt(e, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_PROXY, "");
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(std::min(config_.connect_timeout, config_.request_timeout).count()));
+  set_transport(e, *sse_uri_);
   // No total timeout: the stream lives for hours. A stream that delivers
   // nothing, not even keep-alives, for sse_idle_timeout is dead.
   curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
                    static_cast<long>(std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::seconds>(config_.sse_idle_timeout).count())));
-  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-  if (!config_.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, config_.ca_file.c_str());
-  if (config_.insecure) {
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-  }
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Client::on_stream);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, this);
   telemetry::append_header(stream_headers_, "Accept: text/event-stream");
@@ -1037,9 +1034,7 @@ void Client::open_stream() {
   if (auth_ == AuthMode::session && !token_.empty()) {
     telemetry::append_header(stream_headers_, "X-Auth-Token: " + token_);
   } else {
-    curl_easy_setopt(e, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
-    curl_easy_setopt(e, CURLOPT_USERNAME, credentials_.user.c_str());
-    curl_easy_setopt(e, CURLOPT_PASSWORD, credentials_.password.c_str());
+    set_basic_auth(e);
   }
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, stream_headers_.get());
   sse_parser_.reset_stream();

@@ -234,6 +234,8 @@ class Client {
   void dispatch();
   bool launch(std::unique_ptr<Call> call);
   void configure(Call& call);
+  void set_transport(CURL* easy, const std::string& path) const;
+  void set_basic_auth(CURL* easy) const;
   void on_transfer_done(CURL* easy, CURLcode code);
   Outcome classify(const Call& call, CURLcode code) const;
   static Issue issue_of(Outcome outcome);
