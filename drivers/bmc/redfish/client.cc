@@ -649,17 +649,21 @@ void Client::login() {
     note(Issue::auth_loop,
          fmt::format("{} requests refused (401) right after fresh logins; logging in again in up to {} ms",
                      auth_streak_, auth_backoff_.ceiling(auth_backoff_.failures() + 1).count()));
-    login_waiting_ = true;
-    login_timer_.expires_after(auth_backoff_.next());
-    login_timer_.async_wait([this, g = guard()](const boost::system::error_code& ec) {
-      if (g.expired() || ec == boost::asio::error::operation_aborted) return;
-      login_waiting_ = false;
-      do_login();
-      dispatch();
-    });
+    login_after(auth_backoff_.next());
     return;
   }
   do_login();
+}
+
+void Client::login_after(milliseconds delay) {
+  login_waiting_ = true;
+  login_timer_.expires_after(delay);
+  login_timer_.async_wait([this, g = guard()](const boost::system::error_code& ec) {
+    if (g.expired() || ec == boost::asio::error::operation_aborted) return;
+    login_waiting_ = false;
+    do_login();
+    dispatch();
+  });
 }
 
 void Client::do_login() {
@@ -709,7 +713,6 @@ void Client::after_login(Call& call, Outcome outcome) {
     if (sse_uri_ && !stream_running_ && phase_ == Phase::polling) open_stream();
     return;
   }
-  milliseconds delay = auth_backoff_.next();
   if (outcome == Outcome::unauthorized || call.status == 403) {
     note(Issue::login_failed, fmt::format("the BMC refused the login of '{}' (HTTP {}): check {}", credentials_.user,
                                           call.status,
@@ -718,14 +721,7 @@ void Client::after_login(Call& call, Outcome outcome) {
   } else {
     note(issue_of(outcome), describe(call, outcome));
   }
-  login_waiting_ = true;
-  login_timer_.expires_after(delay);
-  login_timer_.async_wait([this, g = guard()](const boost::system::error_code& ec) {
-    if (g.expired() || ec == boost::asio::error::operation_aborted) return;
-    login_waiting_ = false;
-    do_login();
-    dispatch();
-  });
+  login_after(auth_backoff_.next());
 }
 
 // ---------------------------------------------------------------------------

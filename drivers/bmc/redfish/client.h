@@ -248,6 +248,7 @@ class Client {
   bool auth_ready() const;
   void login();
   void do_login();
+  void login_after(std::chrono::milliseconds delay);
   void after_login(Call& call, Outcome outcome);
   void on_unauthorized(std::unique_ptr<Call> call);
   void drop_session();
