@@ -817,8 +817,12 @@ void Client::maybe_discovered() {
   if (phase_ != Phase::discovery || !discovery_ || !discovery_->done()) return;
   targets_.clear();
   std::uint64_t salt = 100;
+  const std::string query = discovery_->expand().query();
   for (auto& t : discovery_->poll_targets()) {
-    targets_.push_back(Target{.poll = t, .backoff = Backoff(config_.backoff, seed_from(config_.seed, ++salt))});
+    std::string path = t.expand ? t.uri + query : t.uri;
+    targets_.push_back(Target{.poll = t,
+                              .path = std::move(path),
+                              .backoff = Backoff(config_.backoff, seed_from(config_.seed, ++salt))});
   }
   std::size_t resources = 0;
   for (const auto& [type, count] : discovery_->odata_types()) resources += count;
@@ -864,13 +868,10 @@ void Client::start_sweep() {
   sweep_outcomes_.clear();
   arm_sweep_timer();
   sweep_pending_ = 0;
-  const std::string query = discovery_ ? discovery_->expand().query() : std::string();
   for (std::size_t i = 0; i < targets_.size(); ++i) {
     if (targets_[i].next_try > sweep_started_) continue;  // backing off: stays stale
     ++sweep_pending_;
-    std::string path = targets_[i].poll.uri;
-    if (targets_[i].poll.expand) path += query;
-    auto call = make_call("GET", std::move(path), [this, i](Call& c, Outcome o) { after_target(i, c, o); });
+    auto call = make_call("GET", targets_[i].path, [this, i](Call& c, Outcome o) { after_target(i, c, o); });
     call->sweep = true;
     queue_.push_back(std::move(call));
   }
@@ -1233,8 +1234,7 @@ ClientCounters Client::counters() const {
 std::vector<std::string> Client::poll_paths() const {
   check_thread();
   std::vector<std::string> out;
-  const std::string query = discovery_ ? discovery_->expand().query() : std::string();
-  for (const auto& t : targets_) out.push_back(t.poll.expand ? t.poll.uri + query : t.poll.uri);
+  for (const auto& t : targets_) out.push_back(t.path);
   return out;
 }
 

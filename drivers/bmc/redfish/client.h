@@ -222,6 +222,7 @@ class Client {
   enum class Outcome : std::uint8_t { ok, unauthorized, unavailable, http_5xx, http_4xx, timeout, connect, tls, too_large };
   struct Target {
     PollTarget poll;
+    std::string path;  // what each sweep GETs: the URI, with the $expand query where used
     Backoff backoff;
     std::chrono::steady_clock::time_point next_try{};
     std::optional<Issue> failing;
