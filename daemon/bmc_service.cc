@@ -97,9 +97,8 @@ void BmcService::export_new_sensors() {
   latest_.clear();
   for (auto& s : client_.snapshot()) latest_[s.reading.id] = s;
   for (const auto& [id, s] : latest_) {
-    if (exported_.count(id) != 0) continue;
+    if (!exported_.insert(id).second) continue;
     const auto family = family_of(s.reading.kind);
-    exported_[id] = family ? family->name : "";
     if (!family) continue;
     const std::string sensor = s.reading.name.empty() ? id : s.reading.name;
     const double scale = family->scale;

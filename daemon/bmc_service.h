@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "daemon/config.h"
@@ -39,7 +40,7 @@ class BmcService {
   const std::string host_;
   redfish::Client client_;
   telemetry::Registry& registry_;
-  std::map<std::string, std::string> exported_;  // sensor id -> family it is exported in
+  std::set<std::string> exported_;  // sensor ids already looked at (exported or not exportable)
   std::map<std::string, redfish::SensorState> latest_;  // refreshed after each sweep
   std::vector<std::function<void(const redfish::BmcEvent&)>> event_handlers_;
   std::vector<std::function<void()>> sweep_handlers_;

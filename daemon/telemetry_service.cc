@@ -62,21 +62,21 @@ void TelemetryService::watch_fabric(const FabricService& fabric, const std::vect
   fast_.add_before([this] { fabric_cache_ = fabric_->snapshot(); });
   fabric_cache_ = fabric.snapshot();
 
-  auto rail_counter = [&](const char* name, const char* help, tel::Unit unit, auto read) {
-    auto family = registry_.counter_family(
-        {.name = name, .help = help, .unit = unit, .labels = {"host", "rail"}, .group = "rails"});
+  auto rail_series = [&](auto family, auto read) {
     for (size_t r = 0; r < rails.size(); ++r)
       family.callback({host_, rails[r].name}, [this, r, read] {
         return r < fabric_cache_.rails.size() ? static_cast<double>(read(fabric_cache_.rails[r])) : 0.0;
       });
   };
+  auto rail_counter = [&](const char* name, const char* help, tel::Unit unit, auto read) {
+    rail_series(registry_.counter_family(
+                    {.name = name, .help = help, .unit = unit, .labels = {"host", "rail"}, .group = "rails"}),
+                read);
+  };
   auto rail_gauge = [&](const char* name, const char* help, tel::Unit unit, auto read) {
-    auto family = registry_.gauge_family(
-        {.name = name, .help = help, .unit = unit, .labels = {"host", "rail"}, .group = "rails"});
-    for (size_t r = 0; r < rails.size(); ++r)
-      family.callback({host_, rails[r].name}, [this, r, read] {
-        return r < fabric_cache_.rails.size() ? static_cast<double>(read(fabric_cache_.rails[r])) : 0.0;
-      });
+    rail_series(registry_.gauge_family(
+                    {.name = name, .help = help, .unit = unit, .labels = {"host", "rail"}, .group = "rails"}),
+                read);
   };
   using R = const RailSnapshot&;
   rail_counter("railyard_rail_tx_bytes", "Bytes sent on the rail (headers and retransmissions included)",
@@ -251,6 +251,5 @@ v1::WatchUpdate TelemetryService::watch(const v1::WatchRequest& request) const {
 }
 
 uint16_t TelemetryService::port() const { return exporter_ ? exporter_->local_endpoint().port() : 0; }
-
 
 }  // namespace railyard::daemon

@@ -54,7 +54,7 @@ class TelemetryService {
   telemetry::Sampler fast_;  // group "rails"
   telemetry::Sampler slow_;  // everything else
   const FabricService* fabric_ = nullptr;
-  FabricSnapshot fabric_cache_;  // refreshed before each fast sample and scrape
+  FabricSnapshot fabric_cache_;  // refreshed before each fast sample (a scrape reads the last one)
   std::vector<v1::EbpfRail> ebpf_cache_;  // refreshed before each slow sample
 };
 

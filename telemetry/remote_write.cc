@@ -33,17 +33,20 @@ std::size_t varint_size(std::uint64_t v) {
   return n;
 }
 
-void put_varint(std::string& out, std::uint64_t v) {  // label sets, built once
+// Writes `v` at `p` (at most 10 bytes); returns the end.
+char* put_varint(char* p, std::uint64_t v) {
   while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7F) | 0x80));
+    *p++ = static_cast<char>((v & 0x7F) | 0x80);
     v >>= 7;
   }
-  out.push_back(static_cast<char>(v));
+  *p++ = static_cast<char>(v);
+  return p;
 }
 
-void put_bytes_field(std::string& out, char tag, std::string_view bytes) {
-  out.push_back(tag);
-  put_varint(out, bytes.size());
+void put_bytes_field(std::string& out, char tag, std::string_view bytes) {  // label sets, built once
+  char head[11];
+  head[0] = tag;
+  out.append(head, put_varint(head + 1, bytes.size()));
   out.append(bytes);
 }
 
@@ -67,7 +70,7 @@ std::string redact_url(const std::string& url) {
 
 std::uint32_t RemoteSeriesTable::base(const SeriesInfo& series) {
   if (auto it = base_.find(&series); it != base_.end()) return it->second;
-  auto first = static_cast<std::uint32_t>(sets_.size());
+  auto first = static_cast<std::uint32_t>(encoded_.size());
   const FamilyInfo& f = *series.family;
   if (f.type != MetricType::histogram) {
     add(series, f.exposition_name, nullptr);
@@ -112,7 +115,6 @@ void RemoteSeriesTable::add(const SeriesInfo& series, const std::string& name, c
     put_bytes_field(encoded, kTagLabel, label);
   }
   encoded_.push_back(std::move(encoded));
-  sets_.push_back(std::move(l));
 }
 
 void flatten(const Snapshot& snapshot, RemoteSeriesTable& table, std::vector<BufferedSample>& out) {
@@ -170,27 +172,20 @@ std::string encode_write_request(const RemoteSeriesTable& table, const BufferedS
 
   std::string out(total, '\0');
   char* p = out.data();
-  auto varint = [&p](std::uint64_t v) {
-    while (v >= 0x80) {
-      *p++ = static_cast<char>((v & 0x7F) | 0x80);
-      v >>= 7;
-    }
-    *p++ = static_cast<char>(v);
-  };
   for (std::size_t g = 0; g < order.size(); ++g) {
     const std::string& labels = table.encoded_labels(order[g]);
     *p++ = kTagTimeSeries;
-    varint(body[g]);
+    p = put_varint(p, body[g]);
     p = std::copy(labels.begin(), labels.end(), p);
     for (std::uint32_t k = start[g]; k < start[g + 1]; ++k) {
       const BufferedSample& s = samples[sorted[k]];
       *p++ = kTagSample;
-      varint(sample_size(s));
+      p = put_varint(p, sample_size(s));
       *p++ = kTagSampleValue;
       const auto bits = std::bit_cast<std::uint64_t>(s.value);
       for (int b = 0; b < 8; ++b) *p++ = static_cast<char>((bits >> (8 * b)) & 0xFF);  // little-endian
       *p++ = kTagSampleTimestamp;
-      varint(static_cast<std::uint64_t>(s.timestamp_ms));
+      p = put_varint(p, static_cast<std::uint64_t>(s.timestamp_ms));
     }
   }
   return out;

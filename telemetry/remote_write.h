@@ -70,15 +70,13 @@ class RemoteSeriesTable {
   /// Index of the first label set of `series`; a histogram's are consecutive:
   /// buckets (incl. +Inf), then _sum, then _count.
   std::uint32_t base(const SeriesInfo& series);
-  const Labels& labels(std::uint32_t id) const { return sets_[id]; }
   /// The label set as the `labels` fields of a prometheus.TimeSeries, encoded.
   const std::string& encoded_labels(std::uint32_t id) const { return encoded_[id]; }
-  std::size_t size() const { return sets_.size(); }
+  std::size_t size() const { return encoded_.size(); }
 
  private:
   void add(const SeriesInfo& series, const std::string& name, const std::string* le);
   Labels external_;
-  std::vector<Labels> sets_;
   std::vector<std::string> encoded_;
   std::unordered_map<const SeriesInfo*, std::uint32_t> base_;
 };

@@ -100,8 +100,6 @@ std::string service_path(std::string_view location) {
   return slash == std::string_view::npos ? std::string() : std::string(location.substr(slash));
 }
 
-Issue issue_of(int outcome);
-
 double seconds(SteadyClock::duration d) { return std::chrono::duration<double>(d).count(); }
 
 bool is_tls_error(CURLcode code) {
@@ -154,8 +152,6 @@ Client::~Client() {
 void Client::check_thread() const {
   assert(owner_ == std::thread::id{} || owner_ == std::this_thread::get_id());
 }
-
-std::chrono::milliseconds Client::stale_after() const { return table_.stale_after(); }
 
 // ---------------------------------------------------------------------------
 // Start and stop.
@@ -349,6 +345,29 @@ void Client::recycle(telemetry::CurlEasy easy) {
   if (easy && spare_.size() < config_.max_in_flight + 2) spare_.push_back(std::move(easy));
 }
 
+// What every transfer to this BMC shares, requests and the event stream alike.
+void Client::set_transport(CURL* e, const std::string& path) const {
+  const std::string url = base_ + path;
+  curl_easy_setopt(e, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_PROXY, "");  // a BMC is never reached through $https_proxy
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(std::min(config_.connect_timeout, config_.request_timeout).count()));
+  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  if (!config_.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, config_.ca_file.c_str());
+  if (config_.insecure) {
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+}
+
+void Client::set_basic_auth(CURL* e) const {
+  curl_easy_setopt(e, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
+  curl_easy_setopt(e, CURLOPT_USERNAME, credentials_.user.c_str());
+  curl_easy_setopt(e, CURLOPT_PASSWORD, credentials_.password.c_str());
+}
+
 void Client::configure(Call& call) {
   if (!call.easy) {
     if (!spare_.empty()) {
@@ -368,20 +387,8 @@ void Client::configure(Call& call) {
   call.status = 0;
   call.error[0] = '\0';
   call.headers.reset();
-  const std::string url = base_ + call.path;
-  curl_easy_setopt(e, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_PROXY, "");  // a BMC is never reached through $https_proxy
+  set_transport(e, call.path);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(config_.request_timeout.count()));
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(std::min(config_.connect_timeout, config_.request_timeout).count()));
-  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-  if (!config_.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, config_.ca_file.c_str());
-  if (config_.insecure) {
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-  }
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, call.error);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Client::on_body);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, &call);
@@ -398,9 +405,7 @@ void Client::configure(Call& call) {
       call.token_used = token_;
       ok = ok && telemetry::append_header(call.headers, "X-Auth-Token: " + token_);
     } else {
-      curl_easy_setopt(e, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
-      curl_easy_setopt(e, CURLOPT_USERNAME, credentials_.user.c_str());
-      curl_easy_setopt(e, CURLOPT_PASSWORD, credentials_.password.c_str());
+      set_basic_auth(e);
     }
   }
   if (call.method == "POST") {
@@ -487,21 +492,26 @@ Client::Outcome Client::classify(const Call& call, CURLcode code) const {
   return Outcome::http_4xx;
 }
 
-namespace {
-Issue issue_of(int outcome) {
-  // Outcome order: ok, unauthorized, unavailable, http_5xx, http_4xx, timeout, connect, tls, too_large.
-  static constexpr std::array<Issue, 9> kMap{Issue::http_4xx, Issue::unauthorized, Issue::unavailable,
-                                             Issue::http_5xx, Issue::http_4xx,     Issue::timeout,
-                                             Issue::connect,  Issue::tls,          Issue::too_large};
-  return kMap[static_cast<std::size_t>(outcome)];
+Issue Client::issue_of(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::unauthorized: return Issue::unauthorized;
+    case Outcome::unavailable: return Issue::unavailable;
+    case Outcome::http_5xx: return Issue::http_5xx;
+    case Outcome::timeout: return Issue::timeout;
+    case Outcome::connect: return Issue::connect;
+    case Outcome::tls: return Issue::tls;
+    case Outcome::too_large: return Issue::too_large;
+    case Outcome::ok:  // never a problem; callers only ask for failures
+    case Outcome::http_4xx: return Issue::http_4xx;
+  }
+  return Issue::http_4xx;
 }
-}  // namespace
 
 std::string Client::describe(const Call& call, Outcome outcome) const {
   const std::string what = fmt::format("{} {}", call.method, call.path);
   if (call.shed) return fmt::format("{}: not sent, the BMC is not answering", what);
   switch (outcome) {
-    case Outcome::ok: return fmt::format("{}: HTTP {}", what, call.status);
+    case Outcome::ok:
     case Outcome::unauthorized:
     case Outcome::http_5xx:
     case Outcome::http_4xx: return fmt::format("{}: HTTP {}", what, call.status);
@@ -573,7 +583,7 @@ void Client::on_transfer_done(CURL* easy, CURLcode code) {
   const bool unresponsive = outcome == Outcome::connect || outcome == Outcome::tls ||
                             (outcome == Outcome::timeout && consecutive_timeouts_ >= config_.max_in_flight);
   if (live && unresponsive) hold_until(now + connection_backoff_.next());
-  if (live && outcome != Outcome::ok && call->note_errors) note(issue_of(static_cast<int>(outcome)), describe(*call, outcome));
+  if (live && outcome != Outcome::ok && call->note_errors) note(issue_of(outcome), describe(*call, outcome));
   if (auto done = std::move(call->done)) done(*call, outcome);
   recycle(std::move(call->easy));
   if (live && unresponsive) shed_sweep(outcome);
@@ -639,17 +649,21 @@ void Client::login() {
     note(Issue::auth_loop,
          fmt::format("{} requests refused (401) right after fresh logins; logging in again in up to {} ms",
                      auth_streak_, auth_backoff_.ceiling(auth_backoff_.failures() + 1).count()));
-    login_waiting_ = true;
-    login_timer_.expires_after(auth_backoff_.next());
-    login_timer_.async_wait([this, g = guard()](const boost::system::error_code& ec) {
-      if (g.expired() || ec == boost::asio::error::operation_aborted) return;
-      login_waiting_ = false;
-      do_login();
-      dispatch();
-    });
+    login_after(auth_backoff_.next());
     return;
   }
   do_login();
+}
+
+void Client::login_after(milliseconds delay) {
+  login_waiting_ = true;
+  login_timer_.expires_after(delay);
+  login_timer_.async_wait([this, g = guard()](const boost::system::error_code& ec) {
+    if (g.expired() || ec == boost::asio::error::operation_aborted) return;
+    login_waiting_ = false;
+    do_login();
+    dispatch();
+  });
 }
 
 void Client::do_login() {
@@ -699,23 +713,15 @@ void Client::after_login(Call& call, Outcome outcome) {
     if (sse_uri_ && !stream_running_ && phase_ == Phase::polling) open_stream();
     return;
   }
-  milliseconds delay = auth_backoff_.next();
   if (outcome == Outcome::unauthorized || call.status == 403) {
     note(Issue::login_failed, fmt::format("the BMC refused the login of '{}' (HTTP {}): check {}", credentials_.user,
                                           call.status,
                                           config_.credentials_file.empty() ? config_.credential_name
                                                                            : config_.credentials_file));
   } else {
-    note(issue_of(static_cast<int>(outcome)), describe(call, outcome));
+    note(issue_of(outcome), describe(call, outcome));
   }
-  login_waiting_ = true;
-  login_timer_.expires_after(delay);
-  login_timer_.async_wait([this, g = guard()](const boost::system::error_code& ec) {
-    if (g.expired() || ec == boost::asio::error::operation_aborted) return;
-    login_waiting_ = false;
-    do_login();
-    dispatch();
-  });
+  login_after(auth_backoff_.next());
 }
 
 // ---------------------------------------------------------------------------
@@ -811,8 +817,12 @@ void Client::maybe_discovered() {
   if (phase_ != Phase::discovery || !discovery_ || !discovery_->done()) return;
   targets_.clear();
   std::uint64_t salt = 100;
+  const std::string query = discovery_->expand().query();
   for (auto& t : discovery_->poll_targets()) {
-    targets_.push_back(Target{.poll = t, .backoff = Backoff(config_.backoff, seed_from(config_.seed, ++salt))});
+    std::string path = t.expand ? t.uri + query : t.uri;
+    targets_.push_back(Target{.poll = t,
+                              .path = std::move(path),
+                              .backoff = Backoff(config_.backoff, seed_from(config_.seed, ++salt))});
   }
   std::size_t resources = 0;
   for (const auto& [type, count] : discovery_->odata_types()) resources += count;
@@ -858,13 +868,10 @@ void Client::start_sweep() {
   sweep_outcomes_.clear();
   arm_sweep_timer();
   sweep_pending_ = 0;
-  const std::string query = discovery_ ? discovery_->expand().query() : std::string();
   for (std::size_t i = 0; i < targets_.size(); ++i) {
     if (targets_[i].next_try > sweep_started_) continue;  // backing off: stays stale
     ++sweep_pending_;
-    std::string path = targets_[i].poll.uri;
-    if (targets_[i].poll.expand) path += query;
-    auto call = make_call("GET", std::move(path), [this, i](Call& c, Outcome o) { after_target(i, c, o); });
+    auto call = make_call("GET", targets_[i].path, [this, i](Call& c, Outcome o) { after_target(i, c, o); });
     call->sweep = true;
     queue_.push_back(std::move(call));
   }
@@ -908,7 +915,7 @@ void Client::after_target(std::size_t index, Call& call, Outcome outcome) {
     }
   } else {
     out.reason = describe(call, outcome);
-    t.failing = issue_of(static_cast<int>(outcome));
+    t.failing = issue_of(outcome);
     t.next_try = outcome == Outcome::unavailable ? held_until_ : SteadyClock::now() + t.backoff.next();
   }
   sweep_outcomes_.push_back(std::move(out));
@@ -1007,24 +1014,12 @@ void Client::open_stream() {
   if (e == nullptr) return;
   curl_easy_reset(e);
   stream_headers_.reset();
-  const std::string url = base_ + *sse_uri_;
-  curl_easy_setopt(e, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_PROXY, "");
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(std::min(config_.connect_timeout, config_.request_timeout).count()));
+  set_transport(e, *sse_uri_);
   // No total timeout: the stream lives for hours. A stream that delivers
   // nothing, not even keep-alives, for sse_idle_timeout is dead.
   curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
                    static_cast<long>(std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::seconds>(config_.sse_idle_timeout).count())));
-  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-  if (!config_.ca_file.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, config_.ca_file.c_str());
-  if (config_.insecure) {
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-  }
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Client::on_stream);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, this);
   telemetry::append_header(stream_headers_, "Accept: text/event-stream");
@@ -1036,9 +1031,7 @@ void Client::open_stream() {
   if (auth_ == AuthMode::session && !token_.empty()) {
     telemetry::append_header(stream_headers_, "X-Auth-Token: " + token_);
   } else {
-    curl_easy_setopt(e, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
-    curl_easy_setopt(e, CURLOPT_USERNAME, credentials_.user.c_str());
-    curl_easy_setopt(e, CURLOPT_PASSWORD, credentials_.password.c_str());
+    set_basic_auth(e);
   }
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, stream_headers_.get());
   sse_parser_.reset_stream();
@@ -1241,8 +1234,7 @@ ClientCounters Client::counters() const {
 std::vector<std::string> Client::poll_paths() const {
   check_thread();
   std::vector<std::string> out;
-  const std::string query = discovery_ ? discovery_->expand().query() : std::string();
-  for (const auto& t : targets_) out.push_back(t.poll.expand ? t.poll.uri + query : t.poll.uri);
+  for (const auto& t : targets_) out.push_back(t.path);
   return out;
 }
 

@@ -222,6 +222,7 @@ class Client {
   enum class Outcome : std::uint8_t { ok, unauthorized, unavailable, http_5xx, http_4xx, timeout, connect, tls, too_large };
   struct Target {
     PollTarget poll;
+    std::string path;  // what each sweep GETs: the URI, with the $expand query where used
     Backoff backoff;
     std::chrono::steady_clock::time_point next_try{};
     std::optional<Issue> failing;
@@ -234,8 +235,11 @@ class Client {
   void dispatch();
   bool launch(std::unique_ptr<Call> call);
   void configure(Call& call);
+  void set_transport(CURL* easy, const std::string& path) const;
+  void set_basic_auth(CURL* easy) const;
   void on_transfer_done(CURL* easy, CURLcode code);
   Outcome classify(const Call& call, CURLcode code) const;
+  static Issue issue_of(Outcome outcome);
   std::string describe(const Call& call, Outcome outcome) const;
   void recycle(telemetry::CurlEasy easy);
   void hold_until(std::chrono::steady_clock::time_point until);
@@ -245,6 +249,7 @@ class Client {
   bool auth_ready() const;
   void login();
   void do_login();
+  void login_after(std::chrono::milliseconds delay);
   void after_login(Call& call, Outcome outcome);
   void on_unauthorized(std::unique_ptr<Call> call);
   void drop_session();
@@ -281,7 +286,6 @@ class Client {
   void finish_stop();
   void check_thread() const;
   std::weak_ptr<int> guard() const { return alive_; }
-  std::chrono::milliseconds stale_after() const;
 
   static std::size_t on_body(char* data, std::size_t size, std::size_t n, void* call);
   static std::size_t on_header(char* data, std::size_t size, std::size_t n, void* call);

@@ -9,8 +9,7 @@
 
 namespace railyard::redfish {
 
-CredentialsResult parse_credentials(std::string_view text, std::string_view source) {
-  CredentialsResult r;
+std::size_t for_each_credential(std::string_view text, const std::function<bool(Credentials)>& each) {
   std::size_t line_no = 0;
   while (!text.empty()) {
     ++line_no;
@@ -21,14 +20,23 @@ CredentialsResult parse_credentials(std::string_view text, std::string_view sour
     const auto first = line.find_first_not_of(" \t");
     if (first == std::string_view::npos || line[first] == '#') continue;
     const auto colon = line.find(':');
-    if (colon == std::string_view::npos || colon == 0) {
-      r.error = fmt::format("{}:{}: expected one line 'user:password'", source, line_no);
-      return r;
-    }
-    r.credentials = Credentials{std::string(line.substr(0, colon)), std::string(line.substr(colon + 1))};
-    return r;
+    if (colon == std::string_view::npos || colon == 0) return line_no;
+    if (!each(Credentials{std::string(line.substr(0, colon)), std::string(line.substr(colon + 1))})) return 0;
   }
-  r.error = fmt::format("{}: no 'user:password' line", source);
+  return 0;
+}
+
+CredentialsResult parse_credentials(std::string_view text, std::string_view source) {
+  CredentialsResult r;
+  const std::size_t bad = for_each_credential(text, [&r](Credentials c) {
+    r.credentials = std::move(c);
+    return false;  // the first line is the one
+  });
+  if (bad != 0) {
+    r.error = fmt::format("{}:{}: expected one line 'user:password'", source, bad);
+  } else if (!r.credentials) {
+    r.error = fmt::format("{}: no 'user:password' line", source);
+  }
   return r;
 }
 

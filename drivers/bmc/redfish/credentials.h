@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,6 +24,13 @@ struct CredentialsResult {
   /// Why not, with the path and the fix ("chmod 600 /etc/...").
   std::string error;
 };
+
+/// Walks the "user:password" lines of `text`: blank lines and '#' comments
+/// are skipped, a trailing '\r' is dropped, the password may contain ':'.
+/// Calls `each` for every line until it returns false. Returns the 1-based
+/// number of the first line without ':' or with an empty user (the walk stops
+/// there), 0 when there was none. For files of one user or of several.
+std::size_t for_each_credential(std::string_view text, const std::function<bool(Credentials)>& each);
 
 /// The first line that is neither blank nor a '#' comment, "user:password"
 /// (the password may contain ':'). `source` names the file in errors.

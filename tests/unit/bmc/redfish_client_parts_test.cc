@@ -324,6 +324,19 @@ TEST_F(CredentialsFile, SymlinksDirectoriesMissingAndMalformed) {
   EXPECT_THAT(load_credentials_file(write("empty", "# nothing\n", 0600)).error, HasSubstr("no 'user:password'"));
 }
 
+TEST(CredentialLines, EveryUserUntilAMalformedLine) {
+  std::vector<std::string> users;
+  auto all = [&users](Credentials c) {
+    users.push_back(c.user + "=" + c.password);
+    return true;
+  };
+  EXPECT_EQ(for_each_credential("# users\r\nadmin:a:b\r\n\n  \n  # indented comment\nops:\n", all), 0u);
+  EXPECT_THAT(users, ::testing::ElementsAre("admin=a:b", "ops="));
+  users.clear();
+  EXPECT_EQ(for_each_credential("admin:x\n:nouser\nlater:y\n", all), 2u) << "the line number of the bad line";
+  EXPECT_THAT(users, ::testing::ElementsAre("admin=x"));
+}
+
 TEST(SecretFile, OwnerAndTypeChecks) {
   struct stat st {};
   st.st_mode = S_IFREG | 0600;
