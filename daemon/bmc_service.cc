@@ -107,8 +107,7 @@ void BmcService::export_new_sensors() {
                        .help = family->help,
                        .unit = family->unit,
                        .labels = {"host", "chassis", "sensor"},
-                       .group = "bmc",
-                       .history_points = 600})
+                       .group = "bmc"})
         .callback({host_, s.reading.chassis_id, sensor}, [this, id = id, scale] {
           auto it = latest_.find(id);
           if (it == latest_.end() || it->second.stale || !it->second.reading.value) return std::nan("");

@@ -416,7 +416,6 @@ void read_telemetry(const toml::table& t, const std::string& file, TelemetrySect
   r.take_integer("listen_port", 0, 65535, [&](int64_t v) { out.listen_port = static_cast<uint16_t>(v); });
   r.take_integer("rails_interval_ms", 10, 60'000, [&](int64_t v) { out.rails_interval_ms = static_cast<uint32_t>(v); });
   r.take_integer("interval_ms", 100, 3'600'000, [&](int64_t v) { out.interval_ms = static_cast<uint32_t>(v); });
-  r.take_integer("history_points", 0, 1'000'000, [&](int64_t v) { out.history_points = static_cast<uint32_t>(v); });
   r.take_integer("buffer_samples", 1000, 100'000'000, [&](int64_t v) { out.buffer_samples = static_cast<uint32_t>(v); });
   if (const toml::array* targets = r.take_array_of_tables("remote_write")) {
     for (size_t i = 0; i < targets->size(); ++i) {

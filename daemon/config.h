@@ -66,7 +66,6 @@ struct TelemetrySection {
   uint16_t listen_port = 9469;        // 0: no HTTP endpoint
   uint32_t rails_interval_ms = 100;   // fabric series
   uint32_t interval_ms = 1000;        // everything else (BMC, host)
-  uint32_t history_points = 600;      // kept per policy signal
   uint32_t buffer_samples = 100000;   // per remote-write target while it is away
   std::vector<RemoteWriteTarget> remote_write;
 

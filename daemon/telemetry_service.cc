@@ -19,9 +19,13 @@ TelemetryService::TelemetryService(boost::asio::io_context& io, const config::Co
       host_(config.daemon.host_name),
       registry_(tel::RegistryOptions{.history_points = 0}),
       curl_(io),
-      fast_(io, registry_, tel::SamplerOptions{.interval = milliseconds(settings_.rails_interval_ms), .groups = {"rails"}}),
+      // No series keeps a history in the daemon: collectors keep it.
+      fast_(io, registry_,
+            tel::SamplerOptions{
+                .interval = milliseconds(settings_.rails_interval_ms), .groups = {"rails"}, .record_history = false}),
       slow_(io, registry_,
-            tel::SamplerOptions{.interval = milliseconds(settings_.interval_ms), .groups = {"default", "bmc"}}) {
+            tel::SamplerOptions{
+                .interval = milliseconds(settings_.interval_ms), .groups = {"default", "bmc"}, .record_history = false}) {
   registry_
       .gauge_family({.name = "railyard_build_info",
                      .help = "railyardd's version; always 1",
@@ -211,7 +215,7 @@ void TelemetryService::start() {
   }
   if (writer_) {
     if (auto error = writer_->start(); !error.empty()) throw std::runtime_error("telemetry: remote-write: " + error);
-    // Rails are sampled often for history and `railctl watch`; collectors get one point a second.
+    // Rails are sampled often for `railctl watch`; collectors get one point a second.
     const unsigned every = std::max(1u, 1000u / std::max(1u, settings_.rails_interval_ms));
     fast_.add_sink([this](const tel::Snapshot& s) { writer_->push(s); }, every);
     slow_.add_sink([this](const tel::Snapshot& s) { writer_->push(s); });
