@@ -87,8 +87,8 @@ void flatten(const Snapshot& snapshot, RemoteSeriesTable& table, std::vector<Buf
 /// A prometheus.WriteRequest holding `samples`, serialised: one TimeSeries
 /// per label set in order of first appearance, its samples in the order
 /// given. Written directly in the protobuf wire format from pre-encoded label
-/// sets (several times faster than building the generated message; the unit
-/// tests decode it with the generated code from remote_write.proto).
+/// sets, so a flush builds no message objects; the unit tests decode it with
+/// the generated code from remote_write.proto.
 std::string encode_write_request(const RemoteSeriesTable& table, const BufferedSample* samples, std::size_t count);
 std::string compress_snappy(const std::string& raw);
 

@@ -9,24 +9,19 @@
 #include <iterator>
 #include <stdexcept>
 
+#include "drivers/bmc/redfish/credentials.h"
+
 namespace railyard::bmcsim {
 
 std::optional<Credentials> parse_credentials(std::string_view text, std::string_view source, std::string& error) {
   Credentials out;
-  std::size_t line_no = 0;
-  while (!text.empty()) {
-    ++line_no;
-    const auto nl = text.find('\n');
-    std::string_view line = text.substr(0, nl);
-    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty() || line.front() == '#') continue;
-    const auto colon = line.find(':');
-    if (colon == std::string_view::npos || colon == 0) {
-      error = fmt::format("{}:{}: expected user:password", source, line_no);
-      return std::nullopt;
-    }
-    out.emplace(std::string(line.substr(0, colon)), std::string(line.substr(colon + 1)));
+  const std::size_t bad_line = redfish::for_each_credential(text, [&](redfish::Credentials c) {
+    out.emplace(std::move(c.user), std::move(c.password));
+    return true;
+  });
+  if (bad_line != 0) {
+    error = fmt::format("{}:{}: expected user:password", source, bad_line);
+    return std::nullopt;
   }
   if (out.empty()) {
     error = fmt::format("{}: no user:password line", source);
