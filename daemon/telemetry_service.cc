@@ -150,8 +150,8 @@ void TelemetryService::watch_fabric(const FabricService& fabric, const std::vect
       {"unauthenticated", &FabricSnapshot::rx_unauthenticated},
       {"stale_session", &FabricSnapshot::rx_stale_session},
       {"rejected", &FabricSnapshot::rx_rejected}};
-  for (const auto& [reason, field] : reasons)
-    refused.callback({host_, reason}, [this, field] { return static_cast<double>(fabric_cache_.*field); });
+  for (const auto& [reason, member] : reasons)
+    refused.callback({host_, reason}, [this, field = member] { return static_cast<double>(fabric_cache_.*field); });
 
   // eBPF: what the kernel saw on each rail, per direction and class (read once a second).
   ebpf_cache_.resize(rails.size());

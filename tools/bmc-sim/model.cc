@@ -480,7 +480,7 @@ void Model::add_current() {
   });
 
   const std::string ts = chassis_ + "/ThermalSubsystem";
-  add(ts, [this, ts](double) -> json::value {
+  add(ts, [ts](double) -> json::value {
     auto o = resource("#ThermalSubsystem.v1_3_0.ThermalSubsystem", ts, "ThermalSubsystem",
                       "Thermal Subsystem");
     o["ThermalMetrics"] = link(ts + "/ThermalMetrics");

@@ -124,7 +124,9 @@ void run_until_done(Host& a, Host& b, uint32_t id, std::chrono::seconds limit, c
       mid_done = true;
     }
     if (a.events.empty() && b.events.empty()) {
-      const bool busy = a.t->arm(a.events) | b.t->arm(b.events);
+      const bool a_busy = a.t->arm(a.events);  // both arm, whatever the first says
+      const bool b_busy = b.t->arm(b.events);
+      const bool busy = a_busy || b_busy;
       if (!busy && a.events.empty() && b.events.empty()) {
         std::vector<pollfd> fds;
         for (size_t r = 0; r < a.t->rail_count(); ++r) {
