@@ -317,6 +317,20 @@ void VerbsTransport::reset_peer(uint16_t peer) {
   }
 }
 
+void VerbsTransport::restart_peer(uint16_t peer) {
+  reset_peer(peer);  // every QP destroyed: nothing of the peer is in flight any more
+  for (uint32_t i = 0; i < transfers_.size(); ++i) {
+    Transfer& t = transfers_[i];
+    if (!t.used || t.req.peer != peer) continue;
+    t.cursor = 0;
+    t.data_left = t.nslices - 1;
+    t.imm_posted = false;
+    t.resend.clear();
+    std::fill(t.done.begin(), t.done.end(), 0);
+    make_ready(i);
+  }
+}
+
 void VerbsTransport::set_link(size_t rail, bool up) {
   RailState& r = rails_[rail];
   if (r.up == up) return;
@@ -575,6 +589,18 @@ void VerbsTransport::take_slice(Transfer& t) {
 
 static_assert(kMaxVerbsRails <= fabric::kMaxRails, "the fabric's scheduler covers every verbs rail");
 
+bool VerbsTransport::remote_range_refused(uint16_t peer, const Transfer& t) const {
+  bool any_sendable = false;
+  for (size_t r = 0; r < rails_.size(); ++r) {
+    const Path& p = path(peer, r);
+    if (!p.conn || !p.conn->sendable()) continue;
+    any_sendable = true;
+    const RemoteRegion* rr = p.conn->remote_region(t.req.remote_region);
+    if (rr && t.req.remote_offset <= rr->length && t.req.length <= rr->length - t.req.remote_offset) return false;
+  }
+  return any_sendable;
+}
+
 int VerbsTransport::pick_rail(PeerState& ps, uint16_t peer, const Transfer& t, uint64_t bytes) {
   // The fabric's smooth weighted round robin, weight = the QP's free in-flight
   // budget; a QP with nothing in flight always takes one slice, so a budget
@@ -610,6 +636,13 @@ bool VerbsTransport::schedule_one(PeerState& ps, uint16_t peer, std::deque<Ready
     const uint64_t off = uint64_t{slice} * cfg_.slice_bytes;
     const uint32_t bytes = static_cast<uint32_t>(std::min<uint64_t>(cfg_.slice_bytes, t.req.length - off));
     const bool imm = slice + 1 == t.nslices;
+    if (remote_range_refused(peer, t)) {
+      // Waiting would block every transfer behind it: the peer's connected
+      // QPs all say the destination is not there (never was, or retired).
+      q.pop_front();
+      finish_transfer(ref.index, VerbsEvent::Kind::send_failed, WcStatus::remote_access, events);
+      continue;
+    }
     for (;;) {
       const int rail = pick_rail(ps, peer, t, bytes);
       if (rail < 0) return false;  // this peer can take nothing more now

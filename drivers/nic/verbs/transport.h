@@ -161,8 +161,12 @@ class VerbsTransport {
                            std::vector<std::byte>& reply);
   /// Destroys the QP (its slices go back to the queue); the path is idle.
   void reset_path(uint16_t peer, size_t rail);
-  /// A new session with the peer: every path to it is reset.
+  /// Every path to the peer is reset (its slices in flight go back to the queue).
   void reset_peer(uint16_t peer);
+  /// A new session with the peer, which may have restarted with fresh memory:
+  /// every path is reset and every unfinished transfer to it starts over from
+  /// its first slice (placement is idempotent, so rewriting is harmless).
+  void restart_peer(uint16_t peer);
   /// Link state from rtnetlink / port events. Down: every QP on the rail
   /// fails at once (its slices move to the other rails).
   void set_link(size_t rail, bool up);
@@ -251,6 +255,9 @@ class VerbsTransport {
   void release_path_slots(uint16_t peer, size_t rail);
   void schedule(std::vector<VerbsEvent>& events);
   bool schedule_one(PeerState& ps, uint16_t peer, std::deque<ReadyRef>& q, std::vector<VerbsEvent>& events);
+  /// Some QP to the peer is connected and none of them has the transfer's
+  /// destination range (the region is unknown there, or too small).
+  bool remote_range_refused(uint16_t peer, const Transfer& t) const;
   int pick_rail(PeerState& ps, uint16_t peer, const Transfer& t, uint64_t bytes);
   int next_slice(const Transfer& t) const;
   void take_slice(Transfer& t);

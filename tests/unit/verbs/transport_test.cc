@@ -252,6 +252,28 @@ TEST(VerbsTransport, EveryRailDownWaitsThenResumesAfterReconnect) {
   expect_exactly_once_imm_last(p, buf.dst, 0, buf.src.size(), 4);
 }
 
+TEST(VerbsTransport, RestartedPeerGetsEveryUnfinishedTransferAgainFromItsFirstSlice) {
+  Pair p(2, small_slices());
+  Buffers buf(p, 16 * kSlice);
+  p.connect_all();
+  ASSERT_EQ(p.a->post({.id = 9, .peer = 0, .local_region = 1, .length = buf.src.size(), .remote_region = 2}),
+            PostError::ok);
+  p.pump(4, 2);  // some slices land
+  ASSERT_GT(p.fake.executed.size(), 0u);
+  ASSERT_EQ(p.count(p.ev_a, VerbsEvent::Kind::sent), 0u);
+  // B comes back with fresh memory: what had landed is gone.
+  std::fill(buf.dst.begin(), buf.dst.end(), std::byte{0});
+  p.a->restart_peer(0);
+  p.b->reset_peer(0);
+  EXPECT_EQ(p.a->outstanding_transfers(), 1u);
+  p.connect_all();
+  p.pump();
+  EXPECT_EQ(buf.dst, buf.src);
+  EXPECT_EQ(p.count(p.ev_a, VerbsEvent::Kind::sent), 1u);
+  EXPECT_EQ(p.count(p.ev_b, VerbsEvent::Kind::received), 1u);
+  EXPECT_EQ(p.fake.dereg_in_flight, 0u);
+}
+
 TEST(VerbsTransport, ActivationGoesBeforeKv) {
   TransportConfig c = small_slices();
   c.max_posts_per_poll = 4;
@@ -349,6 +371,30 @@ TEST(VerbsCq, RemoteAccessErrorFailsTheTransferNotEveryRail) {
   EXPECT_EQ(p.a->outstanding_transfers(), 0u);
   // B's QP went to ERROR as the responder; B learns it from its flushed receives.
   EXPECT_EQ(p.count(p.ev_b, VerbsEvent::Kind::path_down), 1u);
+}
+
+TEST(VerbsCq, TransferToARegionThePeerNeverAdvertisedFailsWithoutBlockingTheOthers) {
+  Pair p(2, small_slices());
+  Buffers buf(p, 4 * kSlice);
+  // Posted before any QP is connected: the destination cannot be checked yet.
+  ASSERT_EQ(p.a->post({.id = 1, .peer = 0, .local_region = 1, .length = kSlice, .remote_region = 9}), PostError::ok);
+  ASSERT_EQ(p.a->post({.id = 2, .peer = 0, .local_region = 1, .length = 2 * kSlice, .remote_region = 2,
+                       .remote_offset = 3 * kSlice}),
+            PostError::ok);  // runs past the end of B's region
+  ASSERT_EQ(p.a->post({.id = 3, .peer = 0, .local_region = 1, .length = 2 * kSlice, .remote_region = 2}), PostError::ok);
+  p.connect_all();
+  p.pump();
+  std::map<uint32_t, VerbsEvent> outcome;
+  for (const VerbsEvent& e : p.ev_a)
+    if (e.kind == VerbsEvent::Kind::sent || e.kind == VerbsEvent::Kind::send_failed) outcome[e.id] = e;
+  ASSERT_EQ(outcome.size(), 3u);
+  EXPECT_EQ(outcome[1].kind, VerbsEvent::Kind::send_failed);
+  EXPECT_EQ(outcome[1].status, WcStatus::remote_access);
+  EXPECT_EQ(outcome[2].kind, VerbsEvent::Kind::send_failed);
+  EXPECT_EQ(outcome[3].kind, VerbsEvent::Kind::sent);
+  EXPECT_TRUE(std::equal(buf.src.begin(), buf.src.begin() + 2 * kSlice, buf.dst.begin()));
+  EXPECT_EQ(p.count(p.ev_a, VerbsEvent::Kind::path_down), 0u);  // nothing was written: no QP error
+  EXPECT_EQ(p.a->outstanding_transfers(), 0u);
 }
 
 TEST(VerbsCq, FlushedCompletionsAfterAnErrorAreNotCountedTwice) {
