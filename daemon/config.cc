@@ -2,6 +2,7 @@
 
 #include "common/build_info.h"
 #include "drivers/nic/dpdk/dpdk_config.h"
+#include "drivers/nic/verbs/transport.h"
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
@@ -402,6 +403,23 @@ void read_dpdk(const toml::table& t, const std::string& file, DpdkSection& out, 
   r.finish();
 }
 
+void read_verbs(const toml::table& t, const std::string& file, VerbsSection& out, std::vector<Problem>& problems) {
+  TableReader r(t, "verbs", file, problems);
+  r.take_integer("slice_bytes", verbs::kMinSliceBytes, verbs::kMaxSliceBytes,
+                 [&](int64_t v) { out.slice_bytes = static_cast<uint32_t>(v); });
+  r.take_integer("qp_budget_bytes", verbs::kMinSliceBytes, int64_t{1} << 32,
+                 [&](int64_t v) { out.qp_budget_bytes = static_cast<uint64_t>(v); });
+  r.take_integer("send_depth", 1, 16384, [&](int64_t v) { out.send_depth = static_cast<uint32_t>(v); });
+  r.take_integer("recv_depth", 1, 16384, [&](int64_t v) { out.recv_depth = static_cast<uint32_t>(v); });
+  r.take_integer("timeout", 0, 31, [&](int64_t v) { out.timeout = static_cast<uint32_t>(v); });
+  r.take_integer("retry_cnt", 0, 7, [&](int64_t v) { out.retry_cnt = static_cast<uint32_t>(v); });
+  r.take_integer("rnr_retry", 0, 7, [&](int64_t v) { out.rnr_retry = static_cast<uint32_t>(v); });
+  r.take_integer("traffic_class", 0, 255, [&](int64_t v) { out.traffic_class = static_cast<uint32_t>(v); });
+  if (const std::string why = verbs::check_config(verbs_transport_config(out)); !why.empty())
+    r.problem(out.qp_budget_bytes < out.slice_bytes ? "qp_budget_bytes" : "slice_bytes", why);
+  r.finish();
+}
+
 void read_telemetry(const toml::table& t, const std::string& file, TelemetrySection& out,
                     std::vector<Problem>& problems) {
   TableReader r(t, "telemetry", file, problems);
@@ -455,11 +473,25 @@ void read_rail(const toml::table& t, size_t index, const std::string& file, Rail
   r.take_string("driver", [&](const std::string& v) -> std::optional<std::string> {
     if (v == "dpdk" && !kHaveDpdk)
       return "this railyardd was built without DPDK (libdpdk-dev at build time, meson -Ddpdk=enabled); use \"udp\"";
-    if (v != "udp" && v != "dpdk") return "allowed: \"udp\" (kernel UDP sockets) or \"dpdk\"";
+    if (v == "verbs" && !kHaveVerbs)
+      return "this railyardd was built without verbs (libibverbs-dev at build time, meson -Dverbs=enabled); use "
+             "\"udp\"";
+    if (v != "udp" && v != "dpdk" && v != "verbs")
+      return "allowed: \"udp\" (kernel UDP sockets), \"dpdk\" or \"verbs\" (RDMA: RoCE or InfiniBand)";
     out.driver = v;
     return std::nullopt;
   });
-  if (out.driver == "dpdk") {
+  if (out.driver == "verbs") {
+    take_required(r, "interface", out.interface, "\"ens1f0np0\" (the RDMA device's netdev)", check_interface);
+    r.take_string("device", [&](const std::string& v) -> std::optional<std::string> {
+      if (v.empty() || v.size() >= 64 || v.find_first_of("/ \t") != std::string::npos)
+        return "allowed: an RDMA device name as ibv_devices lists it, such as \"mlx5_0\" or \"rxe0\"";
+      out.device = v;
+      return std::nullopt;
+    });
+    r.take_integer("port", 1, 255, [&](int64_t v) { out.port = static_cast<uint32_t>(v); });
+    r.take_integer("gid_index", -1, 255, [&](int64_t v) { out.gid_index = static_cast<int32_t>(v); });
+  } else if (out.driver == "dpdk") {
     take_required(r, "device", out.device, "\"0000:3b:00.0\" or \"net_af_xdp0,iface=eth1\"",
                   [](const std::string& v) -> std::optional<std::string> {
                     std::string error;
@@ -470,8 +502,14 @@ void read_rail(const toml::table& t, size_t index, const std::string& file, Rail
   } else {
     take_required(r, "interface", out.interface, "\"eth1\"", check_interface);
     r.take_string("device", [](const std::string&) -> std::optional<std::string> {
-      return "only rails with driver = \"dpdk\" take a device";
+      return "only rails with driver = \"dpdk\" or \"verbs\" take a device";
     });
+  }
+  if (out.driver != "verbs") {
+    for (const char* key : {"port", "gid_index"}) {
+      r.take_integer(key, INT64_MIN, INT64_MAX,
+                     [&](int64_t) { r.problem(key, "only rails with driver = \"verbs\" take it"); });
+    }
   }
   take_required(r, "address", out.address, "\"198.18.0.1\"", check_ipv4);
   r.finish();
@@ -532,6 +570,15 @@ void cross_check(const Config& c, const toml::table& root, const std::string& fi
                        j));
     }
   }
+  const auto is_verbs = [](const RailConfig& r) { return r.driver == "verbs"; };
+  if (std::any_of(c.rails.begin(), c.rails.end(), is_verbs) && !std::all_of(c.rails.begin(), c.rails.end(), is_verbs)) {
+    const size_t other = static_cast<size_t>(
+        std::find_if_not(c.rails.begin(), c.rails.end(), is_verbs) - c.rails.begin());
+    at(rail_nodes ? rail_nodes->get(other) : nullptr, fmt::format("rail[{}].driver", other),
+       fmt::format("\"{}\" beside verbs rails: a host's transfers go either over RDMA or over the fabric's packet "
+                   "rails, so every rail of a host with a verbs rail must be verbs",
+                   c.rails[other].driver));
+  }
   const toml::array* peer_nodes = root["peer"].as_array();
   for (size_t i = 0; i < c.peers.size(); ++i) {
     const toml::node* here = peer_nodes ? peer_nodes->get(i) : nullptr;
@@ -571,6 +618,19 @@ void cross_check(const Config& c, const toml::table& root, const std::string& fi
 }
 
 }  // namespace
+
+verbs::TransportConfig verbs_transport_config(const VerbsSection& v) {
+  verbs::TransportConfig t;
+  t.slice_bytes = v.slice_bytes;
+  t.qp_budget_bytes = v.qp_budget_bytes;
+  t.qp.send_depth = v.send_depth;
+  t.qp.recv_depth = v.recv_depth;
+  t.qp.timeout = static_cast<uint8_t>(v.timeout);
+  t.qp.retry_cnt = static_cast<uint8_t>(v.retry_cnt);
+  t.qp.rnr_retry = static_cast<uint8_t>(v.rnr_retry);
+  t.qp.traffic_class = static_cast<uint8_t>(v.traffic_class);
+  return t;
+}
 
 std::string dpdk_file_prefix(const Config& c) {
   return c.dpdk.file_prefix.empty() ? "railyard-" + c.daemon.host_name : c.dpdk.file_prefix;
@@ -622,8 +682,8 @@ Config parse(std::string_view text, std::string_view source_name) {
                                .key = std::string(key.str()),
                                .message = std::move(message)});
   };
-  constexpr std::array<std::string_view, 7> kTables{"daemon", "control", "fabric", "bmc", "telemetry", "dpdk",
-                                                    "policy"};
+  constexpr std::array<std::string_view, 8> kTables{"daemon", "control", "fabric", "bmc", "telemetry", "dpdk",
+                                                    "verbs", "policy"};
   constexpr std::array<std::string_view, 2> kArrays{"rail", "peer"};
   for (auto&& [key, node] : root) {
     const std::string_view name = key.str();
@@ -632,8 +692,8 @@ Config parse(std::string_view text, std::string_view source_name) {
     } else if (std::find(kArrays.begin(), kArrays.end(), name) != kArrays.end()) {
       if (!node.is_array_of_tables()) at_key(key, fmt::format("must be written as [[{}]] tables", name));
     } else {
-      at_key(key, "unknown table; allowed: [daemon], [control], [fabric], [bmc], [telemetry], [dpdk], [policy], "
-                  "[[rail]], [[peer]]");
+      at_key(key, "unknown table; allowed: [daemon], [control], [fabric], [bmc], [telemetry], [dpdk], [verbs], "
+                  "[policy], [[rail]], [[peer]]");
     }
   }
   if (const auto* t = root["daemon"].as_table()) read_daemon(*t, file, config.daemon, problems);
@@ -642,6 +702,7 @@ Config parse(std::string_view text, std::string_view source_name) {
   if (const auto* t = root["bmc"].as_table()) read_bmc(*t, file, config.bmc, problems);
   if (const auto* t = root["telemetry"].as_table()) read_telemetry(*t, file, config.telemetry, problems);
   if (const auto* t = root["dpdk"].as_table()) read_dpdk(*t, file, config.dpdk, problems);
+  if (const auto* t = root["verbs"].as_table()) read_verbs(*t, file, config.verbs, problems);
   if (const auto* t = root["policy"].as_table()) read_policy(*t, file, config.policy, problems);
   if (const auto* a = root["rail"].as_array(); a != nullptr && a->is_array_of_tables()) {
     for (size_t i = 0; i < a->size(); ++i)

@@ -12,6 +12,10 @@
 
 #include "common/log.h"
 
+namespace railyard::verbs {
+struct TransportConfig;
+}
+
 namespace railyard::config {
 
 struct DaemonSection {
@@ -98,13 +102,30 @@ struct DpdkSection {
   bool operator==(const DpdkSection&) const = default;
 };
 
+/// RDMA verbs rails (driver "verbs", docs/VERBS.md): how transfers are cut
+/// and how each RC queue pair behaves.
+struct VerbsSection {
+  uint32_t slice_bytes = 256 * 1024;        // 64 KiB .. 1 MiB per RDMA WRITE
+  uint64_t qp_budget_bytes = 8ull << 20;    // in-flight bytes per queue pair
+  uint32_t send_depth = 128;                // work requests per send queue
+  uint32_t recv_depth = 128;                // receives kept posted for WRITE_WITH_IMM
+  uint32_t timeout = 14;                    // 4.096 us << timeout per retry
+  uint32_t retry_cnt = 7;
+  uint32_t rnr_retry = 7;                   // 7: forever
+  uint32_t traffic_class = 0;               // DSCP << 2 on RoCE (match the switch's lossless class)
+
+  bool operator==(const VerbsSection&) const = default;
+};
+
 /// One NIC rail of this host.
 struct RailConfig {
   std::string name;  // e.g. "r0"; peers name their addresses by it
   std::string driver = "udp";
-  std::string interface;  // udp: the netdev the socket is bound to
-  std::string device;     // dpdk: PCI address or vdev ("net_af_packet0,iface=r0")
+  std::string interface;  // udp, verbs: the netdev (verbs: the RoCE netdev; it carries the peer session)
+  std::string device;     // dpdk: PCI address or vdev ("net_af_packet0,iface=r0"); verbs: "mlx5_0" (empty: the only one)
   std::string address;    // this host's IPv4 address on the rail
+  uint32_t port = 1;      // verbs: the device's port
+  int32_t gid_index = -1; // verbs: -1 picks the RoCE v2 GID of the interface's IPv4 address
 
   bool operator==(const RailConfig&) const = default;
 };
@@ -124,6 +145,7 @@ struct Config {
   BmcSection bmc;
   TelemetrySection telemetry;
   DpdkSection dpdk;
+  VerbsSection verbs;
   PolicySection policy;
   std::vector<RailConfig> rails;
   std::vector<PeerConfig> peers;
@@ -150,6 +172,9 @@ class ConfigError : public std::runtime_error {
  private:
   std::vector<Problem> problems_;
 };
+
+/// The verbs transport's settings from [verbs] (node id and peers are the daemon's).
+verbs::TransportConfig verbs_transport_config(const VerbsSection& v);
 
 /// The EAL file prefix: dpdk.file_prefix, or "railyard-<host_name>".
 std::string dpdk_file_prefix(const Config& c);

@@ -1,4 +1,5 @@
 #include "daemon/config.h"
+#include "drivers/nic/verbs/transport.h"
 
 #include "common/build_info.h"
 
@@ -411,7 +412,75 @@ address = "198.18.0.1"
   EXPECT_EQ(p[0].key, "rail[0].device");
   p = problems_of("[[rail]]\nname = \"r0\"\ninterface = \"r0\"\ndevice = \"net_af_xdp0,iface=r0\"\naddress = \"198.18.0.1\"\n");
   ASSERT_EQ(p.size(), 1u);
-  EXPECT_THAT(p[0].message, HasSubstr("only rails with driver = \"dpdk\""));
+  EXPECT_THAT(p[0].message, HasSubstr("only rails with driver = \"dpdk\" or \"verbs\""));
+}
+
+TEST(Config, VerbsRails) {
+  constexpr std::string_view kRails = R"(
+[daemon]
+host_name = "h1"
+[verbs]
+slice_bytes = 131072
+qp_budget_bytes = 1048576
+traffic_class = 106
+[[rail]]
+name = "r0"
+driver = "verbs"
+interface = "ens1f0np0"
+address = "198.18.0.1"
+device = "mlx5_0"
+[[rail]]
+name = "r1"
+driver = "verbs"
+interface = "ens1f1np1"
+address = "198.18.1.1"
+port = 2
+gid_index = 3
+)";
+  if constexpr (!kHaveVerbs) {
+    auto p = problems_of(kRails);
+    ASSERT_FALSE(p.empty());
+    EXPECT_THAT(p[0].message, HasSubstr("built without verbs"));
+    GTEST_SKIP() << "this build has no libibverbs: only the refusal is checked";
+  }
+  const Config c = parse(kRails, "verbs.toml");
+  ASSERT_EQ(c.rails.size(), 2u);
+  EXPECT_EQ(c.rails[0].device, "mlx5_0");
+  EXPECT_EQ(c.rails[0].port, 1u);
+  EXPECT_EQ(c.rails[0].gid_index, -1);
+  EXPECT_EQ(c.rails[1].device, "");  // the host's only device
+  EXPECT_EQ(c.rails[1].port, 2u);
+  EXPECT_EQ(c.rails[1].gid_index, 3);
+  EXPECT_EQ(c.verbs.slice_bytes, 131072u);
+  const verbs::TransportConfig t = verbs_transport_config(c.verbs);
+  EXPECT_EQ(t.slice_bytes, 131072u);
+  EXPECT_EQ(t.qp_budget_bytes, 1048576u);
+  EXPECT_EQ(t.qp.traffic_class, 106);
+
+  const std::string rail = "[[rail]]\nname = \"r0\"\ndriver = \"verbs\"\naddress = \"198.18.0.1\"\n";
+  auto p = problems_of(rail);  // no interface: nothing would carry the peer session
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0].key, "rail[0].interface");
+  p = problems_of(rail + "interface = \"e1\"\nport = 0\ngid_index = 256\n");
+  ASSERT_EQ(p.size(), 2u);
+  EXPECT_EQ(p[0].key, "rail[0].port");
+  EXPECT_EQ(p[1].key, "rail[0].gid_index");
+  p = problems_of("[verbs]\nslice_bytes = 4096\n");
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0].key, "verbs.slice_bytes");
+  EXPECT_THAT(p[0].message, HasSubstr("65536 to 1048576"));
+  p = problems_of("[verbs]\nslice_bytes = 1048576\nqp_budget_bytes = 65536\n");
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0].key, "verbs.qp_budget_bytes");
+  EXPECT_THAT(p[0].message, HasSubstr("at least slice_bytes"));
+  p = problems_of("[[rail]]\nname = \"r0\"\ninterface = \"e1\"\naddress = \"198.18.0.1\"\ngid_index = 1\n");
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_THAT(p[0].message, HasSubstr("only rails with driver = \"verbs\""));
+  // A verbs host carries every transfer over RDMA: no packet rails beside.
+  p = problems_of(rail + "interface = \"e1\"\n[[rail]]\nname = \"r1\"\ninterface = \"e2\"\naddress = \"198.18.1.1\"\n");
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0].key, "rail[1].driver");
+  EXPECT_THAT(p[0].message, HasSubstr("every rail of a host with a verbs rail must be verbs"));
 }
 
 TEST(Config, PolicyActuators) {
