@@ -7,9 +7,15 @@
 #include <iterator>
 #include <stdexcept>
 
+#include <net/if.h>
+
+#include "common/build_info.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "drivers/nic/udp/udp_rail.h"
+#if RAILYARD_HAVE_VERBS
+#include "drivers/nic/verbs/ibv_ops.h"
+#endif
 
 namespace railyard::daemon {
 
@@ -140,10 +146,12 @@ FabricService::FabricService(asio::io_context& io, const config::Config& config,
                            .peers = rail_peers<nic::UdpPeer>(peer_config_, rc.name, config.fabric.port),
                            .send_buffer = kRailSocketBuffer,
                            .receive_buffer = kRailSocketBuffer};
+    // A verbs rail's netdev carries the peer session (handshake, peer
+    // channel) on this socket; its transfers go over RDMA.
     auto rail = std::make_unique<nic::UdpRail>(udp, links_.get());
     ebpf_rails.push_back({.name = rc.name, .ifindex = rail->ifindex()});
-    log::info("fabric: rail {} on {} ({}:{}, max datagram {} bytes)", rc.name, rc.interface, rc.address,
-              config.fabric.port, rail->max_datagram());
+    log::info("fabric: rail {} on {} ({}:{}, max datagram {} bytes){}", rc.name, rc.interface, rc.address,
+              config.fabric.port, rail->max_datagram(), rc.driver == "verbs" ? ", peer session of a verbs rail" : "");
     settings.rails.push_back(std::move(rail));
   }
   ebpf_ = std::make_unique<RailEbpf>(config.fabric.port, std::move(ebpf_rails), config.fabric.ebpf);
@@ -156,13 +164,53 @@ FabricService::FabricService(asio::io_context& io, const config::Config& config,
   for (size_t p = 0; p < peer_config_.size(); ++p) channels_.emplace_back(psk, channel_config);
   message_rail_shift_.assign(peer_config_.size(), 0);
   message_losses_.assign(peer_config_.size(), 0);
+  warned_verbs_message_.assign(peer_config_.size(), false);
+  if (rail_config_.front().driver == "verbs") open_verbs(io, config);
   plane_->start();
+  if (verbs_) {
+    verbs_->start();
+    verbs_->region_added(kProbeRegion);
+  }
   link_fd_.assign(links_->fd());
   event_fd_.assign(plane_->event_fd());
   watch_links();
   refresh_links();
   watch_events();
   log::info("fabric: {} rails, {} peers; data plane running", rail_config_.size(), peer_config_.size());
+}
+
+void FabricService::open_verbs(asio::io_context& io, const config::Config& config) {
+  VerbsPlane::Settings settings{.transport = config::verbs_transport_config(config.verbs),
+                                .self_node = DataPlane::node_id(host_name_)};
+  for (const auto& rc : rail_config_) {
+    const unsigned ifindex = ::if_nametoindex(rc.interface.c_str());
+    settings.rails.push_back(VerbsPlane::Rail{
+        .device = verbs::RailDeviceConfig{.name = rc.name,
+                                          .device = rc.device,
+                                          .port = static_cast<uint8_t>(rc.port),
+                                          .gid_index = rc.gid_index,
+                                          .netdev = rc.interface,
+                                          .netdev_ifindex = ifindex},
+        .link = &links_->state(static_cast<int>(ifindex))});
+  }
+  std::vector<std::string> names;
+  for (const auto& p : peer_config_) {
+    settings.peer_nodes.push_back(DataPlane::node_id(p.name));
+    names.push_back(p.name);
+  }
+#if RAILYARD_HAVE_VERBS
+  verbs_ops_ = std::make_unique<verbs::IbvOps>();
+#else
+  throw std::runtime_error("fabric: verbs rails are configured but this railyardd was built without libibverbs");
+#endif
+  verbs_ = std::make_unique<VerbsFabric>(
+      io, *verbs_ops_, std::move(settings), regions_, std::move(names),
+      [this](const FabricEvent& event) { on_event(event); },
+      [this](uint16_t peer, const v1::PeerMessage& message, std::string& error) {
+        return send_to(peer, message, error);
+      });
+  log::info("fabric: {} verbs rails; transfers go over RDMA, the peer session over UDP on their netdevs",
+            rail_config_.size());
 }
 
 FabricService::~FabricService() { stop(); }
@@ -179,6 +227,7 @@ void FabricService::stop() {
     event_fd_.release();
   }
   message_timer_.cancel();
+  if (verbs_) verbs_->stop();
   if (plane_) plane_->stop();
 }
 
@@ -220,11 +269,13 @@ void FabricService::on_event(const FabricEvent& event) {
       if (peer_up_[event.peer] && peer_handler_) peer_handler_(peer_config_[event.peer].name, false);
       peer_up_[event.peer] = true;
       if (!channels_.empty()) channels_[event.peer].reset(event.session);
+      if (verbs_) verbs_->on_session(event.peer, true);
       if (peer_handler_) peer_handler_(peer_config_[event.peer].name, true);
       return;
     case FabricEvent::Kind::peer_down:
       peer_up_[event.peer] = false;
       if (!channels_.empty()) channels_[event.peer].reset(0);
+      if (verbs_) verbs_->on_session(event.peer, false);
       if (peer_handler_) peer_handler_(peer_config_[event.peer].name, false);
       return;
     case FabricEvent::Kind::received: {
@@ -319,12 +370,35 @@ void FabricService::on_message_datagram(const MessageDatagram& datagram) {
     return;  // the data plane parsed it already; this cannot fail
   const std::string& peer = peer_config_[datagram.peer].name;
   const auto result = channels_[datagram.peer].on_datagram(
-      packet, monotonic_ns(), [&](std::span<const std::byte> message) {
-        if (message_handler_) message_handler_(peer, message);
-      });
+      packet, monotonic_ns(), [&](std::span<const std::byte> message) { on_peer_message(datagram.peer, message); });
   if (result == fabric::ChannelReceive::bad_tag || result == fabric::ChannelReceive::too_large)
     log::warning("fabric: a message from {} was refused ({}): check that both hosts use the same fabric.psk_file",
                  peer, result == fabric::ChannelReceive::bad_tag ? "bad tag" : "too large");
+}
+
+void FabricService::on_peer_message(uint16_t peer, std::span<const std::byte> bytes) {
+  const std::string& name = peer_config_[peer].name;
+  v1::PeerMessage message;
+  if (!message.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    log::warning("fabric: {} sent a message that is not a railyard.v1.PeerMessage; is it the same release?", name);
+    return;
+  }
+  if (message.has_verbs_connection() || message.has_verbs_transfers()) {
+    if (verbs_) return verbs_->on_message(peer, message);
+    if (!warned_verbs_message_[peer])
+      log::warning("fabric: {} runs verbs rails and this host does not: both ends of a rail need the same kind "
+                   "(driver = \"verbs\" on both, or udp/dpdk on both); its transfers cannot reach this host",
+                   name);
+    warned_verbs_message_[peer] = true;
+    return;
+  }
+  if (message_handler_) message_handler_(name, message);
+}
+
+bool FabricService::send_to(uint16_t peer, const v1::PeerMessage& message, std::string& error) {
+  const std::string bytes = message.SerializeAsString();
+  return send_message(peer_config_[peer].name,
+                      std::span(reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()), error);
 }
 
 void FabricService::flush_messages() {
@@ -429,7 +503,17 @@ TransferPort::Posted FabricService::post(uint64_t owner, const v1::PostTransfer&
                         .dest_offset = request.remote_offset(),
                         .cls = activation ? fabric::TrafficClass::activation : fabric::TrafficClass::kv,
                         .checksum = request.checksum()};
-  if (!plane_->submit(command)) {
+  if (verbs_) {
+    verbs_->post(VerbsFabric::Transfer{.peer = command.peer,
+                                       .transfer_id = id,
+                                       .source = pin,
+                                       .local_region = request.local_region(),
+                                       .local_offset = request.local_offset(),
+                                       .dest_region = command.dest_region,
+                                       .dest_offset = command.dest_offset,
+                                       .activation = activation,
+                                       .checksum = command.checksum});
+  } else if (!plane_->submit(command)) {
     RegionTable::unpin(pin);
     return Posted{.error = v1::WORKLOAD_ERROR_BUSY, .message = "the fabric's command queue is full; post again"};
   }
@@ -450,6 +534,12 @@ void FabricService::abandon_owner(uint64_t owner) {
   }
   std::erase_if(outbound_, [owner](const auto& entry) { return entry.second.owner == owner; });
   for (auto& done : orphaned) done(v1::WORKLOAD_ERROR_UNKNOWN_REGION);  // its region went with it
+}
+
+void FabricService::region_changed(uint32_t id, bool added) {
+  if (!verbs_) return;
+  if (added) return verbs_->region_added(id);
+  verbs_->region_retired(id);
 }
 
 void FabricService::send(const v1::SendRequest& request,
@@ -489,7 +579,15 @@ void FabricService::probe_next(const std::shared_ptr<Probe>& probe) {
                           .dest_offset = 0,
                           .cls = r.activation() ? fabric::TrafficClass::activation : fabric::TrafficClass::kv,
                           .checksum = r.checksum()};
-    if (!plane_->submit(command)) {
+    if (verbs_) {
+      verbs_->post(VerbsFabric::Transfer{.peer = probe->peer,
+                                         .transfer_id = id,
+                                         .source = pin,
+                                         .local_region = kProbeRegion,
+                                         .dest_region = kProbeRegion,
+                                         .activation = r.activation(),
+                                         .checksum = r.checksum()});
+    } else if (!plane_->submit(command)) {
       RegionTable::unpin(pin);
       break;  // the ring drains as events come back; continue from the next completion
     }
@@ -563,6 +661,10 @@ v1::RailsReply FabricService::rails() const {
       out->set_device(rail_config_[r].device);
       dpdk_->describe(rail_config_[r].name, *out);
     }
+    if (verbs_) {
+      verbs_->fill_rail(r, *out);
+      out->set_device(out->verbs().device());
+    }
     ebpf_->fill(r, *out->mutable_ebpf());
   }
   return reply;
@@ -587,7 +689,9 @@ bool FabricService::data_plane_progressing() {
   const uint64_t now = plane_->heartbeat();
   const bool moved = now != last_heartbeat_;
   last_heartbeat_ = now;
-  return moved;
+  // Both threads are checked every time (each keeps its own last heartbeat).
+  const bool verbs_moved = !verbs_ || verbs_->progressing();
+  return moved && verbs_moved;
 }
 
 v1::EbpfRail FabricService::ebpf(size_t r) const {
@@ -656,8 +760,10 @@ v1::PeersReply FabricService::peers() const {
     m->set_refused(c.refused);
     m->set_lost(c.dropped);
   }
-  for (size_t p = 0; p < peer_config_.size(); ++p)
+  for (size_t p = 0; p < peer_config_.size(); ++p) {
     reply.mutable_peers(static_cast<int>(p))->set_transfers_in_flight(outstanding_[p]);
+    if (verbs_) verbs_->fill_peer(static_cast<uint16_t>(p), *reply.mutable_peers(static_cast<int>(p))->mutable_verbs());
+  }
   auto* f = reply.mutable_fabric();
   f->set_rx_malformed(snap.rx_malformed);
   f->set_rx_unknown_source(snap.rx_unknown_source);

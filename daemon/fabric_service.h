@@ -20,10 +20,12 @@
 #include "daemon/dpdk_rails.h"
 #include "daemon/rail_ebpf.h"
 #include "daemon/region_table.h"
+#include "daemon/verbs_fabric.h"
 #include "daemon/workload_server.h"
 #include "drivers/nic/link_monitor.h"
 #include "fabric/peer_channel.h"
 #include "railyard/v1/control.pb.h"
+#include "railyard/v1/peer.pb.h"
 
 namespace railyard::daemon {
 
@@ -61,7 +63,7 @@ class FabricService {
                                 std::function<void(v1::WorkloadError)> done);
 
   // Daemon-to-daemon messages (fabric/peer_channel.h), on the control thread.
-  using MessageHandler = std::function<void(const std::string& peer, std::span<const std::byte> message)>;
+  using MessageHandler = std::function<void(const std::string& peer, const v1::PeerMessage& message)>;
   using PeerHandler = std::function<void(const std::string& peer, bool up)>;
   void on_message(MessageHandler handler) { message_handler_ = std::move(handler); }
   void on_peer_change(PeerHandler handler) { peer_handler_ = std::move(handler); }
@@ -70,6 +72,9 @@ class FabricService {
   bool send_message(const std::string& peer, std::span<const std::byte> message, std::string& error);
   bool peer_up(const std::string& peer) const;
   void abandon_owner(uint64_t owner);
+  /// A region was registered (added) or retired: verbs rails register it with
+  /// their devices, and keep it mapped until they have let go of it.
+  void region_changed(uint32_t id, bool added);
   std::vector<std::string> peer_names() const;
 
   // railctl.
@@ -114,6 +119,9 @@ class FabricService {
   void on_event(const FabricEvent& event);
   void probe_next(const std::shared_ptr<Probe>& probe);
   void on_message_datagram(const MessageDatagram& datagram);
+  void on_peer_message(uint16_t peer, std::span<const std::byte> bytes);
+  bool send_to(uint16_t peer, const v1::PeerMessage& message, std::string& error);
+  void open_verbs(boost::asio::io_context& io, const config::Config& config);
   void flush_messages();
   int peer_index(const std::string& name) const;
 
@@ -125,6 +133,9 @@ class FabricService {
   std::unique_ptr<DpdkRails> dpdk_;
   std::unique_ptr<DataPlane> plane_;
   std::unique_ptr<RailEbpf> ebpf_;
+  std::unique_ptr<verbs::VerbsOps> verbs_ops_;  // libibverbs; outlives verbs_
+  std::unique_ptr<VerbsFabric> verbs_;          // with verbs rails: every transfer goes there
+  std::vector<bool> warned_verbs_message_;      // per peer: a verbs message reached a host without verbs rails
   boost::asio::posix::stream_descriptor link_fd_;
   boost::asio::steady_timer link_timer_;
   boost::asio::posix::stream_descriptor event_fd_;

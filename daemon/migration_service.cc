@@ -136,7 +136,7 @@ MigrationService::~MigrationService() { stop(); }
 
 void MigrationService::start() {
   running_ = true;
-  fabric_.on_message([this](const std::string& peer, std::span<const std::byte> bytes) { on_message(peer, bytes); });
+  fabric_.on_message([this](const std::string& peer, const v1::PeerMessage& message) { on_message(peer, message); });
   fabric_.on_peer_change([this](const std::string& peer, bool up) { on_peer_change(peer, up); });
   advertise();
 }
@@ -179,12 +179,7 @@ void MigrationService::advertise() {
   });
 }
 
-void MigrationService::on_message(const std::string& peer, std::span<const std::byte> bytes) {
-  v1::PeerMessage message;
-  if (!message.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    log::warning("migration: {} sent a message that is not a railyard.v1.PeerMessage; is it the same release?", peer);
-    return;
-  }
+void MigrationService::on_message(const std::string& peer, const v1::PeerMessage& message) {
   switch (message.body_case()) {
     case v1::PeerMessage::kHeadroom: {
       headroom_[peer] = {message.headroom(), Clock::now()};
@@ -210,6 +205,9 @@ void MigrationService::on_message(const std::string& peer, std::span<const std::
       return on_committed(peer, message.committed());
     case v1::PeerMessage::kAbort:
       return on_abort(peer, message.abort());
+    case v1::PeerMessage::kVerbsConnection:
+    case v1::PeerMessage::kVerbsTransfers:
+      return;  // the fabric's own (FabricService), never handed on
     case v1::PeerMessage::BODY_NOT_SET:
       break;
   }

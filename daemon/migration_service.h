@@ -105,7 +105,7 @@ class MigrationService {
   /// ABORT to this host's decode workload: un-pause `ids` (source) or drop them (target).
   void abort_workload(uint64_t migration, const std::string& peer, const std::vector<uint64_t>& ids);
 
-  void on_message(const std::string& peer, std::span<const std::byte> bytes);
+  void on_message(const std::string& peer, const v1::PeerMessage& message);
   void on_peer_change(const std::string& peer, bool up);
   bool send(const std::string& peer, const v1::PeerMessage& message, std::string& error);
   void advertise();

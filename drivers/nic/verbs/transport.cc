@@ -559,7 +559,8 @@ void VerbsTransport::handle_recv(size_t rail, const WorkCompletion& wc, std::vec
     }
     return;
   }
-  if (p.conn->state() == ConnState::error) return;  // flushed after we failed it ourselves
+  // Flushed after we failed it ourselves (reset_path moves it to ERROR, then destroys it).
+  if (p.conn->state() == ConnState::error || p.conn->state() == ConnState::idle) return;
   // A flush we did not cause: the QP went to ERROR under us (as a responder's
   // QP does after a remote access error, which no completion reports).
   if (wc.status != WcStatus::flushed) ++r.c.wc_errors;

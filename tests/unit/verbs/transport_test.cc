@@ -419,6 +419,18 @@ TEST(VerbsCq, FlushedCompletionsAfterAnErrorAreNotCountedTwice) {
   EXPECT_EQ(p.a->outstanding_transfers(), 1u);  // waiting for a rail
 }
 
+TEST(VerbsCq, ResettingAPathDoesNotReadItsOwnFlushesAsAFailure) {
+  Pair p(1, small_slices());
+  Buffers buf(p, kSlice);
+  p.connect_all();
+  p.a->reset_peer(0);  // ERROR (receives flush into the CQ), then destroyed
+  p.pump(5);
+  EXPECT_EQ(p.count(p.ev_a, VerbsEvent::Kind::path_down), 0u);
+  EXPECT_EQ(p.a->counters(0).path_failures, 1u);
+  EXPECT_EQ(p.a->counters(0).wc_errors, 0u);
+  EXPECT_EQ(p.a->path_state(0, 0), ConnState::idle);
+}
+
 TEST(VerbsCq, ReceivesAreRepostedAfterEachImm) {
   TransportConfig c = small_slices();
   c.qp.recv_depth = 2;

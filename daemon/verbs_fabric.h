@@ -1,0 +1,129 @@
+#pragma once
+// Verbs rails on the control thread: the other end of the VerbsPlane.
+//
+// - Sending: every transfer is announced to the receiving daemon on the peer
+//   channel (fabric::LandingDescriptor as a VerbsTransfer: region, offset,
+//   length, class, CRC32C on request) in the same turn of the loop in which
+//   it is handed to the plane, in posting order, batched per peer.
+// - Receiving: the peer's announcements meet the last slices that land here
+//   (fabric/landing_match.h); the second of the two delivers the transfer,
+//   once, after checking its CRC32C when one was asked for.
+// - Sessions: transfers wait for the peer's session; a new session restarts
+//   every unfinished transfer to that peer (the plane rewrites it from its
+//   first slice) and announces it again; a lost peer fails them.
+// - Regions: every region of the RegionTable is registered with the RDMA
+//   devices; it stays mapped (pinned) until the plane has deregistered it.
+//
+// Outcomes come out as the fabric's own FabricEvents (sent, received), so
+// FabricService routes them to workloads as it does for UDP and DPDK rails.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "daemon/data_plane.h"
+#include "daemon/region_table.h"
+#include "daemon/verbs_plane.h"
+#include "fabric/landing_match.h"
+#include "railyard/v1/control.pb.h"
+#include "railyard/v1/peer.pb.h"
+
+namespace railyard::daemon {
+
+class VerbsFabric {
+ public:
+  /// Where sends and landings go (FabricService::on_event).
+  using EventSink = std::function<void(const FabricEvent&)>;
+  /// Sends a message to `peer` on the peer channel; false with why when it
+  /// cannot be queued.
+  using MessageSink = std::function<bool(uint16_t peer, const v1::PeerMessage&, std::string& error)>;
+
+  struct Transfer {
+    uint16_t peer = 0;
+    uint64_t transfer_id = 0;  // the daemon's; its low 32 bits are the IMM
+    RegionTable::Pin source;   // released when the transfer ends
+    uint32_t local_region = 0;
+    uint64_t local_offset = 0;
+    uint32_t dest_region = 0;
+    uint64_t dest_offset = 0;
+    bool activation = false;
+    bool checksum = false;
+  };
+
+  /// Opens the rails (throws std::runtime_error naming the rail and the fix).
+  VerbsFabric(boost::asio::io_context& io, verbs::VerbsOps& ops, VerbsPlane::Settings settings, RegionTable& regions,
+              std::vector<std::string> peer_names, EventSink events, MessageSink messages);
+  ~VerbsFabric();
+
+  /// The plane's thread and the event watch; unit tests drive step() instead.
+  void start();
+  void stop();
+
+  void post(Transfer t);
+  /// The peer's session came up (a new one) or was lost.
+  void on_session(uint16_t peer, bool up);
+  /// A verbs_connection or verbs_transfers message from `peer`.
+  void on_message(uint16_t peer, const v1::PeerMessage& message);
+  void region_added(uint32_t id);
+  void region_retired(uint32_t id);
+
+  /// Hands this turn's transfers to the peer channel and the plane.
+  void flush();
+  /// Handles what the plane reported.
+  void drain();
+  /// Unit tests: one turn of the plane, then drain() and flush().
+  void step(uint64_t now);
+
+  bool progressing();  // the plane's loop moved since the last call (watchdog)
+  void fill_rail(size_t rail, v1::RailStatus& out) const;
+  void fill_peer(uint16_t peer, v1::VerbsLandings& out) const;
+  size_t outstanding(uint16_t peer) const;
+
+ private:
+  struct Outgoing {
+    RegionTable::Pin source;
+    v1::VerbsTransfer announcement;
+    uint32_t local_region = 0;
+    uint64_t local_offset = 0;
+  };
+  struct PeerState {
+    bool session = false;
+    std::vector<uint64_t> queued;          // posted this turn or waiting for a session: ids in posting order
+    std::map<uint64_t, Outgoing> transfers;  // by transfer id: queued and announced, not finished
+    fabric::LandingMatch landings;
+    uint64_t warned_refusals = 0;
+  };
+
+  void watch_events();
+  void schedule_flush();
+  void flush_peer(uint16_t peer);
+  void submit(VerbsCommand command);
+  void retry_submits();
+  void finish(uint16_t peer, uint64_t transfer_id, FabricEvent::Outcome outcome);
+  void land(uint16_t peer, const fabric::LandingDescriptor& d);
+  void on_plane_event(VerbsPlaneEvent& e);
+  uint64_t full_id(uint16_t peer, uint32_t imm) const;
+
+  boost::asio::io_context& io_;
+  std::unique_ptr<VerbsPlane> plane_;
+  RegionTable& regions_;
+  std::vector<std::string> peer_names_;
+  EventSink events_;
+  MessageSink messages_;
+  std::vector<PeerState> peers_;
+  std::map<uint32_t, std::deque<RegionTable::Pin>> region_pins_;  // oldest registration of an id first
+  std::deque<VerbsCommand> unsubmitted_;  // the plane's ring was full: kept in order
+  boost::asio::posix::stream_descriptor event_fd_;
+  boost::asio::steady_timer retry_timer_;
+  bool flush_scheduled_ = false;
+  uint64_t last_heartbeat_ = ~uint64_t{0};
+};
+
+}  // namespace railyard::daemon
