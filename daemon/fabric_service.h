@@ -94,6 +94,8 @@ class FabricService {
 
   // Telemetry.
   FabricSnapshot snapshot() const { return plane_ ? plane_->snapshot() : FabricSnapshot{}; }
+  /// The verbs rails' counters (empty without verbs rails).
+  VerbsSnapshot verbs_snapshot() const { return verbs_ ? verbs_->snapshot() : VerbsSnapshot{}; }
   struct Totals {
     uint64_t completed_out = 0, failed_out = 0, completed_in = 0, bytes_out = 0, bytes_in = 0;
   };

@@ -110,6 +110,48 @@ void TelemetryService::watch_fabric(const FabricService& fabric, const std::vect
   rail_gauge("railyard_rail_inflight_bytes", "Bytes sent on the rail and not yet acknowledged", tel::Unit::bytes,
              [](R s) { return s.inflight_bytes; });
 
+  if (!rails.empty() && rails.front().driver == "verbs") {
+    fast_.add_before([this] { verbs_cache_ = fabric_->verbs_snapshot(); });
+    using V = const verbs::VerbsRailCounters&;
+    auto verbs_series = [&](auto family, auto read) {
+      for (size_t r = 0; r < rails.size(); ++r)
+        family.callback({host_, rails[r].name}, [this, r, read] {
+          return r < verbs_cache_.rails.size() ? static_cast<double>(read(verbs_cache_.rails[r].counters)) : 0.0;
+        });
+    };
+    auto verbs_counter = [&](const char* name, const char* help, tel::Unit unit, auto read) {
+      verbs_series(registry_.counter_family(
+                       {.name = name, .help = help, .unit = unit, .labels = {"host", "rail"}, .group = "rails"}),
+                   read);
+    };
+    auto verbs_gauge = [&](const char* name, const char* help, auto read) {
+      verbs_series(registry_.gauge_family({.name = name,
+                                           .help = help,
+                                           .unit = tel::Unit::none,
+                                           .labels = {"host", "rail"},
+                                           .group = "rails"}),
+                   read);
+    };
+    verbs_counter("railyard_verbs_tx_bytes", "Bytes of RDMA WRITEs completed on the verbs rail", tel::Unit::bytes,
+                  [](V c) { return c.tx_bytes; });
+    verbs_counter("railyard_verbs_tx_slices", "RDMA WRITEs (slices) completed on the verbs rail", tel::Unit::none,
+                  [](V c) { return c.tx_slices; });
+    verbs_counter("railyard_verbs_rx_transfers", "Peers' last slices (WRITE_WITH_IMM) landed on the verbs rail",
+                  tel::Unit::none, [](V c) { return c.rx_imm; });
+    verbs_counter("railyard_verbs_reposted_slices", "Slices the verbs rail failed, sent again on any rail",
+                  tel::Unit::none, [](V c) { return c.reposted_slices; });
+    verbs_counter("railyard_verbs_wc_errors", "Error completions on the verbs rail other than flushes",
+                  tel::Unit::none, [](V c) { return c.wc_errors; });
+    verbs_counter("railyard_verbs_post_errors", "Failed ibv_post_send/recv calls on the verbs rail", tel::Unit::none,
+                  [](V c) { return c.post_errors; });
+    verbs_counter("railyard_verbs_qp_failures", "Queue pairs of the verbs rail moved to ERROR", tel::Unit::none,
+                  [](V c) { return c.path_failures; });
+    verbs_gauge("railyard_verbs_cq_depth", "Work requests outstanding on the verbs rail's completion queue",
+                [](V c) { return c.cq_depth; });
+    verbs_gauge("railyard_verbs_qps_connected", "Queue pairs of the verbs rail in RTS and confirmed by their peer",
+                [](V c) { return c.qps_connected; });
+  }
+
   using P = const PeerSnapshot&;
   auto peer_series = [&](auto family, auto read) {
     for (size_t p = 0; p < peers.size(); ++p)

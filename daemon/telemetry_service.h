@@ -10,6 +10,7 @@
 
 #include "daemon/config.h"
 #include "daemon/data_plane.h"
+#include "daemon/verbs_plane.h"
 #include "railyard/v1/control.pb.h"
 #include "telemetry/curl_asio.h"
 #include "telemetry/http_exporter.h"
@@ -55,6 +56,7 @@ class TelemetryService {
   telemetry::Sampler slow_;  // everything else
   const FabricService* fabric_ = nullptr;
   FabricSnapshot fabric_cache_;  // refreshed before each fast sample (a scrape reads the last one)
+  VerbsSnapshot verbs_cache_;    // likewise, on a host with verbs rails
   std::vector<v1::EbpfRail> ebpf_cache_;  // refreshed before each slow sample
 };
 

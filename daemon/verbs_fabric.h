@@ -82,6 +82,7 @@ class VerbsFabric {
   void step(uint64_t now);
 
   bool progressing();  // the plane's loop moved since the last call (watchdog)
+  VerbsSnapshot snapshot() const { return plane_->snapshot(); }
   void fill_rail(size_t rail, v1::RailStatus& out) const;
   void fill_peer(uint16_t peer, v1::VerbsLandings& out) const;
   size_t outstanding(uint16_t peer) const;

@@ -57,10 +57,7 @@ VerbsPlane::VerbsPlane(verbs::VerbsOps& ops, Settings settings)
     std::string why;
     if (!rail.device.netdev.empty() && rail.device.netdev_ifindex == 0)
       rail.device.netdev_ifindex = ::if_nametoindex(rail.device.netdev.c_str());
-    if (transport_.add_rail(rail.device, why) < 0)
-      throw std::runtime_error(fmt::format("verbs: {}; check the rail's device, port and gid_index against "
-                                           "ibv_devinfo -v, or see docs/VERBS.md",
-                                           why));
+    if (transport_.add_rail(rail.device, why) < 0) throw std::runtime_error(fmt::format("verbs: {}", why));
     const verbs::LocalEndpoint& ep = transport_.endpoint(info_.size());
     info_.push_back(VerbsRailInfo{.device = rail.device.device,
                                   .port = ep.port,

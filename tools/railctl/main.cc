@@ -32,6 +32,7 @@ constexpr std::string_view kUsage = R"(usage: railctl [--socket PATH] [--json] [
 commands:
   status              the daemon's version, uptime, configuration, rails and peers
   rails               each rail: state, link, goodput, RTT, window, retransmits, counters
+                      (verbs rails: device, GID, queue pairs per peer, slices, errors, CQ depth)
   peers               each peer: session, rails, bytes, handshakes; refused datagrams
   transfers           transfers in flight, and totals
   send --peer P --size N[K|M|G] [--count N] [--class kv|activation] [--checksum] [--concurrency N]
@@ -205,6 +206,21 @@ int cmd_rails(const Options& o) {
       std::cout << fmt::format("  {}: DPDK port {} ({}), MAC {}, link {}; {}\n", x.name(), x.device(), x.pmd(), x.mac(),
                                x.link(), highlights.empty() ? "no errors or misses" : highlights);
     }
+    if (x.has_verbs()) {
+      const auto& v = x.verbs();
+      std::string paths;
+      for (const auto& p : v.paths())
+        paths += fmt::format("{}{} {}{}", paths.empty() ? "" : ", ", p.peer(), p.state(),
+                             p.sendable() ? "" : " (not sendable yet)");
+      std::cout << fmt::format(
+          "  {}: RDMA {} port {} GID [{}] {} ({}, MTU {}): {} QPs connected, {} regions registered; "
+          "tx {} in {} slices ({} last), rx {} last slices ({}); reposted {}, WC errors {}, post errors {}, "
+          "queue full {}, QP failures {}; CQ {}/{}\n    paths: {}\n",
+          x.name(), v.device(), v.port(), v.gid_index(), v.gid(), v.link_layer(), v.mtu(), v.qps_connected(),
+          v.regions(), bytes(v.tx_bytes()), v.tx_slices(), v.tx_imm(), v.rx_imm(), bytes(v.rx_imm_bytes()),
+          v.reposted_slices(), v.wc_errors(), v.post_errors(), v.post_busy(), v.path_failures(), v.cq_depth(),
+          v.cq_capacity(), paths.empty() ? "none (no peers)" : paths);
+    }
     std::cout << fmt::format("  {}: {}\n", x.name(), ebpf_summary(x.ebpf()));
   }
   return kExitOk;
@@ -230,6 +246,13 @@ int cmd_peers(const Options& o) {
     std::cout << fmt::format("           messages: {} sent, {} received, {} fragments resent, {} refused, {} lost to a "
                              "session change\n",
                              m.sent(), m.delivered(), m.fragments_resent(), m.refused(), m.lost());
+    if (p.has_verbs()) {
+      const auto& v = p.verbs();
+      std::cout << fmt::format("           verbs transfers in: {} delivered, {} announced and waiting, {} landed before "
+                               "their announcement, {} duplicate landings dropped, {} announcements refused, {} "
+                               "landings never announced\n",
+                               v.delivered(), v.waiting(), v.early(), v.duplicates(), v.refused(), v.orphaned());
+    }
   }
   const auto& f = r.fabric();
   std::cout << fmt::format("refused datagrams: malformed {}, unknown source {}, unauthenticated {}, stale session {}, "

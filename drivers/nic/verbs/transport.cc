@@ -113,8 +113,11 @@ int VerbsTransport::add_rail(const RailDeviceConfig& cfg, std::string& why) {
   }
   std::vector<DeviceInfo> devs;
   if (int rc = ops_.devices(devs); rc != 0) {
-    why = fmt::format("rail {}: ibv_get_device_list failed: {} (no kernel RDMA support? see docs/VERBS.md)",
-                      cfg.name, std::strerror(rc));
+    why = fmt::format("rail {}: no RDMA device can be used: ibv_get_device_list failed: {}{}", cfg.name,
+                      std::strerror(rc),
+                      rc == ENOSYS ? " (this kernel has no RDMA support: load the NIC's RDMA driver, or rdma_rxe for "
+                                     "soft-RoCE; docs/VERBS.md)"
+                                   : "");
     return -1;
   }
   auto dev = select_device(devs, cfg.device, why);
