@@ -31,6 +31,7 @@ std::vector<std::string> keep_running_sections(const config::Config& running, co
   keep(next.bmc == running.bmc, "[bmc]", next.bmc, running.bmc);
   keep(next.telemetry == running.telemetry, "[telemetry]", next.telemetry, running.telemetry);
   keep(next.dpdk == running.dpdk, "[dpdk]", next.dpdk, running.dpdk);
+  keep(next.verbs == running.verbs, "[verbs]", next.verbs, running.verbs);
   keep(next.policy == running.policy, "[policy]", next.policy, running.policy);
   return kept;
 }

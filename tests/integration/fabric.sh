@@ -12,7 +12,6 @@ SIM=$(cd "$(dirname "$0")/../.." && pwd)/tools/rack-sim
 driver=${FABRIC_DRIVER:-udp}
 pmd=${FABRIC_PMD:-af_packet}
 h2_kernel=$([[ $driver == dpdk ]] && echo 0 || echo 1)   # can h2's kernel see its rails (eBPF)?
-LOAD=$BUILD/tools/fabric-load
 rack=it$$
 rack=${rack:0:8}
 export RAILYARD_BUILDDIR=$BUILD
@@ -23,25 +22,6 @@ check "rack-sim brings up 2 hosts x 2 rails with daemons ($driver$([[ $driver !=
   "$SIM" up --name $rack --hosts 2 --rails 2 --driver "$driver" --pmd "$pmd" --no-bmc
 established() { "$SIM" railctl --name $rack h1 --json peers | jq -e '.peers[0].state == "established"'; }
 check "the two daemons establish an authenticated session" wait_for 10 established
-
-# run_load NAME COUNT [SEND_ARGS...]: receiver on h2, sender on h1; both must report ok.
-run_load() {
-  local name=$1 count=$2
-  shift 2
-  "$SIM" exec --name $rack h2 "$LOAD" receive --socket "$state/h2/workload.sock" --expect "$count" --timeout 150 \
-    >"$WORK/$name.recv" 2>&1 &
-  local rpid=$!
-  wait_for 5 grep -q '"ready":true' "$WORK/$name.recv" || return 1
-  "$SIM" exec --name $rack h1 "$LOAD" send --socket "$state/h1/workload.sock" --peer h2 --count "$count" \
-    --timeout 150 "$@" >"$WORK/$name.send" 2>&1
-  local src=$?
-  wait $rpid
-  local rrc=$?
-  cat "$WORK/$name.send" "$WORK/$name.recv"
-  [[ $src -eq 0 && $rrc -eq 0 ]] && grep -q '"ok":true' "$WORK/$name.send" &&
-    tail -1 "$WORK/$name.recv" | jq -e --argjson n "$count" '.ok and .received == $n and .mismatched == 0
-      and .checksum_verified == $n and .activation > 0'
-}
 
 check "1000 transfers of 1 B to 16 MiB, both classes: every byte verified at the receiver" run_load base 1000
 

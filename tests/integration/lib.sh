@@ -85,3 +85,26 @@ require_root() {
     exit 77
   fi
 }
+
+# run_load NAME COUNT [SEND_ARGS...]: fabric-load across rack-sim rack $rack
+# (driven by $SIM, state in $state): receiver on h2, sender on h1, COUNT
+# transfers of 1 B to 16 MiB in both classes, every byte and its CRC32C
+# checked on arrival. Passes when both sides report ok and every transfer
+# arrived intact.
+run_load() {
+  local name=$1 count=$2
+  shift 2
+  "$SIM" exec --name "$rack" h2 "$BUILD/tools/fabric-load" receive --socket "$state/h2/workload.sock" \
+    --expect "$count" --timeout 150 >"$WORK/$name.recv" 2>&1 &
+  local rpid=$!
+  wait_for 5 grep -q '"ready":true' "$WORK/$name.recv" || return 1
+  "$SIM" exec --name "$rack" h1 "$BUILD/tools/fabric-load" send --socket "$state/h1/workload.sock" --peer h2 \
+    --count "$count" --timeout 150 "$@" >"$WORK/$name.send" 2>&1
+  local src=$?
+  wait $rpid
+  local rrc=$?
+  cat "$WORK/$name.send" "$WORK/$name.recv"
+  [[ $src -eq 0 && $rrc -eq 0 ]] && grep -q '"ok":true' "$WORK/$name.send" &&
+    tail -1 "$WORK/$name.recv" | jq -e --argjson n "$count" '.ok and .received == $n and .mismatched == 0
+      and .checksum_verified == $n and .activation > 0'
+}
