@@ -1,6 +1,5 @@
 #include "daemon/verbs_plane.h"
 
-#include <net/if.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -55,8 +54,6 @@ VerbsPlane::VerbsPlane(verbs::VerbsOps& ops, Settings settings)
       session_(settings.peer_nodes.size(), false) {
   for (Rail& rail : rails_) {
     std::string why;
-    if (!rail.device.netdev.empty() && rail.device.netdev_ifindex == 0)
-      rail.device.netdev_ifindex = ::if_nametoindex(rail.device.netdev.c_str());
     if (transport_.add_rail(rail.device, why) < 0) throw std::runtime_error(fmt::format("verbs: {}", why));
     const verbs::LocalEndpoint& ep = transport_.endpoint(info_.size());
     info_.push_back(VerbsRailInfo{.device = rail.device.device,

@@ -9,6 +9,8 @@
 
 #include <boost/asio/io_context.hpp>
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <numeric>
@@ -66,7 +68,8 @@ class Rack {
     s.peer_nodes = {peer};
     for (size_t r = 0; r < rails_; ++r)
       s.rails.push_back({.device = {.name = "r" + std::to_string(r), .device = "fake" + std::to_string(r),
-                                    .netdev_ifindex = static_cast<uint32_t>(10 + r)}});
+                                    .netdev_ifindex = static_cast<uint32_t>(10 + r)},
+                         .link = self == kNodeA ? &a_links[r] : nullptr});
     Host* raw = h.get();
     h->fabric = std::make_unique<VerbsFabric>(
         io, fake, std::move(s), h->regions, std::vector<std::string>{peer_name},
@@ -144,6 +147,7 @@ class Rack {
     return std::equal(src.begin(), src.end(), dst.begin());
   }
 
+  std::array<std::atomic<nic::LinkState>, 4> a_links{};  // host a's rail netdevs, as the LinkMonitor keeps them
   boost::asio::io_context io;
   FakeVerbs fake;
   std::unique_ptr<Host> a, b;
@@ -153,6 +157,29 @@ class Rack {
  private:
   size_t rails_;
 };
+
+// Turns of both hosts with the peer channel carried and the fake's WRITEs run,
+// `ms` apart: enough of them for the plane's 250 ms path tending to act.
+void run_for(Rack& rack, int turns, uint64_t ms) {
+  for (int i = 0; i < turns; ++i) {
+    rack.now += ms * 1'000'000;
+    rack.a->fabric->step(rack.now);
+    rack.b->fabric->step(rack.now);
+    rack.carry(*rack.a, *rack.b);
+    rack.carry(*rack.b, *rack.a);
+    rack.fake.step(4);
+  }
+}
+
+// What railctl rails shows for `host`'s `rail`, after the plane's next snapshot.
+v1::RailStatus rail_status(Rack& rack, Host& host, size_t rail) {
+  rack.now += 200'000'000;
+  host.fabric->step(rack.now);
+  v1::RailStatus s;
+  host.fabric->fill_rail(rail, s);
+  return s;
+}
+uint32_t connected(Rack& rack, Host& host, size_t rail) { return rail_status(rack, host, rail).verbs().qps_connected(); }
 
 TEST(VerbsFabric, TransfersLandWithTheirAnnouncementAndCompleteAtTheSender) {
   Rack rack(2);
@@ -177,9 +204,7 @@ TEST(VerbsFabric, TransfersLandWithTheirAnnouncementAndCompleteAtTheSender) {
   rack.b->fabric->fill_peer(0, landings);
   EXPECT_EQ(landings.delivered(), 3u);
   EXPECT_EQ(landings.duplicates(), 0u);
-  v1::RailStatus rail;
-  rack.a->fabric->step(rack.now + 200'000'000);  // publishes a snapshot
-  rack.a->fabric->fill_rail(0, rail);
+  const v1::RailStatus rail = rail_status(rack, *rack.a, 0);
   EXPECT_EQ(rail.verbs().device(), "fake0");
   EXPECT_EQ(rail.verbs().qps_connected(), 1u);
   EXPECT_EQ(rail.verbs().regions(), 1u);
@@ -252,6 +277,47 @@ TEST(VerbsFabric, ARestartedPeerGetsUnfinishedTransfersAgainWhole) {
   ASSERT_EQ(rack.a->count(FabricEvent::Kind::sent), 1u);
   ASSERT_EQ(rack.b->count(FabricEvent::Kind::received), 1u);
   EXPECT_TRUE(rack.landed_intact(0, 32 * kSlice));
+}
+
+TEST(VerbsFabric, AFailedQueuePairMovesItsSlicesAndIsReopened) {
+  Rack rack(2);
+  rack.sessions_up();
+  rack.pump();
+  ASSERT_EQ(connected(rack, *rack.a, 0), 1u);
+  rack.fake.device("fake0")->broken = true;  // retry exceeded from now on
+  rack.post(1, 0, 16 * kSlice);
+  rack.pump();
+  ASSERT_EQ(rack.a->count(FabricEvent::Kind::sent), 1u);  // finished on r1
+  EXPECT_TRUE(rack.landed_intact(0, 16 * kSlice));
+  const v1::RailStatus r0 = rail_status(rack, *rack.a, 0);
+  EXPECT_GE(r0.verbs().path_failures(), 1u);
+  EXPECT_GT(r0.verbs().reposted_slices(), 0u);
+  rack.fake.device("fake0")->broken = false;
+  run_for(rack, 20, 50);  // a second of tending
+  EXPECT_EQ(connected(rack, *rack.a, 0), 1u);
+  EXPECT_EQ(connected(rack, *rack.b, 0), 1u);
+}
+
+TEST(VerbsFabric, ALinkDownMovesTheRailsSlicesAndItsPathsReopenWhenTheLinkReturns) {
+  Rack rack(2);
+  rack.sessions_up();
+  rack.pump();
+  rack.fake.device("fake0")->paused = true;
+  rack.fake.device("fake1")->paused = true;
+  rack.post(1, 0, 16 * kSlice);
+  run_for(rack, 3, 1);
+  rack.a_links[1].store(nic::LinkState::down);  // r1's netdev loses its link with slices in flight
+  rack.fake.device("fake0")->paused = false;
+  rack.pump();
+  ASSERT_EQ(rack.a->count(FabricEvent::Kind::sent), 1u);
+  EXPECT_TRUE(rack.landed_intact(0, 16 * kSlice));
+  EXPECT_EQ(connected(rack, *rack.a, 1), 0u);
+  run_for(rack, 10, 50);
+  EXPECT_EQ(connected(rack, *rack.a, 1), 0u);  // not reopened while the link is down
+  rack.fake.device("fake1")->paused = false;
+  rack.a_links[1].store(nic::LinkState::up);
+  run_for(rack, 20, 50);
+  EXPECT_EQ(connected(rack, *rack.a, 1), 1u);
 }
 
 TEST(VerbsFabric, ALostPeerFailsItsTransfers) {
