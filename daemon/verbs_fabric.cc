@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <chrono>
 
@@ -43,8 +44,7 @@ FabricEvent::Outcome failure_outcome(const VerbsPlaneEvent& e) {
 }
 
 fabric::LandingDescriptor descriptor_of(const v1::VerbsTransfer& t) {
-  return fabric::LandingDescriptor{.id = t.id(),
-                                   .transfer_id = t.transfer_id(),
+  return fabric::LandingDescriptor{.transfer_id = t.transfer_id(),
                                    .region = t.region(),
                                    .offset = t.offset(),
                                    .length = t.length(),
@@ -69,6 +69,7 @@ VerbsFabric::VerbsFabric(asio::io_context& io, verbs::VerbsOps& ops, VerbsPlane:
 
 VerbsFabric::~VerbsFabric() {
   stop();
+  plane_.reset();  // deregisters every region before the pins that keep them mapped go
   for (auto& [id, pins] : region_pins_)
     for (auto& pin : pins) RegionTable::unpin(pin);
   for (auto& p : peers_)
@@ -88,7 +89,7 @@ void VerbsFabric::stop() {
     event_fd_.cancel(ignored);
     event_fd_.release();
   }
-  plane_->stop();
+  if (plane_) plane_->stop();
 }
 
 void VerbsFabric::watch_events() {
@@ -117,7 +118,6 @@ size_t VerbsFabric::outstanding(uint16_t peer) const { return peers_[peer].trans
 void VerbsFabric::post(Transfer t) {
   PeerState& p = peers_[t.peer];
   v1::VerbsTransfer a;
-  a.set_id(static_cast<uint32_t>(t.transfer_id));
   a.set_transfer_id(t.transfer_id);
   a.set_region(t.dest_region);
   a.set_offset(t.dest_offset);
@@ -169,7 +169,7 @@ void VerbsFabric::flush_peer(uint16_t peer) {
       const Outgoing& t = p.transfers.at(id);
       submit(VerbsCommand{.kind = VerbsCommand::Kind::post,
                           .peer = peer,
-                          .transfer = verbs::TransferRequest{.id = t.announcement.id(),
+                          .transfer = verbs::TransferRequest{.id = static_cast<uint32_t>(id),  // the IMM
                                                              .peer = peer,
                                                              .local_region = t.local_region,
                                                              .local_offset = t.local_offset,
@@ -187,23 +187,19 @@ void VerbsFabric::flush_peer(uint16_t peer) {
 }
 
 void VerbsFabric::submit(VerbsCommand command) {
-  if (unsubmitted_.empty() && plane_->submit(std::move(command))) return;
-  // The ring is full: keep the order, try again shortly.
-  if (!unsubmitted_.empty() || !plane_->submit(command)) unsubmitted_.push_back(std::move(command));
-  if (unsubmitted_.size() == 1) {
-    retry_timer_.expires_after(kSubmitRetry);
-    retry_timer_.async_wait([this](boost::system::error_code ec) {
-      if (!ec) retry_submits();
-    });
-  }
+  // Commands keep their order: once one waits for room in the ring, the
+  // rest queue behind it. (A post carries no bytes: copying it is cheap.)
+  if (unsubmitted_.empty() && plane_->submit(command)) return;
+  unsubmitted_.push_back(std::move(command));
+  if (unsubmitted_.size() == 1) retry_submits_soon();
 }
 
-void VerbsFabric::retry_submits() {
-  while (!unsubmitted_.empty() && plane_->submit(unsubmitted_.front())) unsubmitted_.pop_front();
-  if (unsubmitted_.empty()) return;
+void VerbsFabric::retry_submits_soon() {
   retry_timer_.expires_after(kSubmitRetry);
   retry_timer_.async_wait([this](boost::system::error_code ec) {
-    if (!ec) retry_submits();
+    if (ec) return;
+    while (!unsubmitted_.empty() && plane_->submit(unsubmitted_.front())) unsubmitted_.pop_front();
+    if (!unsubmitted_.empty()) retry_submits_soon();
   });
 }
 
@@ -245,10 +241,11 @@ void VerbsFabric::on_session(uint16_t peer, bool up) {
     return;
   }
   // The plane starts every unfinished transfer over; announce them again, in
-  // order, ahead of anything queued.
+  // order, ahead of those queued (posted later: their ids are larger).
   std::vector<uint64_t> again;
   for (const auto& [id, t] : p.transfers) {
-    if (std::find(p.queued.begin(), p.queued.end(), id) == p.queued.end()) again.push_back(id);
+    if (!p.queued.empty() && id >= p.queued.front()) break;
+    again.push_back(id);
   }
   if (!again.empty()) {
     v1::PeerMessage m;
@@ -416,6 +413,7 @@ void VerbsFabric::fill_rail(size_t rail, v1::RailStatus& out) const {
   v->set_cq_capacity(s.counters.cq_capacity);
   v->set_qps_connected(s.counters.qps_connected);
   v->set_regions(s.regions);
+  v->set_connection_refusals(s.connection_refusals);
   for (size_t p = 0; p < s.paths.size() && p < peer_names_.size(); ++p) {
     auto* path = v->add_paths();
     path->set_peer(peer_names_[p]);

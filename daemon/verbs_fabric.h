@@ -106,7 +106,7 @@ class VerbsFabric {
   void schedule_flush();
   void flush_peer(uint16_t peer);
   void submit(VerbsCommand command);
-  void retry_submits();
+  void retry_submits_soon();
   void finish(uint16_t peer, uint64_t transfer_id, FabricEvent::Outcome outcome);
   void land(uint16_t peer, const fabric::LandingDescriptor& d);
   void on_plane_event(VerbsPlaneEvent& e);

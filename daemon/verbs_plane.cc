@@ -112,11 +112,11 @@ VerbsSnapshot VerbsPlane::snapshot() const {
   return snapshot_;
 }
 
-void VerbsPlane::emit(VerbsPlaneEvent event) {
+void VerbsPlane::emit(const VerbsPlaneEvent& event) {
   // As the fabric's data plane: wait for a control thread that fell this far
   // behind rather than lose a completion.
   wake_control_ = true;
-  while (!events_.push(std::move(event))) {
+  while (!events_.push(event)) {
     wake(event_fd_);
     if (!running_.load(std::memory_order_relaxed)) return;
     ::usleep(100);
@@ -199,7 +199,7 @@ void VerbsPlane::handle(VerbsCommand& c) {
       if (o.error != verbs::ConnError::ok) {
         // Late copies and crossed opens are part of the protocol; anything
         // else is worth a line (the session authenticated the sender).
-        ++connection_refusals_;
+        ++counts_.rails[c.rail].connection_refusals;
         const bool expected = o.error == verbs::ConnError::stale_epoch || o.error == verbs::ConnError::unexpected;
         if (!expected || o.verbs_errno != 0)
           log::warning("verbs: rail {}: a connection message from peer {} was refused ({}{}); the path reconnects",
@@ -305,7 +305,7 @@ void VerbsPlane::translate() {
       case verbs::VerbsEvent::Kind::region_released: out.kind = VerbsPlaneEvent::Kind::region_released; break;
       case verbs::VerbsEvent::Kind::path_down: out.kind = VerbsPlaneEvent::Kind::path_down; break;
     }
-    emit(std::move(out));
+    emit(out);
   }
   transport_events_.clear();
 }
@@ -322,8 +322,6 @@ void VerbsPlane::publish(uint64_t now) {
       s.sendable[peer] = transport_.path_sendable(peer, r);
     }
   }
-  counts_.outstanding = transport_.outstanding_transfers();
-  counts_.connection_refusals = connection_refusals_;
   std::lock_guard lock(snapshot_mu_);
   snapshot_ = counts_;
 }

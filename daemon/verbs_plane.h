@@ -89,12 +89,11 @@ struct VerbsRailSnapshot {
   std::vector<verbs::ConnState> paths;  // per peer
   std::vector<bool> sendable;           // per peer
   uint32_t regions = 0;
+  uint64_t connection_refusals = 0;     // peers' connection messages refused (late copies, mostly)
 };
 
 struct VerbsSnapshot {
   std::vector<VerbsRailSnapshot> rails;
-  uint64_t outstanding = 0;          // transfers posted and not finished
-  uint64_t connection_refusals = 0;  // peers' connection messages refused (late copies, mostly)
   uint64_t loops = 0;
 };
 
@@ -145,7 +144,7 @@ class VerbsPlane {
   void follow_links();
   void tend_paths();
   void translate();
-  void emit(VerbsPlaneEvent event);
+  void emit(const VerbsPlaneEvent& event);
   void publish(uint64_t now);
 
   verbs::VerbsTransport transport_;
@@ -166,7 +165,6 @@ class VerbsPlane {
   std::vector<std::byte> message_;
   std::vector<int> link_up_;  // per rail: -1 not seen yet, 0 down, 1 up
   uint64_t next_tend_ = 0;
-  uint64_t connection_refusals_ = 0;
   uint64_t next_publish_ = 0;
   bool wake_control_ = false;
   VerbsSnapshot counts_;

@@ -15,36 +15,37 @@ void LandingMatch::reset() {
 }
 
 Announce LandingMatch::announce(const LandingDescriptor& d, LandingDescriptor& ready) {
-  if (any_announced_ && !newer(d.id, newest_)) {
+  if (any_announced_ && d.transfer_id <= newest_) {
     ++counters_.refused;
     return Announce::out_of_order;
   }
   any_announced_ = true;
-  newest_ = d.id;
-  if (early_.erase(d.id) != 0) {
+  newest_ = d.transfer_id;
+  if (early_.erase(d.imm()) != 0) {
     ++counters_.delivered;
     ready = d;
     return Announce::deliver;
   }
   // An early landing older than every announcement to come will never be
   // matched: its id was never a transfer of this session.
-  if (!early_.empty()) counters_.orphaned += std::erase_if(early_, [this](uint32_t id) { return !newer(id, newest_); });
-  if (announced_.size() >= capacity_) {
-    ++counters_.refused;
+  const uint32_t newest = d.imm();
+  if (!early_.empty()) counters_.orphaned += std::erase_if(early_, [newest](uint32_t imm) { return !newer(imm, newest); });
+  if (announced_.size() >= capacity_ || announced_.contains(d.imm())) {
+    ++counters_.refused;  // full, or 2^32 transfers ahead of one still waiting
     return Announce::full;
   }
-  announced_.emplace(d.id, d);
+  announced_.emplace(d.imm(), d);
   return Announce::waiting;
 }
 
-Landing LandingMatch::land(uint32_t id, LandingDescriptor& ready) {
-  if (auto it = announced_.find(id); it != announced_.end()) {
+Landing LandingMatch::land(uint32_t imm, LandingDescriptor& ready) {
+  if (auto it = announced_.find(imm); it != announced_.end()) {
     ready = it->second;
     announced_.erase(it);
     ++counters_.delivered;
     return Landing::deliver;
   }
-  if ((any_announced_ && !newer(id, newest_)) || early_.contains(id)) {
+  if ((any_announced_ && !newer(imm, static_cast<uint32_t>(newest_))) || early_.contains(imm)) {
     ++counters_.duplicates;
     return Landing::duplicate;
   }
@@ -52,7 +53,7 @@ Landing LandingMatch::land(uint32_t id, LandingDescriptor& ready) {
     ++counters_.dropped_full;
     return Landing::full;
   }
-  early_.insert(id);
+  early_.insert(imm);
   ++counters_.early;
   return Landing::early;
 }

@@ -8,11 +8,13 @@
 // one delivers the transfer, once.
 //
 // Announcements of one session arrive in the sender's posting order (the peer
-// channel is ordered) with increasing ids (serial-number arithmetic mod 2^32).
-// So a landing whose id is not announced and not newer than the newest
-// announcement is a transfer already delivered: a duplicate IMM, which a
-// sender resends when a retry-exceeded leaves it unsure whether the first
-// executed (docs/VERBS.md). It is counted and dropped.
+// channel is ordered) with strictly increasing 64-bit transfer ids; one that
+// is not is refused, so no transfer is announced, and delivered, twice in a
+// session. The NIC reports a landing by the id's low 32 bits (the IMM): a
+// landing that is not announced and not newer than the newest announcement
+// (serial-number arithmetic mod 2^32) is a transfer already delivered, a
+// duplicate IMM, which a sender resends when a retry-exceeded leaves it unsure
+// whether the first executed (docs/VERBS.md). It is counted and dropped.
 //
 // Pure logic, one instance per peer, owned by the control thread; a new
 // session starts it over (reset).
@@ -27,21 +29,22 @@
 namespace railyard::fabric {
 
 struct LandingDescriptor {
-  uint32_t id = 0;           ///< the IMM: the sender's transfer id mod 2^32
-  uint64_t transfer_id = 0;  ///< the sender's whole id, for the workload
+  uint64_t transfer_id = 0;  ///< the sender's id; mod 2^32 it is the IMM its last slice lands with
   uint32_t region = 0;
   uint64_t offset = 0;
   uint64_t length = 0;
   TrafficClass cls = TrafficClass::kv;
   bool checksum = false;     ///< crc32c is the sender's CRC32C of the bytes
   uint32_t crc32c = 0;
+
+  uint32_t imm() const { return static_cast<uint32_t>(transfer_id); }
 };
 
 enum class Announce : uint8_t {
   waiting,       ///< kept until its landing
   deliver,       ///< its landing had come first: deliver now
-  out_of_order,  ///< not newer than an earlier announcement: refused
-  full,          ///< too many announced transfers waiting: refused
+  out_of_order,  ///< its transfer id is not above every earlier one: refused
+  full,          ///< too many waiting, or one waiting has the same IMM: refused
 };
 
 enum class Landing : uint8_t {
@@ -71,8 +74,8 @@ class LandingMatch {
 
   /// On deliver, `ready` is `d`.
   Announce announce(const LandingDescriptor& d, LandingDescriptor& ready);
-  /// On deliver, `ready` is the announcement.
-  Landing land(uint32_t id, LandingDescriptor& ready);
+  /// A last slice landed with immediate `imm`. On deliver, `ready` is its announcement.
+  Landing land(uint32_t imm, LandingDescriptor& ready);
 
   size_t waiting() const { return announced_.size(); }
   size_t early() const { return early_.size(); }
@@ -82,10 +85,10 @@ class LandingMatch {
   static bool newer(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) > 0; }
 
   size_t capacity_;
-  std::unordered_map<uint32_t, LandingDescriptor> announced_;
-  std::unordered_set<uint32_t> early_;
+  std::unordered_map<uint32_t, LandingDescriptor> announced_;  // by IMM
+  std::unordered_set<uint32_t> early_;                         // IMMs
   bool any_announced_ = false;
-  uint32_t newest_ = 0;
+  uint64_t newest_ = 0;  // transfer id of the newest announcement
   LandingCounters counters_;
 };
 

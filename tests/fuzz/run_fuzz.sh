@@ -14,5 +14,7 @@ fi
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 cp "${seeds[@]}" "$scratch"/
+# libFuzzer exits 77 on a crash by default, which meson would report as SKIP.
 exec "$bin" -max_total_time="$seconds" -timeout=5 -rss_limit_mb=2048 -print_final_stats=1 \
+  -error_exitcode=1 -timeout_exitcode=1 \
   -artifact_prefix="$PWD/" "$scratch"

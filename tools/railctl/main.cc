@@ -215,10 +215,11 @@ int cmd_rails(const Options& o) {
       std::cout << fmt::format(
           "  {}: RDMA {} port {} GID [{}] {} ({}, MTU {}): {} QPs connected, {} regions registered; "
           "tx {} in {} slices ({} last), rx {} last slices ({}); reposted {}, WC errors {}, post errors {}, "
-          "queue full {}, QP failures {}; CQ {}/{}\n    paths: {}\n",
+          "queue full {}, QP failures {}, connection messages refused {}; CQ {}/{}\n    paths: {}\n",
           x.name(), v.device(), v.port(), v.gid_index(), v.gid(), v.link_layer(), v.mtu(), v.qps_connected(),
           v.regions(), bytes(v.tx_bytes()), v.tx_slices(), v.tx_imm(), v.rx_imm(), bytes(v.rx_imm_bytes()),
-          v.reposted_slices(), v.wc_errors(), v.post_errors(), v.post_busy(), v.path_failures(), v.cq_depth(),
+          v.reposted_slices(), v.wc_errors(), v.post_errors(), v.post_busy(), v.path_failures(),
+          v.connection_refusals(), v.cq_depth(),
           v.cq_capacity(), paths.empty() ? "none (no peers)" : paths);
     }
     std::cout << fmt::format("  {}: {}\n", x.name(), ebpf_summary(x.ebpf()));

@@ -12,8 +12,8 @@
 namespace railyard::fabric {
 namespace {
 
-LandingDescriptor desc(uint32_t id) {
-  return LandingDescriptor{.id = id, .transfer_id = 1000 + id, .region = 3, .offset = id * 64ull, .length = 64};
+LandingDescriptor desc(uint64_t transfer_id) {
+  return LandingDescriptor{.transfer_id = transfer_id, .region = 3, .offset = transfer_id * 64, .length = 64};
 }
 
 TEST(LandingMatch, AnnouncementFirstThenLanding) {
@@ -21,7 +21,7 @@ TEST(LandingMatch, AnnouncementFirstThenLanding) {
   LandingDescriptor out;
   EXPECT_EQ(m.announce(desc(1), out), Announce::waiting);
   EXPECT_EQ(m.land(1, out), Landing::deliver);
-  EXPECT_EQ(out.transfer_id, 1001u);
+  EXPECT_EQ(out.transfer_id, 1u);
   EXPECT_EQ(out.offset, 64u);
   EXPECT_EQ(m.waiting(), 0u);
 }
@@ -31,7 +31,7 @@ TEST(LandingMatch, LandingFirstThenAnnouncement) {
   LandingDescriptor out;
   EXPECT_EQ(m.land(7, out), Landing::early);
   EXPECT_EQ(m.announce(desc(7), out), Announce::deliver);
-  EXPECT_EQ(out.transfer_id, 1007u);
+  EXPECT_EQ(out.transfer_id, 7u);
   EXPECT_EQ(m.early(), 0u);
   EXPECT_EQ(m.counters().early, 1u);
 }
@@ -69,14 +69,40 @@ TEST(LandingMatch, AnnouncementsMustBeNewer) {
   EXPECT_EQ(m.waiting(), 1u);
 }
 
-TEST(LandingMatch, IdsWrapAround) {
+TEST(LandingMatch, ImmsWrapAroundWhileTransferIdsGrow) {
   LandingMatch m;
   LandingDescriptor out;
   ASSERT_EQ(m.announce(desc(0xffffffffu), out), Announce::waiting);
-  ASSERT_EQ(m.announce(desc(1), out), Announce::waiting);  // 0 is skipped by senders, but 1 is newer
+  ASSERT_EQ(m.announce(desc(0x100000001u), out), Announce::waiting);  // IMM 1
   EXPECT_EQ(m.land(1, out), Landing::deliver);
+  EXPECT_EQ(out.transfer_id, 0x100000001u);
   EXPECT_EQ(m.land(0xffffffffu, out), Landing::deliver);
   EXPECT_EQ(m.land(0xfffffffeu, out), Landing::duplicate);
+}
+
+TEST(LandingMatch, AnAnnouncementWhoseImmIsStillWaitingIsRefused) {
+  LandingMatch m;
+  LandingDescriptor out;
+  ASSERT_EQ(m.announce(desc(5), out), Announce::waiting);
+  EXPECT_EQ(m.announce(desc(5 + (1ull << 32)), out), Announce::full);  // same IMM: which one landed?
+  EXPECT_EQ(m.land(5, out), Landing::deliver);
+  EXPECT_EQ(out.transfer_id, 5u);
+}
+
+// Transfer ids only grow in a session, however far a peer jumps: no
+// transfer is announced, and so delivered, twice.
+TEST(LandingMatch, JumpsAroundTheImmCircleNeverDeliverATransferTwice) {
+  LandingMatch m;
+  LandingDescriptor out;
+  ASSERT_EQ(m.announce(desc(10), out), Announce::waiting);
+  ASSERT_EQ(m.land(10, out), Landing::deliver);
+  for (uint64_t t = 10 + 0x7fffffffu; t <= 10 + 4 * 0x7fffffffull; t += 0x7fffffffu) {
+    LandingDescriptor d = desc(t);
+    EXPECT_NE(m.announce(d, out), Announce::deliver);
+  }
+  EXPECT_EQ(m.announce(desc(10), out), Announce::out_of_order);
+  EXPECT_NE(m.land(10, out), Landing::deliver);
+  EXPECT_EQ(m.counters().delivered, 1u);
 }
 
 TEST(LandingMatch, EarlyLandingNeverAnnouncedIsOrphanedOnceNewerIdsAre) {
@@ -134,9 +160,9 @@ TEST(LandingMatch, RandomInterleavingsDeliverEachOnce) {
       const bool do_announce =
           next_land == landings.size() || (next_announce <= kN && std::bernoulli_distribution(0.5)(rng));
       if (do_announce) {
-        if (m.announce(desc(next_announce++), out) == Announce::deliver) ++delivered[out.id];
+        if (m.announce(desc(next_announce++), out) == Announce::deliver) ++delivered[out.imm()];
       } else if (m.land(landings[next_land++], out) == Landing::deliver) {
-        ++delivered[out.id];
+        ++delivered[out.imm()];
       }
     }
     for (uint32_t i = 1; i <= kN; ++i) ASSERT_EQ(delivered[i], 1) << "seed " << seed << " id " << i;
