@@ -105,7 +105,8 @@ class Rack {
       a->fabric->step(now);
       b->fabric->step(now);
       io.poll();
-      const bool moved = carry(*a, *b) | carry(*b, *a);
+      const bool a_to_b = carry(*a, *b);  // both directions, every turn
+      const bool moved = carry(*b, *a) || a_to_b;
       if (fake.step(4) == 0 && fake.pending_writes() == 0 && !moved && i > 10) {
         a->fabric->step(now);
         b->fabric->step(now);
