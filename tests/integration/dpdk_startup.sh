@@ -60,25 +60,6 @@ config() {
   } >"$WORK/$name.toml"
 }
 
-# refused NAME PATTERN...: railyardd on NAME's config, in the namespace, must
-# exit 1 within 5 s (bounded at 30 s), leave no control socket, and log a
-# "failed to start" line matching every extended regex PATTERN.
-refused() {
-  local name=$1 rc=0 start elapsed line p
-  shift
-  start=$(date +%s%N)
-  timeout 30 ip netns exec "$ns" "$RAILYARDD" --config "$WORK/$name.toml" >"$WORK/$name.log" 2>&1 || rc=$?
-  elapsed=$((($(date +%s%N) - start) / 1000000))
-  line=$(grep -E 'failed to start|configuration refused' -A3 "$WORK/$name.log")
-  echo "exit $rc after $elapsed ms; message:"
-  echo "$line"
-  ((rc == 1)) || { echo "expected exit 1"; tail -20 "$WORK/$name.log"; return 1; }
-  ((elapsed < 5000)) || { echo "took $elapsed ms, expected under 5 s"; return 1; }
-  [[ ! -e $WORK/$name/control.sock ]] || { echo "control socket left behind"; return 1; }
-  for p in "$@"; do
-    grep -Eq -- "$p" <<<"$line" || { echo "message does not match: $p"; return 1; }
-  done
-}
 
 # (a) a port string that parses but names no DPDK driver: the config is valid
 # syntax (drivers are known only once the EAL runs), the start is refused.
@@ -86,13 +67,13 @@ config bogus net_bogus0,iface=dp0
 check "railyardd --check-config accepts net_bogus0,iface=dp0 (syntax only: drivers are known at start)" \
   "$RAILYARDD" --check-config --config "$WORK/bogus.toml"
 check "unknown vdev driver: exit 1, names rail r0 and the device, DPDK's reason and the fix" \
-  refused bogus 'rail r0 \(device net_bogus0,iface=dp0\)' 'DPDK has no driver called net_bogus' \
+  start_refused bogus 'rail r0 \(device net_bogus0,iface=dp0\)' 'DPDK has no driver called net_bogus' \
   "fix the rail's device" 'DPDK said: .*failed to parse device "net_bogus0"'
 
 # (a) a malformed PCI address: refused by the config itself, with file:line:column and the key.
 config badpci 0000:3b:0g.0
 config_refused() {
-  refused badpci "badpci.toml:[0-9]+:[0-9]+: rail\[0\]\.device" "0000:3b:0g.0" "neither a PCI address \(0000:3b:00.0\) nor a vdev string"
+  start_refused badpci "badpci.toml:[0-9]+:[0-9]+: rail\[0\]\.device" "0000:3b:0g.0" "neither a PCI address \(0000:3b:00.0\) nor a vdev string"
 }
 check "malformed PCI address: exit 1 with file:line:column, key rail[0].device and what is allowed" config_refused
 check_config_badpci() {
@@ -115,12 +96,12 @@ check "railctl config check refuses it too (exit 1, key rail[0].device)" railctl
 # close r0's port and exit promptly.
 config noiface net_af_packet0,iface=dp0 net_af_packet1,iface=nosuch0
 check "vdev on a missing interface (second rail): exit 1, names r1, the interface and the fix" \
-  refused noiface 'rail r1 \(device net_af_packet1,iface=nosuch0\)' 'interface nosuch0 does not exist in this network namespace' \
+  start_refused noiface 'rail r1 \(device net_af_packet1,iface=nosuch0\)' 'interface nosuch0 does not exist in this network namespace' \
   'create it, or fix iface='
 # (b) a well-formed PCI address with no such device on this host.
 config nopci --dpdk 'no_pci = false' 0000:7f:1f.7
 check "PCI device not present: exit 1, names r0, the address and how to list devices" \
-  refused nopci 'rail r0 \(device 0000:7f:1f.7\)' 'there is no PCI device 0000:7f:1f.7 on this host' 'lspci -D'
+  start_refused nopci 'rail r0 \(device 0000:7f:1f.7\)' 'there is no PCI device 0000:7f:1f.7 on this host' 'lspci -D'
 
 # (c) the EAL cannot start: the file prefix is held by a running daemon.
 config holder net_af_packet0,iface=dp0
@@ -133,7 +114,7 @@ on_exit "kill -9 $holder_pid"
 config second net_af_packet0,iface=dp1
 sed -i "s/file_prefix = .*/file_prefix = \"$prefix_base-holder\"/" "$WORK/second.toml"
 check "a second daemon on the same file prefix: exit 1, names r0, the prefix, the holder's pid and the fix" \
-  refused second 'rail r0 \(device net_af_packet0,iface=dp1\) needs DPDK, which could not start' \
+  start_refused second 'rail r0 \(device net_af_packet0,iface=dp1\) needs DPDK, which could not start' \
   "file prefix '$prefix_base-holder' is in use by another DPDK process \(pid [0-9]+, railyardd\)" \
   'give each daemon on a host its own file_prefix' 'Cannot create lock'
 holder_names_pid() { grep -q "pid $holder_pid," "$WORK/second.log"; }
@@ -153,14 +134,14 @@ check "a daemon with an af_xdp rail on dp1 starts" \
 on_exit "kill -9 $(cat "$WORK/xdpholder.pid" 2>/dev/null || echo 0)"
 config xdpsecond net_af_xdp0,iface=dp1
 check "a second daemon's af_xdp rail on the same interface: exit 1, names r0 and dp1, DPDK's reason and how to find the owner" \
-  refused xdpsecond 'rail r0 \(device net_af_xdp0,iface=dp1\)' 'RX queue setup' 'DPDK said: .*xsk' \
+  start_refused xdpsecond 'rail r0 \(device net_af_xdp0,iface=dp1\)' 'RX queue setup' 'DPDK said: .*xsk' \
   'ip -d link show dev dp1. shows an attached program: stop its owner'
 kill -TERM "$(cat "$WORK/xdpholder.pid")" 2>/dev/null
 
 # (c) the EAL cannot start: an lcore the host does not have.
 config lcores --dpdk "cores = \"$(nproc)-$(($(nproc) + 1))\"" net_af_packet0,iface=dp0
 check "an lcore list beyond this host's CPUs: exit 1, names r0, the EAL's reason and the [dpdk] key" \
-  refused lcores 'rail r0 \(device net_af_packet0,iface=dp0\) needs DPDK, which could not start' \
+  start_refused lcores 'rail r0 \(device net_af_packet0,iface=dp0\) needs DPDK, which could not start' \
   'The EAL said: .*lcore [0-9]+ unavailable' 'To fix: .*\[dpdk\] \(cores: CPUs this host has'
 
 [[ -n ${KEEP_LOGS:-} ]] && cp "$WORK"/*.log "$KEEP_LOGS"/

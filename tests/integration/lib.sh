@@ -108,3 +108,25 @@ run_load() {
     tail -1 "$WORK/$name.recv" | jq -e --argjson n "$count" '.ok and .received == $n and .mismatched == 0
       and .checksum_verified == $n and .activation > 0'
 }
+
+# start_refused NAME PATTERN...: railyardd on $WORK/NAME.toml, in network namespace
+# $ns, must exit 1 within 5 s (bounded at 30 s), leave no control socket
+# ($WORK/NAME/control.sock), and log a "failed to start" or "configuration
+# refused" line that, with the three lines after it, matches every extended
+# regex PATTERN. The log is $WORK/NAME.log.
+start_refused() {
+  local name=$1 rc=0 start elapsed line p
+  shift
+  start=$(date +%s%N)
+  timeout 30 ip netns exec "$ns" "$RAILYARDD" --config "$WORK/$name.toml" >"$WORK/$name.log" 2>&1 || rc=$?
+  elapsed=$((($(date +%s%N) - start) / 1000000))
+  line=$(grep -E 'failed to start|configuration refused' -A3 "$WORK/$name.log")
+  echo "exit $rc after $elapsed ms; message:"
+  echo "$line"
+  ((rc == 1)) || { echo "expected exit 1"; tail -20 "$WORK/$name.log"; return 1; }
+  ((elapsed < 5000)) || { echo "took $elapsed ms, expected under 5 s"; return 1; }
+  [[ ! -e $WORK/$name/control.sock ]] || { echo "control socket left behind"; return 1; }
+  for p in "$@"; do
+    grep -Eq -- "$p" <<<"$line" || { echo "message does not match: $p"; return 1; }
+  done
+}

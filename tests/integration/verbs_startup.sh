@@ -64,24 +64,6 @@ addresses = { r0 = "10.207.0.2", r1 = "10.207.1.2" }
 EOF
 }
 
-# refused NAME PATTERN...: railyardd on NAME's config must exit 1 within 5 s,
-# leave no control socket, and log a refusal matching every extended regex.
-refused() {
-  local name=$1 rc=0 start elapsed line p
-  shift
-  start=$(date +%s%N)
-  timeout 30 ip netns exec "$ns" "$RAILYARDD" --config "$WORK/$name.toml" >"$WORK/$name.log" 2>&1 || rc=$?
-  elapsed=$((($(date +%s%N) - start) / 1000000))
-  line=$(grep -E 'failed to start|configuration refused' -A3 "$WORK/$name.log")
-  echo "exit $rc after $elapsed ms; message:"
-  echo "$line"
-  ((rc == 1)) || { echo "expected exit 1"; tail -20 "$WORK/$name.log"; return 1; }
-  ((elapsed < 5000)) || { echo "took $elapsed ms, expected under 5 s"; return 1; }
-  [[ ! -e $WORK/$name/control.sock ]] || { echo "control socket left behind"; return 1; }
-  for p in "$@"; do
-    grep -Eq -- "$p" <<<"$line" || { echo "message does not match: $p"; return 1; }
-  done
-}
 
 # The device list as libibverbs sees it (ibverbs-utils' ibv_devices, when present).
 devices=$(ibv_devices 2>/dev/null | awk 'NR > 2 && NF { print $1 }' | paste -sd, -)
@@ -92,7 +74,7 @@ check "railyardd --check-config accepts two verbs rails (devices are looked up a
 if [[ -z $devices ]]; then
   echo "# no RDMA device on this host (ibv_devices lists none): the start must be refused"
   check "no RDMA device: exit 1, names rail r0 and libibverbs' own reason" \
-    refused valid 'verbs: rail r0: no RDMA device can be used' 'ibv_get_device_list (failed|returned 0 devices)'
+    start_refused valid 'verbs: rail r0: no RDMA device can be used' 'ibv_get_device_list (failed|returned 0 devices)'
   no_monitor_left() {
     local out
     out=$(ip netns exec "$ns" tc filter show dev vb0 ingress 2>&1; ip netns exec "$ns" tc filter show dev vb0 egress 2>&1)
@@ -104,13 +86,13 @@ else
   echo "# RDMA devices here: $devices; a rail naming one that is not there must be refused"
   config nodevice
   check "a device that is not there: exit 1, names rail r0, nosuch0 and the devices present" \
-    refused nodevice 'verbs: rail r0: no RDMA device named nosuch0' "present: ${devices%%,*}"
+    start_refused nodevice 'verbs: rail r0: no RDMA device named nosuch0' "present: ${devices%%,*}"
 fi
 
 # Config mistakes: refused before anything is opened.
 config mixed $'[[rail]]\nname = "r2"\ninterface = "vb1p"\naddress = "10.207.2.1"'
 check "a udp rail beside verbs rails: exit 1 with file:line:column, key rail[2].driver and why" \
-  refused mixed 'mixed.toml:[0-9]+:[0-9]+: rail\[2\]\.driver' 'every rail of a host with a verbs rail must be verbs'
+  start_refused mixed 'mixed.toml:[0-9]+:[0-9]+: rail\[2\]\.driver' 'every rail of a host with a verbs rail must be verbs'
 railctl_refuses_mixed() {
   local rc=0 out
   out=$("$RAILCTL" --json config check "$WORK/mixed.toml") || rc=$?
@@ -121,10 +103,10 @@ check "railctl config check refuses it too (exit 1, key rail[2].driver)" railctl
 config slices
 sed -i 's/^slice_bytes = .*/slice_bytes = 4096/' "$WORK/slices.toml"
 check "verbs.slice_bytes = 4096: exit 1, names the key and the range" \
-  refused slices 'verbs\.slice_bytes: 4096 is out of range; allowed: 65536 to 1048576'
+  start_refused slices 'verbs\.slice_bytes: 4096 is out of range; allowed: 65536 to 1048576'
 config udpkeys
 sed -i '0,/driver = "verbs"/s//driver = "udp"\ngid_index = 3/' "$WORK/udpkeys.toml"
 check "gid_index on a udp rail: exit 1, names rail[0].gid_index" \
-  refused udpkeys 'rail\[0\]\.gid_index: only rails with driver = "verbs" take it'
+  start_refused udpkeys 'rail\[0\]\.gid_index: only rails with driver = "verbs" take it'
 
 finish
