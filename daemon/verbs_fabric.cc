@@ -70,8 +70,8 @@ VerbsFabric::VerbsFabric(asio::io_context& io, verbs::VerbsOps& ops, VerbsPlane:
 VerbsFabric::~VerbsFabric() {
   stop();
   plane_.reset();  // deregisters every region before the pins that keep them mapped go
-  for (auto& [id, pins] : region_pins_)
-    for (auto& pin : pins) RegionTable::unpin(pin);
+  for (auto& [id, registrations] : registrations_)
+    for (auto& r : registrations) RegionTable::unpin(r.pin);
   for (auto& p : peers_)
     for (auto& [id, t] : p.transfers) RegionTable::unpin(t.source);
 }
@@ -103,7 +103,6 @@ void VerbsFabric::watch_events() {
 void VerbsFabric::step(uint64_t now) {
   flush();
   plane_->step(now);
-  drain();
 }
 
 bool VerbsFabric::progressing() {
@@ -145,20 +144,24 @@ void VerbsFabric::schedule_flush() {
 void VerbsFabric::flush() {
   flush_scheduled_ = false;
   for (uint16_t peer = 0; peer < peers_.size(); ++peer) {
-    if (peers_[peer].session && !peers_[peer].queued.empty()) flush_peer(peer);
+    const PeerState& p = peers_[peer];
+    if (p.session && !p.awaiting_restart && (!p.queued.empty() || !p.withdrawn.empty())) flush_peer(peer);
   }
 }
 
 void VerbsFabric::flush_peer(uint16_t peer) {
   PeerState& p = peers_[peer];
   size_t next = 0;
-  while (next < p.queued.size()) {
+  do {
     const size_t end = std::min(p.queued.size(), next + kAnnouncementsPerMessage);
     v1::PeerMessage m;
     auto* batch = m.mutable_verbs_transfers();
     for (size_t k = next; k < end; ++k) *batch->add_transfers() = p.transfers.at(p.queued[k]).announcement;
+    if (next == 0)
+      for (uint64_t id : p.withdrawn) batch->add_withdrawn(id);
     std::string error;
     const bool announced = messages_(peer, m, error);
+    if (announced && next == 0) p.withdrawn.clear();  // else: with the next message
     for (size_t k = next; k < end; ++k) {
       const uint64_t id = p.queued[k];
       if (!announced) {
@@ -166,7 +169,8 @@ void VerbsFabric::flush_peer(uint16_t peer) {
         finish(peer, id, FabricEvent::Outcome::backlog_full);
         continue;
       }
-      const Outgoing& t = p.transfers.at(id);
+      Outgoing& t = p.transfers.at(id);
+      t.posted = true;
       submit(VerbsCommand{.kind = VerbsCommand::Kind::post,
                           .peer = peer,
                           .transfer = verbs::TransferRequest{.id = static_cast<uint32_t>(id),  // the IMM
@@ -178,12 +182,41 @@ void VerbsFabric::flush_peer(uint16_t peer) {
                                                              .remote_offset = t.announcement.offset(),
                                                              .activation = t.announcement.activation()}});
     }
-    if (!announced)
+    if (!announced && end > next)
       log::warning("verbs: {} transfers to {} could not be announced ({}); they fail with BUSY", end - next,
                    peer_names_[peer], error);
     next = end;
-  }
+  } while (next < p.queued.size());
   p.queued.clear();
+}
+
+void VerbsFabric::announce_restarted(uint16_t peer, const VerbsPlaneEvent& e) {
+  PeerState& p = peers_[peer];
+  if (!p.session || e.generation != p.generation) return;  // an older session's list: a newer one follows
+  std::vector<uint64_t> again;
+  for (uint32_t imm : e.ids) {
+    const uint64_t id = full_id(peer, imm);
+    if (auto it = p.transfers.find(id); it != p.transfers.end() && it->second.posted) again.push_back(id);
+  }
+  std::sort(again.begin(), again.end());
+  for (size_t next = 0; next < again.size(); next += kAnnouncementsPerMessage) {
+    const size_t end = std::min(again.size(), next + kAnnouncementsPerMessage);
+    v1::PeerMessage m;
+    for (size_t k = next; k < end; ++k)
+      *m.mutable_verbs_transfers()->add_transfers() = p.transfers.at(again[k]).announcement;
+    std::string error;
+    if (messages_(peer, m, error)) continue;
+    // The paths are not up yet: cancelled now, nothing of them is written
+    // again; the plane's report fails them.
+    log::warning("verbs: {} unfinished transfers to {} cannot be announced again ({}); they fail", end - next,
+                 peer_names_[peer], error);
+    for (size_t k = next; k < end; ++k)
+      submit(VerbsCommand{.kind = VerbsCommand::Kind::cancel,
+                          .peer = peer,
+                          .transfer = verbs::TransferRequest{.id = static_cast<uint32_t>(again[k]), .peer = peer}});
+  }
+  p.awaiting_restart = false;
+  if (!p.queued.empty() || !p.withdrawn.empty()) flush_peer(peer);
 }
 
 void VerbsFabric::submit(VerbsCommand command) {
@@ -231,33 +264,16 @@ uint64_t VerbsFabric::full_id(uint16_t peer, uint32_t imm) const {
 void VerbsFabric::on_session(uint16_t peer, bool up) {
   PeerState& p = peers_[peer];
   p.landings.reset();  // the peer's announcements of the old session are void
+  p.withdrawn.clear();
   p.session = up;
+  ++p.generation;
   submit(VerbsCommand{.kind = up ? VerbsCommand::Kind::session_up : VerbsCommand::Kind::session_down, .peer = peer});
-  if (!up) {
-    std::vector<uint64_t> ids;
-    for (const auto& [id, t] : p.transfers) ids.push_back(id);
-    p.queued.clear();
-    for (uint64_t id : ids) finish(peer, id, FabricEvent::Outcome::peer_restarted);
-    return;
-  }
-  // The plane starts every unfinished transfer over; announce them again, in
-  // order, ahead of those queued (posted later: their ids are larger).
-  std::vector<uint64_t> again;
-  for (const auto& [id, t] : p.transfers) {
-    if (!p.queued.empty() && id >= p.queued.front()) break;
-    again.push_back(id);
-  }
-  if (!again.empty()) {
-    v1::PeerMessage m;
-    for (uint64_t id : again) *m.mutable_verbs_transfers()->add_transfers() = p.transfers.at(id).announcement;
-    std::string error;
-    if (!messages_(peer, m, error)) {
-      log::warning("verbs: cannot announce {} unfinished transfers to {} again ({}); they fail", again.size(),
-                   peer_names_[peer], error);
-      for (uint64_t id : again) finish(peer, id, FabricEvent::Outcome::peer_restarted);
-    }
-  }
-  flush_peer(peer);
+  p.awaiting_restart = up;  // until the plane's restarted list (announce_restarted)
+  if (up) return;
+  // Not handed to the plane yet: they fail now. Those it holds fail by its
+  // report, after any completion already on its way.
+  for (uint64_t id : p.queued) finish(peer, id, FabricEvent::Outcome::peer_restarted);
+  p.queued.clear();
 }
 
 void VerbsFabric::on_message(uint16_t peer, const v1::PeerMessage& message) {
@@ -273,6 +289,7 @@ void VerbsFabric::on_message(uint16_t peer, const v1::PeerMessage& message) {
     return;
   }
   if (!message.has_verbs_transfers()) return;
+  for (uint64_t id : message.verbs_transfers().withdrawn()) p.landings.withdraw(id);
   for (const auto& t : message.verbs_transfers().transfers()) {
     fabric::LandingDescriptor ready;
     switch (p.landings.announce(descriptor_of(t), ready)) {
@@ -317,21 +334,46 @@ void VerbsFabric::land(uint16_t peer, const fabric::LandingDescriptor& d) {
 }
 
 void VerbsFabric::region_added(uint32_t id) {
-  RegionTable::Pin pin;
+  Registration r;
   std::string error;
   const RegionView view = regions_.lookup(id);
-  // The whole region stays mapped until the devices let go of it.
-  if (!view || regions_.pin(id, 0, 0, view.length, pin, error) != RegionTable::Error::none) return;
-  region_pins_[id].push_back(pin);
-  submit(VerbsCommand{.kind = VerbsCommand::Kind::region_added,
-                      .region = id,
-                      .base = view.base,
-                      .length = view.length});
+  if (!view || regions_.pin(id, 0, 0, view.length, r.pin, error) != RegionTable::Error::none) return;
+  r.base = view.base;
+  r.length = view.length;
+  auto& queue = registrations_[id];
+  queue.push_back(r);
+  if (queue.size() == 1) register_front(id);  // else: once the plane has let go of the older one
+}
+
+void VerbsFabric::register_front(uint32_t id) {
+  const Registration& r = registrations_.at(id).front();
+  submit(VerbsCommand{.kind = VerbsCommand::Kind::region_added, .region = id, .base = r.base, .length = r.length});
 }
 
 void VerbsFabric::region_retired(uint32_t id) {
-  if (region_pins_.count(id) == 0) return;  // never registered (its registration failed)
-  submit(VerbsCommand{.kind = VerbsCommand::Kind::region_retired, .region = id});
+  // The RegionTable holds one live registration per id: the newest.
+  auto it = registrations_.find(id);
+  if (it == registrations_.end() || it->second.back().retired) return;
+  auto& queue = it->second;
+  if (queue.size() == 1) {
+    queue.back().retired = true;
+    submit(VerbsCommand{.kind = VerbsCommand::Kind::region_retired, .region = id});
+    return;
+  }
+  RegionTable::unpin(queue.back().pin);  // never handed to the plane
+  queue.pop_back();
+}
+
+void VerbsFabric::region_let_go(uint32_t id) {
+  auto it = registrations_.find(id);
+  if (it == registrations_.end()) return;
+  RegionTable::unpin(it->second.front().pin);
+  it->second.pop_front();
+  if (it->second.empty()) {
+    registrations_.erase(it);
+    return;
+  }
+  register_front(id);
 }
 
 void VerbsFabric::drain() {
@@ -343,19 +385,27 @@ void VerbsFabric::on_plane_event(VerbsPlaneEvent& e) {
     case VerbsPlaneEvent::Kind::sent:
       return finish(e.peer, full_id(e.peer, e.id), FabricEvent::Outcome::ok);
     case VerbsPlaneEvent::Kind::send_failed: {
+      PeerState& p = peers_[e.peer];
       const uint64_t id = full_id(e.peer, e.id);
-      if (peers_[e.peer].transfers.count(id) != 0)
-        log::warning("verbs: transfer {} to {} failed: {}", id, peer_names_[e.peer],
-                     e.post_error != verbs::PostError::ok ? verbs::post_error_name(e.post_error)
-                                                          : verbs::wc_status_name(e.status));
+      if (p.transfers.count(id) == 0) return;
+      log::warning("verbs: transfer {} to {} failed: {}", id, peer_names_[e.peer],
+                   e.post_error != verbs::PostError::ok ? verbs::post_error_name(e.post_error)
+                                                        : verbs::wc_status_name(e.status));
+      if (p.session && !p.awaiting_restart) {  // announced in this session: the peer stops waiting for it
+        p.withdrawn.push_back(id);
+        schedule_flush();
+      }
       return finish(e.peer, id, failure_outcome(e));
     }
     case VerbsPlaneEvent::Kind::received: {
       PeerState& p = peers_[e.peer];
+      if (e.generation != p.generation) return;  // landed before the session changed: void with it
       fabric::LandingDescriptor ready;
       if (p.landings.land(e.id, ready) == fabric::Landing::deliver) land(e.peer, ready);
       return;
     }
+    case VerbsPlaneEvent::Kind::restarted:
+      return announce_restarted(e.peer, e);
     case VerbsPlaneEvent::Kind::connection: {
       v1::PeerMessage m;
       m.mutable_verbs_connection()->set_rail(e.rail);
@@ -365,21 +415,14 @@ void VerbsFabric::on_plane_event(VerbsPlaneEvent& e) {
       (void)messages_(e.peer, m, error);
       return;
     }
-    case VerbsPlaneEvent::Kind::region_failed: {
+    case VerbsPlaneEvent::Kind::region_failed:
       log::warning("verbs: region {} cannot be registered with the RDMA devices ({}); transfers from or to it over "
                    "verbs fail. Raise the memory lock limit (LimitMEMLOCK=infinity, ulimit -l unlimited) if that "
                    "is the cause",
                    e.id, e.why);
-      [[fallthrough]];
-    }
-    case VerbsPlaneEvent::Kind::region_released: {
-      auto it = region_pins_.find(e.id);
-      if (it == region_pins_.end() || it->second.empty()) return;
-      RegionTable::unpin(it->second.front());
-      it->second.pop_front();
-      if (it->second.empty()) region_pins_.erase(it);
-      return;
-    }
+      return region_let_go(e.id);
+    case VerbsPlaneEvent::Kind::region_released:
+      return region_let_go(e.id);
     case VerbsPlaneEvent::Kind::path_down:
       log::notice("verbs: the queue pair to {} on rail {} failed ({}); its slices moved to the other rails and it "
                   "reconnects",
@@ -430,6 +473,7 @@ void VerbsFabric::fill_peer(uint16_t peer, v1::VerbsLandings& out) const {
   out.set_duplicates(m.counters().duplicates);
   out.set_refused(m.counters().refused);
   out.set_orphaned(m.counters().orphaned);
+  out.set_withdrawn(m.counters().withdrawn);
 }
 
 }  // namespace railyard::daemon

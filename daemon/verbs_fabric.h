@@ -10,7 +10,11 @@
 //   once, after checking its CRC32C when one was asked for.
 // - Sessions: transfers wait for the peer's session; a new session restarts
 //   every unfinished transfer to that peer (the plane rewrites it from its
-//   first slice) and announces it again; a lost peer fails them.
+//   first slice) and announces it again; a lost peer fails them. Landings
+//   carry the plane's session generation, so one of the old session still in
+//   the ring cannot match a new announcement.
+// - A transfer that fails after its announcement is withdrawn, so the
+//   receiver stops waiting for it.
 // - Regions: every region of the RegionTable is registered with the RDMA
 //   devices; it stays mapped (pinned) until the plane has deregistered it.
 //
@@ -78,7 +82,8 @@ class VerbsFabric {
   void flush();
   /// Handles what the plane reported.
   void drain();
-  /// Unit tests: one turn of the plane, then drain() and flush().
+  /// Unit tests, in place of the thread: this turn's transfers to the plane,
+  /// then one turn of the plane's loop. drain() handles what it reported.
   void step(uint64_t now);
 
   bool progressing();  // the plane's loop moved since the last call (watchdog)
@@ -93,10 +98,14 @@ class VerbsFabric {
     v1::VerbsTransfer announcement;
     uint32_t local_region = 0;
     uint64_t local_offset = 0;
+    bool posted = false;  // handed to the plane: only the plane's report ends it
   };
   struct PeerState {
     bool session = false;
-    std::vector<uint64_t> queued;          // posted this turn or waiting for a session: ids in posting order
+    bool awaiting_restart = false;  // a new session: announcements wait for the plane's restarted list
+    uint32_t generation = 0;        // session_up/session_down commands sent to the plane
+    std::vector<uint64_t> queued;     // posted, not announced yet: ids in posting order
+    std::vector<uint64_t> withdrawn;  // announced this session, failed before landing: to tell the peer
     std::map<uint64_t, Outgoing> transfers;  // by transfer id: queued and announced, not finished
     fabric::LandingMatch landings;
     uint64_t warned_refusals = 0;
@@ -105,6 +114,9 @@ class VerbsFabric {
   void watch_events();
   void schedule_flush();
   void flush_peer(uint16_t peer);
+  /// The plane's list of transfers that start over on the new session:
+  /// announced again, in order, before anything posted since.
+  void announce_restarted(uint16_t peer, const VerbsPlaneEvent& e);
   void submit(VerbsCommand command);
   void retry_submits_soon();
   void finish(uint16_t peer, uint64_t transfer_id, FabricEvent::Outcome outcome);
@@ -119,7 +131,19 @@ class VerbsFabric {
   EventSink events_;
   MessageSink messages_;
   std::vector<PeerState> peers_;
-  std::map<uint32_t, std::deque<RegionTable::Pin>> region_pins_;  // oldest registration of an id first
+  // Per region id: the registration the plane holds (or is making) first,
+  // then a newer one of a reused id, submitted only once the plane has let
+  // go of the older, so the plane's reports by id are never ambiguous.
+  struct Registration {
+    RegionTable::Pin pin;  // the whole region, mapped until the plane lets go
+    std::byte* base = nullptr;
+    uint64_t length = 0;
+    bool retired = false;
+  };
+  std::map<uint32_t, std::deque<Registration>> registrations_;
+  void register_front(uint32_t id);
+  /// The plane deregistered (or could not register) the oldest registration of `id`.
+  void region_let_go(uint32_t id);
   std::deque<VerbsCommand> unsubmitted_;  // the plane's ring was full: kept in order
   boost::asio::posix::stream_descriptor event_fd_;
   boost::asio::steady_timer retry_timer_;

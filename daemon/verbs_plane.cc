@@ -51,7 +51,8 @@ verbs::TransportConfig checked_transport_config(const VerbsPlane::Settings& s) {
 VerbsPlane::VerbsPlane(verbs::VerbsOps& ops, Settings settings)
     : transport_(ops, checked_transport_config(settings)),
       rails_(std::move(settings.rails)),
-      session_(settings.peer_nodes.size(), false) {
+      session_(settings.peer_nodes.size(), false),
+      generation_(settings.peer_nodes.size(), 0) {
   for (Rail& rail : rails_) {
     std::string why;
     if (transport_.add_rail(rail.device, why) < 0) throw std::runtime_error(fmt::format("verbs: {}", why));
@@ -212,19 +213,29 @@ void VerbsPlane::handle(VerbsCommand& c) {
                              .bytes = message_});
       return;
     }
-    case VerbsCommand::Kind::session_up:
+    case VerbsCommand::Kind::session_up: {
       if (c.peer >= session_.size()) return;
       session_[c.peer] = true;
+      ++generation_[c.peer];
       // A new session may be a restarted peer, its queue pairs and memory
-      // gone: unfinished transfers start over on the new paths.
-      transport_.restart_peer(c.peer);
+      // gone: unfinished transfers start over on the new paths, once the
+      // control thread has announced them again (it waits for this list).
+      VerbsPlaneEvent restarted{.kind = VerbsPlaneEvent::Kind::restarted, .peer = c.peer,
+                                .generation = generation_[c.peer]};
+      transport_.restart_peer(c.peer, restarted.ids);
+      emit(restarted);
       for (size_t r = 0; r < transport_.rail_count(); ++r) open_path(c.peer, r);
       return;
+    }
     case VerbsCommand::Kind::session_down:
       if (c.peer >= session_.size()) return;
       session_[c.peer] = false;
+      ++generation_[c.peer];
       transport_.reset_peer(c.peer);
       transport_.fail_peer(c.peer, transport_events_);
+      return;
+    case VerbsCommand::Kind::cancel:
+      transport_.cancel(c.peer, c.transfer.id, transport_events_);
       return;
     case VerbsCommand::Kind::region_added: {
       std::string why;
@@ -298,6 +309,7 @@ void VerbsPlane::tend_paths() {
 void VerbsPlane::translate() {
   for (const verbs::VerbsEvent& e : transport_events_) {
     VerbsPlaneEvent out{.peer = e.peer, .rail = e.rail, .id = e.id, .byte_len = e.byte_len, .status = e.status};
+    if (e.peer < generation_.size()) out.generation = generation_[e.peer];
     switch (e.kind) {
       case verbs::VerbsEvent::Kind::sent: out.kind = VerbsPlaneEvent::Kind::sent; break;
       case verbs::VerbsEvent::Kind::send_failed: out.kind = VerbsPlaneEvent::Kind::send_failed; break;

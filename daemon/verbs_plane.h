@@ -37,8 +37,9 @@ struct VerbsCommand {
   enum class Kind : uint8_t {
     post,            ///< transfer
     connection,      ///< a peer's connection message for `rail`: bytes
-    session_up,      ///< a (new) session with `peer`: (re)connect every rail
+    session_up,      ///< a (new) session with `peer`: (re)connect every rail, restart its transfers
     session_down,    ///< the peer is gone: its paths close, its transfers fail
+    cancel,          ///< fail transfer `transfer.id` to `peer` (after session_up: before it is written)
     region_added,    ///< register region `region` at [base, base + length) on every rail
     region_retired,  ///< stop using region `region`; region_released follows
   };
@@ -62,6 +63,7 @@ struct VerbsPlaneEvent {
     region_released,  ///< region `id` is deregistered everywhere: it may be unmapped
     region_failed,    ///< region `id` could not be registered: `why`
     path_down,        ///< the QP to `peer` on `rail` failed (`status`); it is being reopened
+    restarted,        ///< after session_up: the transfers to `peer` that start over (`ids`)
   };
   Kind kind = Kind::sent;
   uint16_t peer = 0;
@@ -71,7 +73,12 @@ struct VerbsPlaneEvent {
   verbs::WcStatus status = verbs::WcStatus::success;
   verbs::PostError post_error = verbs::PostError::ok;
   std::vector<std::byte> bytes;
+  std::vector<uint32_t> ids;
   std::string why;
+  /// received, restarted: how many session_up/session_down commands for
+  /// `peer` the plane had handled, so the control thread can tell the old
+  /// session's landings (already in the ring when it changed) from the new one's.
+  uint32_t generation = 0;
 };
 
 /// A rail as set up: what `railctl rails` shows beside the counters.
@@ -150,7 +157,8 @@ class VerbsPlane {
   verbs::VerbsTransport transport_;
   std::vector<Rail> rails_;
   std::vector<VerbsRailInfo> info_;
-  std::vector<bool> session_;  // per peer; plane thread only
+  std::vector<bool> session_;             // per peer; plane thread only
+  std::vector<uint32_t> generation_;       // per peer: session commands handled
 
   SpscRing<VerbsCommand> commands_{16384};
   SpscRing<VerbsPlaneEvent> events_{65536};

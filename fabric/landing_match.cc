@@ -58,4 +58,12 @@ Landing LandingMatch::land(uint32_t imm, LandingDescriptor& ready) {
   return Landing::early;
 }
 
+bool LandingMatch::withdraw(uint64_t transfer_id) {
+  const auto it = announced_.find(static_cast<uint32_t>(transfer_id));
+  if (it == announced_.end() || it->second.transfer_id != transfer_id) return false;
+  announced_.erase(it);
+  ++counters_.withdrawn;
+  return true;
+}
+
 }  // namespace railyard::fabric

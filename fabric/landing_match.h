@@ -61,6 +61,7 @@ struct LandingCounters {
   uint64_t refused = 0;        ///< announcements out of order or beyond capacity
   uint64_t orphaned = 0;       ///< early landings never announced (dropped when newer ids were)
   uint64_t dropped_full = 0;   ///< early landings beyond capacity
+  uint64_t withdrawn = 0;      ///< announcements the sender withdrew (its transfer failed)
 };
 
 class LandingMatch {
@@ -76,6 +77,9 @@ class LandingMatch {
   Announce announce(const LandingDescriptor& d, LandingDescriptor& ready);
   /// A last slice landed with immediate `imm`. On deliver, `ready` is its announcement.
   Landing land(uint32_t imm, LandingDescriptor& ready);
+  /// The sender gave transfer `transfer_id` up before its last slice was
+  /// written: its announcement stops waiting. False if it was not waiting.
+  bool withdraw(uint64_t transfer_id);
 
   size_t waiting() const { return announced_.size(); }
   size_t early() const { return early_.size(); }

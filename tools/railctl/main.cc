@@ -251,8 +251,9 @@ int cmd_peers(const Options& o) {
       const auto& v = p.verbs();
       std::cout << fmt::format("           verbs transfers in: {} delivered, {} announced and waiting, {} landed before "
                                "their announcement, {} duplicate landings dropped, {} announcements refused, {} "
-                               "landings never announced\n",
-                               v.delivered(), v.waiting(), v.early(), v.duplicates(), v.refused(), v.orphaned());
+                               "landings never announced, {} withdrawn by the sender\n",
+                               v.delivered(), v.waiting(), v.early(), v.duplicates(), v.refused(), v.orphaned(),
+                               v.withdrawn());
     }
   }
   const auto& f = r.fabric();

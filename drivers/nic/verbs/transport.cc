@@ -320,11 +320,13 @@ void VerbsTransport::reset_peer(uint16_t peer) {
   }
 }
 
-void VerbsTransport::restart_peer(uint16_t peer) {
+void VerbsTransport::restart_peer(uint16_t peer, std::vector<uint32_t>& restarted) {
   reset_peer(peer);  // every QP destroyed: nothing of the peer is in flight any more
+  restarted.clear();
   for (uint32_t i = 0; i < transfers_.size(); ++i) {
     Transfer& t = transfers_[i];
     if (!t.used || t.req.peer != peer) continue;
+    restarted.push_back(t.req.id);
     t.cursor = 0;
     t.data_left = t.nslices - 1;
     t.imm_posted = false;
@@ -392,6 +394,17 @@ void VerbsTransport::fail_peer(uint16_t peer, std::vector<VerbsEvent>& events) {
     if (transfers_[i].used && transfers_[i].req.peer == peer)
       finish_transfer(i, VerbsEvent::Kind::send_failed, WcStatus::other, events);
   for (auto& q : peers_[peer].ready) q.clear();
+}
+
+bool VerbsTransport::cancel(uint16_t peer, uint32_t id, std::vector<VerbsEvent>& events) {
+  for (uint32_t i = 0; i < transfers_.size(); ++i) {
+    const Transfer& t = transfers_[i];
+    if (!t.used || t.req.peer != peer || t.req.id != id) continue;
+    // Slices still in flight find their transfer gone (generation) when they complete.
+    finish_transfer(i, VerbsEvent::Kind::send_failed, WcStatus::other, events);
+    return true;
+  }
+  return false;
 }
 
 void VerbsTransport::make_ready(uint32_t index) {
@@ -547,6 +560,9 @@ void VerbsTransport::handle_recv(size_t rail, const WorkCompletion& wc, std::vec
   if (f.peer >= peers_.size() || f.rail != rail) return;
   Path& p = path(f.peer, rail);
   if (!p.conn || (p.conn->epoch() & 0x7fffffff) != f.epoch31) return;  // a destroyed QP's receive
+  // Reset (destroyed, not reopened yet): whatever its CQ still held belongs to
+  // a QP that is gone, successes included.
+  if (p.conn->state() == ConnState::idle) return;
   RailState& r = rails_[rail];
   p.conn->recv_consumed();
   if (wc.status == WcStatus::success) {
@@ -562,8 +578,7 @@ void VerbsTransport::handle_recv(size_t rail, const WorkCompletion& wc, std::vec
     }
     return;
   }
-  // Flushed after we failed it ourselves (reset_path moves it to ERROR, then destroys it).
-  if (p.conn->state() == ConnState::error || p.conn->state() == ConnState::idle) return;
+  if (p.conn->state() == ConnState::error) return;  // flushed after we failed it ourselves
   // A flush we did not cause: the QP went to ERROR under us (as a responder's
   // QP does after a remote access error, which no completion reports).
   if (wc.status != WcStatus::flushed) ++r.c.wc_errors;

@@ -166,7 +166,8 @@ class VerbsTransport {
   /// A new session with the peer, which may have restarted with fresh memory:
   /// every path is reset and every unfinished transfer to it starts over from
   /// its first slice (placement is idempotent, so rewriting is harmless).
-  void restart_peer(uint16_t peer);
+  /// `restarted` gets their ids.
+  void restart_peer(uint16_t peer, std::vector<uint32_t>& restarted);
   /// Link state from rtnetlink / port events. Down: every QP on the rail
   /// fails at once (its slices move to the other rails).
   void set_link(size_t rail, bool up);
@@ -175,6 +176,10 @@ class VerbsTransport {
   PostError post(const TransferRequest& t);
   /// Fails every outstanding transfer to `peer` (event send_failed).
   void fail_peer(uint16_t peer, std::vector<VerbsEvent>& events);
+  /// Fails transfer `id` to `peer` (event send_failed) if it is outstanding.
+  /// Its slices already written stay written; call it before the path is up
+  /// again (after restart_peer) for a transfer that must not be written at all.
+  bool cancel(uint16_t peer, uint32_t id, std::vector<VerbsEvent>& events);
 
   // --- data plane ---
   /// Handles completions, then posts slices. Appends events.

@@ -2,7 +2,7 @@
 // announcements (peer channel) and the IMMs its RDMA WRITEs land with, in any
 // order, any number of times. The input is a list of operations:
 //   0x00 transfer id (8 bytes)  announce it     0x01 imm (4 bytes)  a landing
-//   0x02                        a new session
+//   0x02                        a new session   0x03 transfer id (8 bytes)  withdraw it
 // Nothing may crash, no transfer may be delivered twice in one session, and
 // the matcher never holds more than its capacity.
 #include <cstdint>
@@ -21,18 +21,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   LandingDescriptor ready;
   size_t at = 0;
   while (at < size) {
-    const uint8_t op = data[at++] % 3;
+    const uint8_t op = data[at++] % 4;
     if (op == 2) {
       m.reset();
       delivered.clear();
       continue;
     }
     bool deliver = false;
-    if (op == 0) {
+    if (op == 0 || op == 3) {
       if (at + 8 > size) break;
       uint64_t transfer_id;
       std::memcpy(&transfer_id, data + at, 8);
       at += 8;
+      if (op == 3) {
+        m.withdraw(transfer_id);
+        continue;
+      }
       deliver = m.announce(LandingDescriptor{.transfer_id = transfer_id}, ready) == Announce::deliver;
     } else {
       if (at + 4 > size) break;

@@ -36,6 +36,11 @@ struct Host {
   std::deque<v1::PeerMessage> outbox;  // to the other host
   bool channel_open = true;            // false: the peer channel refuses messages (backed up)
 
+  /// One turn of the plane, then what it reported.
+  void turn(uint64_t now) {
+    fabric->step(now);
+    fabric->drain();
+  }
   std::span<std::byte> region(uint32_t id) {
     const RegionView v = regions.lookup(id);
     return {v.base, v.length};
@@ -102,14 +107,14 @@ class Rack {
   void pump(size_t rounds = 5000) {
     for (size_t i = 0; i < rounds; ++i) {
       now += 1'000'000;
-      a->fabric->step(now);
-      b->fabric->step(now);
+      a->turn(now);
+      b->turn(now);
       io.poll();
       const bool a_to_b = carry(*a, *b);  // both directions, every turn
       const bool moved = carry(*b, *a) || a_to_b;
       if (fake.step(4) == 0 && fake.pending_writes() == 0 && !moved && i > 10) {
-        a->fabric->step(now);
-        b->fabric->step(now);
+        a->turn(now);
+        b->turn(now);
         if (a->outbox.empty() && b->outbox.empty()) return;
       }
     }
@@ -164,8 +169,8 @@ class Rack {
 void run_for(Rack& rack, int turns, uint64_t ms) {
   for (int i = 0; i < turns; ++i) {
     rack.now += ms * 1'000'000;
-    rack.a->fabric->step(rack.now);
-    rack.b->fabric->step(rack.now);
+    rack.a->turn(rack.now);
+    rack.b->turn(rack.now);
     rack.carry(*rack.a, *rack.b);
     rack.carry(*rack.b, *rack.a);
     rack.fake.step(4);
@@ -175,7 +180,7 @@ void run_for(Rack& rack, int turns, uint64_t ms) {
 // What railctl rails shows for `host`'s `rail`, after the plane's next snapshot.
 v1::RailStatus rail_status(Rack& rack, Host& host, size_t rail) {
   rack.now += 200'000'000;
-  host.fabric->step(rack.now);
+  host.turn(rack.now);
   v1::RailStatus s;
   host.fabric->fill_rail(rail, s);
   return s;
@@ -263,7 +268,7 @@ TEST(VerbsFabric, ARestartedPeerGetsUnfinishedTransfersAgainWhole) {
   rack.pump();
   rack.post(1, 0, 32 * kSlice);
   for (int i = 0; i < 6; ++i) {  // part of it lands
-    rack.a->fabric->step(rack.now += 1'000'000);
+    rack.a->turn(rack.now += 1'000'000);
     rack.carry(*rack.a, *rack.b);
     rack.fake.step(4);
   }
@@ -348,7 +353,7 @@ TEST(VerbsFabric, AnAnnouncementTheChannelRefusesFailsTheTransferWithBusy) {
   EXPECT_EQ(rack.fake.executed.size(), writes);  // never written: B could not have delivered it
 }
 
-TEST(VerbsFabric, ARegionThePeerDoesNotHaveIsRejected) {
+TEST(VerbsFabric, ARegionThePeerDoesNotHaveIsRejectedAndItsAnnouncementWithdrawn) {
   Rack rack(2);
   rack.sessions_up();
   rack.post(1, 0, kSlice, false, false, /*dest=*/9);
@@ -357,6 +362,54 @@ TEST(VerbsFabric, ARegionThePeerDoesNotHaveIsRejected) {
   EXPECT_EQ(rack.a->count(FabricEvent::Kind::sent, FabricEvent::Outcome::rejected), 1u);
   EXPECT_EQ(rack.a->count(FabricEvent::Kind::sent), 1u);
   EXPECT_EQ(rack.b->count(FabricEvent::Kind::received), 1u);
+  v1::VerbsLandings landings;
+  rack.b->fabric->fill_peer(0, landings);
+  EXPECT_EQ(landings.withdrawn(), 1u);  // B no longer waits for transfer 1
+  EXPECT_EQ(landings.waiting(), 0u);
+}
+
+TEST(VerbsFabric, ACompletionAlreadyReportedWhenThePeerIsLostCountsAsSent) {
+  Rack rack(1);
+  rack.sessions_up();
+  rack.pump();
+  rack.post(1, 0, kSlice);
+  rack.a->turn(rack.now += 1'000'000);  // announced and posted
+  rack.fake.step();                     // written
+  rack.a->fabric->step(rack.now += 1'000'000);  // the plane reports it: in the ring, not handled yet
+  rack.a->fabric->on_session(0, false);         // then the session is lost
+  rack.a->fabric->drain();
+  rack.pump(20);
+  EXPECT_EQ(rack.a->count(FabricEvent::Kind::sent), 1u);
+  EXPECT_EQ(rack.a->events.size(), 1u);
+}
+
+TEST(VerbsFabric, ALandingOfTheOldSessionDoesNotDeliverAnAnnouncementOfTheNewOne) {
+  Rack rack(1);
+  rack.sessions_up();
+  rack.pump();
+  rack.post(1, 0, 2 * kSlice);
+  const auto imm_written = [&] {
+    return std::any_of(rack.fake.executed.begin(), rack.fake.executed.end(), [](const auto& w) { return w.imm; });
+  };
+  for (int i = 0; i < 10 && !imm_written(); ++i) {  // announced at B, then every byte written
+    rack.a->turn(rack.now += 1'000'000);
+    rack.carry(*rack.a, *rack.b);
+    rack.b->turn(rack.now);
+    rack.fake.step();
+  }
+  ASSERT_TRUE(imm_written());
+  rack.b->fabric->step(rack.now += 1'000'000);  // B's plane reports the landing: in the ring
+  rack.b->fabric->on_session(0, true);          // a new session (A restarted its side too, below)
+  rack.b->fabric->drain();
+  EXPECT_EQ(rack.b->count(FabricEvent::Kind::received), 0u);  // void with the old session
+  v1::VerbsLandings landings;
+  rack.b->fabric->fill_peer(0, landings);
+  EXPECT_EQ(landings.early(), 0u);
+  rack.a->fabric->on_session(0, true);
+  rack.pump();
+  ASSERT_EQ(rack.b->count(FabricEvent::Kind::received), 1u);  // once, after the rewrite landed
+  EXPECT_TRUE(rack.landed_intact(0, 2 * kSlice));
+  EXPECT_EQ(rack.a->count(FabricEvent::Kind::sent), 1u);
 }
 
 TEST(VerbsFabric, ARetiredRegionIsDeregisteredOnlyAfterItsWritesAndThenReleased) {
@@ -380,6 +433,32 @@ TEST(VerbsFabric, ARetiredRegionIsDeregisteredOnlyAfterItsWritesAndThenReleased)
   EXPECT_EQ(rack.a->count(FabricEvent::Kind::sent), 1u);
   EXPECT_EQ(rack.fake.live_mrs(), mrs - 2);
   EXPECT_EQ(rack.fake.dereg_in_flight, 0u);
+}
+
+TEST(VerbsFabric, AReusedRegionIdIsRegisteredOnlyAfterItsPredecessorIsDeregistered) {
+  Rack rack(2);
+  rack.sessions_up();
+  rack.pump();
+  const uint64_t mrs = rack.fake.live_mrs();
+  rack.fake.device("fake0")->paused = true;
+  rack.fake.device("fake1")->paused = true;
+  rack.post(1, 0, 8 * kSlice);
+  rack.pump(10);
+  ASSERT_TRUE(rack.a->regions.retire(kSource, 0));
+  rack.a->fabric->region_retired(kSource);
+  Rack::fill(*rack.a, kSource);  // a new region under the same id, WRITEs from the old one still in flight
+  rack.pump(10);
+  EXPECT_EQ(rack.fake.live_mrs(), mrs);  // the old one's MRs, and not yet the new one's
+  rack.fake.device("fake0")->paused = false;
+  rack.fake.device("fake1")->paused = false;
+  rack.pump();
+  EXPECT_EQ(rack.a->count(FabricEvent::Kind::sent), 1u);
+  EXPECT_EQ(rack.fake.live_mrs(), mrs);  // the old one's gone, the new one's in
+  EXPECT_EQ(rack.fake.dereg_in_flight, 0u);
+  rack.post(2, 0, kSlice);  // from the new region
+  rack.pump();
+  EXPECT_EQ(rack.a->count(FabricEvent::Kind::sent), 2u);
+  EXPECT_TRUE(rack.landed_intact(0, kSlice));
 }
 
 }  // namespace

@@ -116,6 +116,19 @@ TEST(LandingMatch, EarlyLandingNeverAnnouncedIsOrphanedOnceNewerIdsAre) {
   EXPECT_EQ(m.announce(desc(9), out), Announce::deliver);
 }
 
+TEST(LandingMatch, AWithdrawnAnnouncementStopsWaiting) {
+  LandingMatch m(2);
+  LandingDescriptor out;
+  ASSERT_EQ(m.announce(desc(1), out), Announce::waiting);
+  ASSERT_EQ(m.announce(desc(2), out), Announce::waiting);
+  EXPECT_FALSE(m.withdraw(1 + (1ull << 32)));  // another transfer with the same IMM
+  EXPECT_TRUE(m.withdraw(1));                  // transfer 1 failed at the sender
+  EXPECT_FALSE(m.withdraw(1));
+  EXPECT_EQ(m.waiting(), 1u);
+  EXPECT_EQ(m.announce(desc(3), out), Announce::waiting);  // its room is free again
+  EXPECT_EQ(m.counters().withdrawn, 1u);
+}
+
 TEST(LandingMatch, CapacityBoundsBothSides) {
   LandingMatch m(2);
   LandingDescriptor out;

@@ -263,7 +263,9 @@ TEST(VerbsTransport, RestartedPeerGetsEveryUnfinishedTransferAgainFromItsFirstSl
   ASSERT_EQ(p.count(p.ev_a, VerbsEvent::Kind::sent), 0u);
   // B comes back with fresh memory: what had landed is gone.
   std::fill(buf.dst.begin(), buf.dst.end(), std::byte{0});
-  p.a->restart_peer(0);
+  std::vector<uint32_t> restarted;
+  p.a->restart_peer(0, restarted);
+  EXPECT_EQ(restarted, std::vector<uint32_t>{9});
   p.b->reset_peer(0);
   EXPECT_EQ(p.a->outstanding_transfers(), 1u);
   p.connect_all();
@@ -429,6 +431,34 @@ TEST(VerbsCq, ResettingAPathDoesNotReadItsOwnFlushesAsAFailure) {
   EXPECT_EQ(p.a->counters(0).path_failures, 1u);
   EXPECT_EQ(p.a->counters(0).wc_errors, 0u);
   EXPECT_EQ(p.a->path_state(0, 0), ConnState::idle);
+}
+
+TEST(VerbsCq, AnImmLeftInTheCqOfAResetPathIsNotAFailureNorALanding) {
+  Pair p(1, small_slices());
+  Buffers buf(p, kSlice);
+  p.connect_all();
+  ASSERT_EQ(p.a->post({.id = 3, .peer = 0, .local_region = 1, .length = kSlice, .remote_region = 2}), PostError::ok);
+  p.a->poll(p.ev_a);
+  p.fake.step();  // the IMM lands in B's CQ, not polled yet
+  p.b->reset_peer(0);
+  p.b->poll(p.ev_b);
+  EXPECT_EQ(p.count(p.ev_b, VerbsEvent::Kind::received), 0u);
+  EXPECT_EQ(p.count(p.ev_b, VerbsEvent::Kind::path_down), 0u);
+  EXPECT_EQ(p.b->counters(0).post_errors, 0u);
+}
+
+TEST(VerbsTransport, CancelFailsATransferBeforeItsPathIsBack) {
+  Pair p(1, small_slices());
+  Buffers buf(p, 4 * kSlice);
+  ASSERT_EQ(p.a->post({.id = 4, .peer = 0, .local_region = 1, .length = 4 * kSlice, .remote_region = 2}),
+            PostError::ok);
+  EXPECT_TRUE(p.a->cancel(0, 4, p.ev_a));
+  EXPECT_FALSE(p.a->cancel(0, 4, p.ev_a));
+  ASSERT_EQ(p.count(p.ev_a, VerbsEvent::Kind::send_failed), 1u);
+  p.connect_all();
+  p.pump();
+  EXPECT_TRUE(p.fake.executed.empty());
+  EXPECT_EQ(p.a->outstanding_transfers(), 0u);
 }
 
 TEST(VerbsCq, ReceivesAreRepostedAfterEachImm) {
