@@ -655,15 +655,15 @@ bool VerbsTransport::schedule_one(PeerState& ps, uint16_t peer, std::deque<Ready
     const uint64_t off = uint64_t{slice} * cfg_.slice_bytes;
     const uint32_t bytes = static_cast<uint32_t>(std::min<uint64_t>(cfg_.slice_bytes, t.req.length - off));
     const bool imm = slice + 1 == t.nslices;
-    if (remote_range_refused(peer, t)) {
-      // Waiting would block every transfer behind it: the peer's connected
-      // QPs all say the destination is not there (never was, or retired).
-      q.pop_front();
-      finish_transfer(ref.index, VerbsEvent::Kind::send_failed, WcStatus::remote_access, events);
-      continue;
-    }
     for (;;) {
       const int rail = pick_rail(ps, peer, t, bytes);
+      if (rail < 0 && remote_range_refused(peer, t)) {
+        // Waiting would block every transfer behind it: the peer's connected
+        // QPs all say the destination is not there (never was, or retired).
+        q.pop_front();
+        finish_transfer(ref.index, VerbsEvent::Kind::send_failed, WcStatus::remote_access, events);
+        break;
+      }
       if (rail < 0) return false;  // this peer can take nothing more now
       Path& p = path(peer, static_cast<size_t>(rail));
       const RemoteRegion* rr = p.conn->remote_region(t.req.remote_region);
