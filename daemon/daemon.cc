@@ -143,8 +143,7 @@ void Daemon::start() {
       io_, regions_,
       TransferPort{.post = [this](uint64_t owner, const v1::PostTransfer& p) { return fabric_->post(owner, p); },
                    .abandon_owner = [this](uint64_t owner) { fabric_->abandon_owner(owner); },
-                   .peer_names = [this] { return fabric_->peer_names(); },
-                   .region_changed = [this](uint32_t id, bool added) { fabric_->region_changed(id, added); }});
+                   .peer_names = [this] { return fabric_->peer_names(); }});
   fabric_->attach(*workloads_);
   workloads_->open(workload_settings(config_));
   migration_ = std::make_unique<MigrationService>(io_, MigrationService::Settings{.host = config_.daemon.host_name},

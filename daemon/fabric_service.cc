@@ -155,6 +155,8 @@ FabricService::FabricService(asio::io_context& io, const config::Config& config,
     settings.rails.push_back(std::move(rail));
   }
   ebpf_ = std::make_unique<RailEbpf>(config.fabric.port, std::move(ebpf_rails), config.fabric.ebpf);
+  // Verbs rails watch the region table from here on: the probe region too.
+  if (rail_config_.front().driver == "verbs") open_verbs(io, config);
   regions_.add_internal(kProbeRegion, kProbeRegionBytes, "railctl-probe");
   const std::vector<std::byte> psk = settings.psk;
   plane_ = std::make_unique<DataPlane>(std::move(settings), regions_);
@@ -165,12 +167,8 @@ FabricService::FabricService(asio::io_context& io, const config::Config& config,
   message_rail_shift_.assign(peer_config_.size(), 0);
   message_losses_.assign(peer_config_.size(), 0);
   warned_verbs_message_.assign(peer_config_.size(), false);
-  if (rail_config_.front().driver == "verbs") open_verbs(io, config);
   plane_->start();
-  if (verbs_) {
-    verbs_->start();
-    verbs_->region_added(kProbeRegion);
-  }
+  if (verbs_) verbs_->start();
   link_fd_.assign(links_->fd());
   event_fd_.assign(plane_->event_fd());
   watch_links();
@@ -534,12 +532,6 @@ void FabricService::abandon_owner(uint64_t owner) {
   }
   std::erase_if(outbound_, [owner](const auto& entry) { return entry.second.owner == owner; });
   for (auto& done : orphaned) done(v1::WORKLOAD_ERROR_UNKNOWN_REGION);  // its region went with it
-}
-
-void FabricService::region_changed(uint32_t id, bool added) {
-  if (!verbs_) return;
-  if (added) return verbs_->region_added(id);
-  verbs_->region_retired(id);
 }
 
 void FabricService::send(const v1::SendRequest& request,

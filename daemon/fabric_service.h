@@ -72,9 +72,6 @@ class FabricService {
   bool send_message(const std::string& peer, std::span<const std::byte> message, std::string& error);
   bool peer_up(const std::string& peer) const;
   void abandon_owner(uint64_t owner);
-  /// A region was registered (added) or retired: verbs rails register it with
-  /// their devices, and keep it mapped until they have let go of it.
-  void region_changed(uint32_t id, bool added);
   std::vector<std::string> peer_names() const;
 
   // railctl.

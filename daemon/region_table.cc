@@ -72,6 +72,7 @@ RegionTable::Registration RegionTable::add(uint32_t requested_id, int memfd, uin
   owned_[id]->owner = owner;
   owned_[id]->name = std::move(name);
   slots_[id].store(owned_[id].get(), std::memory_order_release);
+  if (observer_) observer_(id, true);
   return Registration{.error = Error::none, .id = id, .message = {}};
 }
 
@@ -113,6 +114,7 @@ bool RegionTable::retire(uint32_t id, uint64_t owner) {
   if (id >= kMaxRegions || !owned_[id] || owned_[id]->owner != owner) return false;
   slots_[id].store(nullptr, std::memory_order_release);
   retired_.push_back(Retired{.region = std::move(owned_[id]), .epoch = epoch_.load(std::memory_order_acquire)});
+  if (observer_) observer_(id, false);
   return true;
 }
 

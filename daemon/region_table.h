@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -44,6 +45,10 @@ class RegionTable {
     std::string message;  // with an error: what failed and what to do
   };
 
+  /// Control thread: told after a region is published (added) or unpublished
+  /// (retired), whoever did it (verbs rails register regions with their NICs).
+  using Observer = std::function<void(uint32_t id, bool added)>;
+
   RegionTable() = default;
   ~RegionTable();
   RegionTable(const RegionTable&) = delete;
@@ -71,6 +76,8 @@ class RegionTable {
   void retire_owner(uint64_t owner);
   /// Unmaps retired regions that no data-plane thread can still see.
   void reclaim();
+  /// One observer (or none: nullptr); it may pin the region it is told of.
+  void observe(Observer observer) { observer_ = std::move(observer); }
 
   // --- data-plane thread ---
   RegionView lookup(uint32_t id) const {
@@ -101,6 +108,7 @@ class RegionTable {
   std::array<std::atomic<Region*>, kMaxRegions> slots_{};
   std::array<std::unique_ptr<Region>, kMaxRegions> owned_{};  // control thread only
   std::vector<Retired> retired_;
+  Observer observer_;
   std::atomic<uint64_t> epoch_{0};
 };
 

@@ -65,9 +65,12 @@ VerbsFabric::VerbsFabric(asio::io_context& io, verbs::VerbsOps& ops, VerbsPlane:
       messages_(std::move(messages)),
       peers_(peer_names_.size()),
       event_fd_(io),
-      retry_timer_(io) {}
+      retry_timer_(io) {
+  regions_.observe([this](uint32_t id, bool added) { added ? region_added(id) : region_retired(id); });
+}
 
 VerbsFabric::~VerbsFabric() {
+  regions_.observe(nullptr);
   stop();
   plane_.reset();  // deregisters every region before the pins that keep them mapped go
   for (auto& [id, registrations] : registrations_)

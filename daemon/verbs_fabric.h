@@ -15,8 +15,9 @@
 //   the ring cannot match a new announcement.
 // - A transfer that fails after its announcement is withdrawn, so the
 //   receiver stops waiting for it.
-// - Regions: every region of the RegionTable is registered with the RDMA
-//   devices; it stays mapped (pinned) until the plane has deregistered it.
+// - Regions: it observes the RegionTable; every region is registered with
+//   the RDMA devices and stays mapped (pinned) until the plane has
+//   deregistered it.
 //
 // Outcomes come out as the fabric's own FabricEvents (sent, received), so
 // FabricService routes them to workloads as it does for UDP and DPDK rails.
@@ -75,8 +76,6 @@ class VerbsFabric {
   void on_session(uint16_t peer, bool up);
   /// A verbs_connection or verbs_transfers message from `peer`.
   void on_message(uint16_t peer, const v1::PeerMessage& message);
-  void region_added(uint32_t id);
-  void region_retired(uint32_t id);
 
   /// Hands this turn's transfers to the peer channel and the plane.
   void flush();
@@ -141,6 +140,8 @@ class VerbsFabric {
     bool retired = false;
   };
   std::map<uint32_t, std::deque<Registration>> registrations_;
+  void region_added(uint32_t id);  // the RegionTable's observer
+  void region_retired(uint32_t id);
   void register_front(uint32_t id);
   /// The plane deregistered (or could not register) the oldest registration of `id`.
   void region_let_go(uint32_t id);

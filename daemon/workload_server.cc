@@ -179,7 +179,6 @@ class WorkloadServer::Session : public std::enable_shared_from_this<Session> {
           return send(error_reply(request, v1::WORKLOAD_ERROR_UNKNOWN_REGION,
                                   fmt::format("region {} is not registered by this workload", id)));
         server_.region_owner_.erase(id);
-        server_.region_changed(id, false);
         if (server_.decode_ && server_.decode_->owner == owner_ && server_.decode_->layout.region_id() == id)
           server_.drop_decode("deregistered its KV region");
         v1::WorkloadEvent event = reply_to(request);
@@ -216,7 +215,6 @@ class WorkloadServer::Session : public std::enable_shared_from_this<Session> {
       return send(error_reply(request, code, result.message));
     }
     server_.region_owner_[result.id] = owner_;
-    server_.region_changed(result.id, true);
     log::info("workload '{}' registered region {} \"{}\" ({} bytes)", name_, result.id, r.name(), r.length());
     v1::WorkloadEvent event = reply_to(request);
     event.mutable_region_registered()->set_region_id(result.id);
@@ -290,14 +288,7 @@ void WorkloadServer::on_session_end(uint64_t owner) {
   log::info("workload '{}' disconnected; its regions and transfers are released", it->second->name());
   port_.abandon_owner(owner);
   regions_.retire_owner(owner);
-  for (auto region = region_owner_.begin(); region != region_owner_.end();) {
-    if (region->second != owner) {
-      ++region;
-      continue;
-    }
-    region_changed(region->first, false);
-    region = region_owner_.erase(region);
-  }
+  std::erase_if(region_owner_, [owner](const auto& entry) { return entry.second == owner; });
   sessions_.erase(it);
   if (awaiting_ack_.erase(owner) != 0) settle_throttle();
   if (decode_ && decode_->owner == owner) drop_decode("disconnected");

@@ -33,7 +33,6 @@ struct TransferPort {
   std::function<Posted(uint64_t owner, const v1::PostTransfer&)> post;
   std::function<void(uint64_t owner)> abandon_owner;  // its transfers stop; completions are not delivered
   std::function<std::vector<std::string>()> peer_names;
-  std::function<void(uint32_t id, bool added)> region_changed;  // registered, or retired
 };
 
 class WorkloadServer {
@@ -97,9 +96,6 @@ class WorkloadServer {
   /// The decode workload stops being one: its pending migration commands fail.
   void drop_decode(const std::string& why);
   void finish_migration_command(uint64_t command_id, const v1::Ack& ack);
-  void region_changed(uint32_t id, bool added) {
-    if (port_.region_changed) port_.region_changed(id, added);
-  }
 
   boost::asio::io_context& io_;
   RegionTable& regions_;

@@ -92,7 +92,6 @@ class Rack {
 
   static void fill(Host& h, uint32_t id) {
     h.regions.add_internal(id, kRegionBytes, "test");
-    h.fabric->region_added(id);
     auto bytes = h.region(id);
     for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::byte>((i * 131 + id) % 251);
   }
@@ -424,7 +423,6 @@ TEST(VerbsFabric, ARetiredRegionIsDeregisteredOnlyAfterItsWritesAndThenReleased)
   rack.pump(10);
   ASSERT_GT(rack.fake.pending_writes(), 0u);
   ASSERT_TRUE(rack.a->regions.retire(kSource, 0));
-  rack.a->fabric->region_retired(kSource);
   rack.pump(10);
   EXPECT_EQ(rack.fake.live_mrs(), mrs);  // still in use by WRITEs in flight
   rack.fake.device("fake0")->paused = false;
@@ -445,7 +443,6 @@ TEST(VerbsFabric, AReusedRegionIdIsRegisteredOnlyAfterItsPredecessorIsDeregister
   rack.post(1, 0, 8 * kSlice);
   rack.pump(10);
   ASSERT_TRUE(rack.a->regions.retire(kSource, 0));
-  rack.a->fabric->region_retired(kSource);
   Rack::fill(*rack.a, kSource);  // a new region under the same id, WRITEs from the old one still in flight
   rack.pump(10);
   EXPECT_EQ(rack.fake.live_mrs(), mrs);  // the old one's MRs, and not yet the new one's
