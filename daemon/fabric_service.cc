@@ -501,17 +501,7 @@ TransferPort::Posted FabricService::post(uint64_t owner, const v1::PostTransfer&
                         .dest_offset = request.remote_offset(),
                         .cls = activation ? fabric::TrafficClass::activation : fabric::TrafficClass::kv,
                         .checksum = request.checksum()};
-  if (verbs_) {
-    verbs_->post(VerbsFabric::Transfer{.peer = command.peer,
-                                       .transfer_id = id,
-                                       .source = pin,
-                                       .local_region = request.local_region(),
-                                       .local_offset = request.local_offset(),
-                                       .dest_region = command.dest_region,
-                                       .dest_offset = command.dest_offset,
-                                       .activation = activation,
-                                       .checksum = command.checksum});
-  } else if (!plane_->submit(command)) {
+  if (!submit(command, request.local_region(), request.local_offset())) {
     RegionTable::unpin(pin);
     return Posted{.error = v1::WORKLOAD_ERROR_BUSY, .message = "the fabric's command queue is full; post again"};
   }
@@ -523,6 +513,12 @@ TransferPort::Posted FabricService::post(uint64_t owner, const v1::PostTransfer&
                            .activation = activation,
                            .posted = std::chrono::steady_clock::now()};
   return Posted{.error = v1::WORKLOAD_ERROR_NONE, .message = {}, .transfer_id = id};
+}
+
+bool FabricService::submit(const FabricCommand& command, uint32_t local_region, uint64_t local_offset) {
+  if (!verbs_) return plane_->submit(command);
+  verbs_->post(command, local_region, local_offset);
+  return true;
 }
 
 void FabricService::abandon_owner(uint64_t owner) {
@@ -571,15 +567,7 @@ void FabricService::probe_next(const std::shared_ptr<Probe>& probe) {
                           .dest_offset = 0,
                           .cls = r.activation() ? fabric::TrafficClass::activation : fabric::TrafficClass::kv,
                           .checksum = r.checksum()};
-    if (verbs_) {
-      verbs_->post(VerbsFabric::Transfer{.peer = probe->peer,
-                                         .transfer_id = id,
-                                         .source = pin,
-                                         .local_region = kProbeRegion,
-                                         .dest_region = kProbeRegion,
-                                         .activation = r.activation(),
-                                         .checksum = r.checksum()});
-    } else if (!plane_->submit(command)) {
+    if (!submit(command, kProbeRegion, 0)) {
       RegionTable::unpin(pin);
       break;  // the ring drains as events come back; continue from the next completion
     }

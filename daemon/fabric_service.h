@@ -120,6 +120,9 @@ class FabricService {
   void on_message_datagram(const MessageDatagram& datagram);
   void on_peer_message(uint16_t peer, std::span<const std::byte> bytes);
   bool send_to(uint16_t peer, const v1::PeerMessage& message, std::string& error);
+  /// To the verbs rails (the source's region and offset name it there) or the
+  /// fabric's data plane; false when the data plane's ring is full.
+  bool submit(const FabricCommand& command, uint32_t local_region, uint64_t local_offset);
   void open_verbs(boost::asio::io_context& io, const config::Config& config);
   void flush_messages();
   int peer_index(const std::string& name) const;

@@ -117,23 +117,23 @@ bool VerbsFabric::progressing() {
 
 size_t VerbsFabric::outstanding(uint16_t peer) const { return peers_[peer].transfers.size(); }
 
-void VerbsFabric::post(Transfer t) {
-  PeerState& p = peers_[t.peer];
+void VerbsFabric::post(const FabricCommand& c, uint32_t local_region, uint64_t local_offset) {
+  PeerState& p = peers_[c.peer];
   v1::VerbsTransfer a;
-  a.set_transfer_id(t.transfer_id);
-  a.set_region(t.dest_region);
-  a.set_offset(t.dest_offset);
-  a.set_length(t.source.bytes.size());
-  a.set_activation(t.activation);
-  if (t.checksum) {
+  a.set_transfer_id(c.transfer_id);
+  a.set_region(c.dest_region);
+  a.set_offset(c.dest_offset);
+  a.set_length(c.source.bytes.size());
+  a.set_activation(c.cls == fabric::TrafficClass::activation);
+  if (c.checksum) {
     a.set_checksum(true);
-    a.set_crc32c(fabric::crc32c(t.source.bytes));
+    a.set_crc32c(fabric::crc32c(c.source.bytes));
   }
-  p.transfers.emplace(t.transfer_id, Outgoing{.source = t.source,
+  p.transfers.emplace(c.transfer_id, Outgoing{.source = c.source,
                                               .announcement = std::move(a),
-                                              .local_region = t.local_region,
-                                              .local_offset = t.local_offset});
-  p.queued.push_back(t.transfer_id);
+                                              .local_region = local_region,
+                                              .local_offset = local_offset});
+  p.queued.push_back(c.transfer_id);
   schedule_flush();
 }
 

@@ -50,18 +50,6 @@ class VerbsFabric {
   /// cannot be queued.
   using MessageSink = std::function<bool(uint16_t peer, const v1::PeerMessage&, std::string& error)>;
 
-  struct Transfer {
-    uint16_t peer = 0;
-    uint64_t transfer_id = 0;  // the daemon's; its low 32 bits are the IMM
-    RegionTable::Pin source;   // released when the transfer ends
-    uint32_t local_region = 0;
-    uint64_t local_offset = 0;
-    uint32_t dest_region = 0;
-    uint64_t dest_offset = 0;
-    bool activation = false;
-    bool checksum = false;
-  };
-
   /// Opens the rails (throws std::runtime_error naming the rail and the fix).
   VerbsFabric(boost::asio::io_context& io, verbs::VerbsOps& ops, VerbsPlane::Settings settings, RegionTable& regions,
               std::vector<std::string> peer_names, EventSink events, MessageSink messages);
@@ -71,7 +59,9 @@ class VerbsFabric {
   void start();
   void stop();
 
-  void post(Transfer t);
+  /// The transfer's source is `command.source`, at `local_offset` in region
+  /// `local_region` (the RDMA devices know regions by id).
+  void post(const FabricCommand& command, uint32_t local_region, uint64_t local_offset);
   /// The peer's session came up (a new one) or was lost.
   void on_session(uint16_t peer, bool up);
   /// A verbs_connection or verbs_transfers message from `peer`.

@@ -135,15 +135,14 @@ class Rack {
     RegionTable::Pin pin;
     std::string error;
     ASSERT_EQ(a->regions.pin(kSource, 0, offset, length, pin, error), RegionTable::Error::none) << error;
-    a->fabric->post(VerbsFabric::Transfer{.peer = 0,
-                                          .transfer_id = id,
-                                          .source = pin,
-                                          .local_region = kSource,
-                                          .local_offset = offset,
-                                          .dest_region = dest,
-                                          .dest_offset = offset,
-                                          .activation = activation,
-                                          .checksum = checksum});
+    a->fabric->post(FabricCommand{.peer = 0,
+                                  .transfer_id = id,
+                                  .source = pin,
+                                  .dest_region = dest,
+                                  .dest_offset = offset,
+                                  .cls = activation ? fabric::TrafficClass::activation : fabric::TrafficClass::kv,
+                                  .checksum = checksum},
+                    kSource, offset);
   }
 
   bool landed_intact(uint64_t offset, uint64_t length) {
