@@ -1,7 +1,6 @@
 #include "daemon/data_plane.h"
 
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "common/clock.h"
+#include "common/event_fd.h"
 #include "common/log.h"
 
 namespace railyard::daemon {
@@ -31,11 +31,6 @@ uint64_t wall_ns() {
   timespec ts{};
   ::clock_gettime(CLOCK_REALTIME, &ts);
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-void wake(int fd) {
-  const uint64_t one = 1;
-  (void)!::write(fd, &one, sizeof one);
 }
 }  // namespace
 
@@ -90,9 +85,6 @@ DataPlane::DataPlane(Settings settings, RegionTable& regions)
   if (rails_.size() > fabric::kMaxRails)
     throw std::runtime_error(fmt::format("{} rails configured; the fabric drives at most {}", rails_.size(),
                                          fabric::kMaxRails));
-  command_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  event_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (command_fd_ < 0 || event_fd_ < 0) throw std::runtime_error(fmt::format("eventfd: {}", std::strerror(errno)));
   for (size_t i = 0; i < peers_.size(); ++i)
     state_.push_back(std::make_unique<PeerState>(static_cast<uint16_t>(i), psk_, self_node_, peers_[i].node));
   tx_frames_.resize(rails_.size());
@@ -114,8 +106,6 @@ DataPlane::DataPlane(Settings settings, RegionTable& regions)
 
 DataPlane::~DataPlane() {
   stop();
-  if (command_fd_ >= 0) ::close(command_fd_);
-  if (event_fd_ >= 0) ::close(event_fd_);
 }
 
 void DataPlane::start() {
@@ -126,7 +116,7 @@ void DataPlane::start() {
 void DataPlane::stop() {
   if (!thread_.joinable()) return;
   running_.store(false);
-  wake(command_fd_);
+  command_fd_.wake();
   thread_.join();
   for (auto& p : state_) {
     for (auto& slot : p->pending) RegionTable::unpin(slot.source);
@@ -135,7 +125,7 @@ void DataPlane::stop() {
 
 bool DataPlane::submit(FabricCommand command) {
   if (!commands_.push(std::move(command))) return false;
-  wake(command_fd_);
+  command_fd_.wake();
   return true;
 }
 
@@ -145,15 +135,14 @@ bool DataPlane::send_message(uint16_t peer, std::span<const std::byte> datagram,
       .peer = peer, .length = static_cast<uint16_t>(datagram.size()), .rail_shift = rail_shift, .bytes = {}};
   std::memcpy(m.bytes.data(), datagram.data(), datagram.size());
   if (!messages_out_.push(m)) return false;
-  wake(command_fd_);
+  command_fd_.wake();
   return true;
 }
 
 std::optional<MessageDatagram> DataPlane::next_message() { return messages_in_.pop(); }
 
 std::optional<FabricEvent> DataPlane::next_event() {
-  uint64_t drained;
-  (void)!::read(event_fd_, &drained, sizeof drained);
+  event_fd_.drain();
   return events_.pop();
 }
 
@@ -166,11 +155,7 @@ void DataPlane::emit(const FabricEvent& event) {
   // The control thread drains these; if it has fallen this far behind,
   // wait for it rather than lose a completion.
   wake_control_ = true;
-  while (!events_.push(event)) {
-    wake(event_fd_);
-    if (!running_.load(std::memory_order_relaxed)) return;
-    ::usleep(100);
-  }
+  push_waiting(events_, event, event_fd_, running_);
 }
 
 void DataPlane::run() {
@@ -188,7 +173,7 @@ void DataPlane::run() {
     busy |= transmit(now);
     regions_.quiescent();
     if (wake_control_) {  // one wake-up per loop, however many events
-      wake(event_fd_);
+      event_fd_.wake();
       wake_control_ = false;
     }
     if (now >= next_publish_) publish(now);
@@ -209,16 +194,14 @@ void DataPlane::idle_wait(uint64_t now, uint64_t deadline) {
   if (deadline <= now) return;
   pollfd fds[fabric::kMaxRails + 1];
   nfds_t n = 0;
-  fds[n++] = pollfd{.fd = command_fd_, .events = POLLIN, .revents = 0};
+  fds[n++] = pollfd{.fd = command_fd_.fd(), .events = POLLIN, .revents = 0};
   for (auto& rail : rails_) {
     if (rail->wait_fd() >= 0) fds[n++] = pollfd{.fd = rail->wait_fd(), .events = POLLIN, .revents = 0};
   }
-  const uint64_t wait = deadline - now;
-  timespec ts{.tv_sec = static_cast<time_t>(wait / 1'000'000'000u), .tv_nsec = static_cast<long>(wait % 1'000'000'000u)};
+  const timespec ts = to_timespec(deadline - now);
   ::ppoll(fds, n, &ts, nullptr);
   if (fds[0].revents & POLLIN) {
-    uint64_t drained;
-    (void)!::read(command_fd_, &drained, sizeof drained);
+    command_fd_.drain();
   }
 }
 

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/event_fd.h"
 #include "common/spsc_ring.h"
 #include "daemon/region_table.h"
 #include "drivers/nic/rail.h"
@@ -120,7 +121,7 @@ class DataPlane {
   /// Control thread. False when the ring is full (try again after events).
   bool submit(FabricCommand command);
   /// Readable when events or messages are queued.
-  int event_fd() const { return event_fd_; }
+  int event_fd() const { return event_fd_.fd(); }
   std::optional<FabricEvent> next_event();
   /// Control thread: a MESSAGE datagram for `peer`, sent on its
   /// (rail_shift mod n)-th of n rails up. False when the ring is full (the channel resends).
@@ -168,8 +169,8 @@ class DataPlane {
   SpscRing<MessageDatagram> messages_out_{256};
   SpscRing<MessageDatagram> messages_in_{256};
   size_t message_limit_ = MessageDatagram::kMaxBytes;
-  int command_fd_ = -1;  // eventfd: control → data plane
-  int event_fd_ = -1;    // eventfd: data plane → control
+  EventFd command_fd_;  // control → data plane
+  EventFd event_fd_;    // data plane → control
   std::atomic<bool> running_{false};
   std::atomic<uint64_t> heartbeat_{0};
   std::thread thread_;

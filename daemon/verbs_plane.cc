@@ -1,7 +1,6 @@
 #include "daemon/verbs_plane.h"
 
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -13,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "common/clock.h"
+#include "common/event_fd.h"
 #include "common/log.h"
 
 namespace railyard::daemon {
@@ -21,11 +21,6 @@ namespace {
 constexpr uint64_t kTendIntervalNs = 250'000'000;    // connection resends and reopening failed paths
 constexpr uint64_t kPublishIntervalNs = 100'000'000;  // statistics snapshot
 constexpr uint64_t kMaxSleepNs = 50'000'000;          // idle sleep bound (link changes, heartbeat)
-
-void wake(int fd) {
-  const uint64_t one = 1;
-  (void)!::write(fd, &one, sizeof one);
-}
 
 std::string_view link_layer_name(verbs::LinkLayer l) {
   switch (l) {
@@ -66,9 +61,6 @@ VerbsPlane::VerbsPlane(verbs::VerbsOps& ops, Settings settings)
   }
   for (size_t p = 0; p < settings.peer_nodes.size(); ++p)
     transport_.set_peer(static_cast<uint16_t>(p), settings.peer_nodes[p]);
-  command_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  event_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (command_fd_ < 0 || event_fd_ < 0) throw std::runtime_error(fmt::format("eventfd: {}", std::strerror(errno)));
   link_up_.assign(rails_.size(), -1);
   counts_.rails.resize(rails_.size());
   for (auto& r : counts_.rails) {
@@ -80,8 +72,6 @@ VerbsPlane::VerbsPlane(verbs::VerbsOps& ops, Settings settings)
 
 VerbsPlane::~VerbsPlane() {
   stop();
-  if (command_fd_ >= 0) ::close(command_fd_);
-  if (event_fd_ >= 0) ::close(event_fd_);
 }
 
 void VerbsPlane::start() {
@@ -92,19 +82,18 @@ void VerbsPlane::start() {
 void VerbsPlane::stop() {
   if (!thread_.joinable()) return;
   running_.store(false);
-  wake(command_fd_);
+  command_fd_.wake();
   thread_.join();
 }
 
 bool VerbsPlane::submit(VerbsCommand command) {
   if (!commands_.push(std::move(command))) return false;
-  wake(command_fd_);
+  command_fd_.wake();
   return true;
 }
 
 std::optional<VerbsPlaneEvent> VerbsPlane::next_event() {
-  uint64_t drained;
-  (void)!::read(event_fd_, &drained, sizeof drained);
+  event_fd_.drain();
   return events_.pop();
 }
 
@@ -117,11 +106,7 @@ void VerbsPlane::emit(const VerbsPlaneEvent& event) {
   // As the fabric's data plane: wait for a control thread that fell this far
   // behind rather than lose a completion.
   wake_control_ = true;
-  while (!events_.push(event)) {
-    wake(event_fd_);
-    if (!running_.load(std::memory_order_relaxed)) return;
-    ::usleep(100);
-  }
+  push_waiting(events_, event, event_fd_, running_);
 }
 
 void VerbsPlane::run() {
@@ -143,18 +128,16 @@ void VerbsPlane::idle_wait(uint64_t now, uint64_t deadline) {
   pollfd fds[verbs::kMaxVerbsRails + 1];
   size_t rail_of[verbs::kMaxVerbsRails + 1];
   nfds_t n = 0;
-  fds[n++] = pollfd{.fd = command_fd_, .events = POLLIN, .revents = 0};
+  fds[n++] = pollfd{.fd = command_fd_.fd(), .events = POLLIN, .revents = 0};
   for (size_t r = 0; r < transport_.rail_count(); ++r) {
     if (transport_.wait_fd(r) < 0) continue;
     rail_of[n] = r;
     fds[n++] = pollfd{.fd = transport_.wait_fd(r), .events = POLLIN, .revents = 0};
   }
-  const uint64_t wait = deadline - now;
-  timespec ts{.tv_sec = static_cast<time_t>(wait / 1'000'000'000u), .tv_nsec = static_cast<long>(wait % 1'000'000'000u)};
+  const timespec ts = to_timespec(deadline - now);
   if (::ppoll(fds, n, &ts, nullptr) <= 0) return;
   if (fds[0].revents & POLLIN) {
-    uint64_t drained;
-    (void)!::read(command_fd_, &drained, sizeof drained);
+    command_fd_.drain();
   }
   for (nfds_t i = 1; i < n; ++i) {
     if (fds[i].revents & POLLIN) transport_.on_wakeup(rail_of[i]);
@@ -177,7 +160,7 @@ bool VerbsPlane::step(uint64_t now) {
   }
   if (now >= next_publish_) publish(now);
   if (wake_control_) {  // one wake-up per turn, however many events
-    wake(event_fd_);
+    event_fd_.wake();
     wake_control_ = false;
   }
   ++counts_.loops;

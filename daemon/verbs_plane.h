@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/event_fd.h"
 #include "common/spsc_ring.h"
 #include "drivers/nic/rail.h"
 #include "drivers/nic/verbs/transport.h"
@@ -130,7 +131,7 @@ class VerbsPlane {
   // --- control thread ---
   /// False when the ring is full.
   bool submit(VerbsCommand command);
-  int event_fd() const { return event_fd_; }
+  int event_fd() const { return event_fd_.fd(); }
   std::optional<VerbsPlaneEvent> next_event();
   VerbsSnapshot snapshot() const;
   const std::vector<VerbsRailInfo>& rails() const { return info_; }
@@ -162,8 +163,8 @@ class VerbsPlane {
 
   SpscRing<VerbsCommand> commands_{16384};
   SpscRing<VerbsPlaneEvent> events_{65536};
-  int command_fd_ = -1;
-  int event_fd_ = -1;
+  EventFd command_fd_;  // control → plane
+  EventFd event_fd_;    // plane → control
   std::atomic<bool> running_{false};
   std::atomic<uint64_t> heartbeat_{0};
   std::thread thread_;
