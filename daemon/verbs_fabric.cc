@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <chrono>
+#include <utility>
 
 #include "common/log.h"
 #include "fabric/checksum.h"
@@ -152,23 +153,33 @@ void VerbsFabric::flush() {
   }
 }
 
-void VerbsFabric::flush_peer(uint16_t peer) {
+void VerbsFabric::announce(uint16_t peer, std::span<const uint64_t> ids, const Settled& settled) {
   PeerState& p = peers_[peer];
   size_t next = 0;
-  do {
-    const size_t end = std::min(p.queued.size(), next + kAnnouncementsPerMessage);
+  do {  // at least one message when only withdrawals are due
+    const size_t end = std::min(ids.size(), next + kAnnouncementsPerMessage);
     v1::PeerMessage m;
     auto* batch = m.mutable_verbs_transfers();
-    for (size_t k = next; k < end; ++k) *batch->add_transfers() = p.transfers.at(p.queued[k]).announcement;
-    if (next == 0)
-      for (uint64_t id : p.withdrawn) batch->add_withdrawn(id);
+    for (size_t k = next; k < end; ++k) *batch->add_transfers() = p.transfers.at(ids[k]).announcement;
+    for (uint64_t id : p.withdrawn) batch->add_withdrawn(id);
     std::string error;
-    const bool announced = messages_(peer, m, error);
-    if (announced && next == 0) p.withdrawn.clear();  // else: with the next message
-    for (size_t k = next; k < end; ++k) {
-      const uint64_t id = p.queued[k];
+    const bool sent = messages_(peer, m, error);
+    if (sent) p.withdrawn.clear();  // else: with the next message
+    settled(ids.subspan(next, end - next), sent, error);
+    next = end;
+  } while (next < ids.size());
+}
+
+void VerbsFabric::flush_peer(uint16_t peer) {
+  PeerState& p = peers_[peer];
+  const std::vector<uint64_t> queued = std::exchange(p.queued, {});
+  announce(peer, queued, [&](std::span<const uint64_t> batch, bool announced, const std::string& error) {
+    if (!announced && !batch.empty())
+      log::warning("verbs: {} transfers to {} could not be announced ({}); they fail with BUSY", batch.size(),
+                   peer_names_[peer], error);
+    for (uint64_t id : batch) {
+      // Unannounced, it could never be delivered: the workload posts it again.
       if (!announced) {
-        // Unannounced, it could never be delivered: the workload posts it again.
         finish(peer, id, FabricEvent::Outcome::backlog_full);
         continue;
       }
@@ -185,12 +196,7 @@ void VerbsFabric::flush_peer(uint16_t peer) {
                                                              .remote_offset = t.announcement.offset(),
                                                              .activation = t.announcement.activation()}});
     }
-    if (!announced && end > next)
-      log::warning("verbs: {} transfers to {} could not be announced ({}); they fail with BUSY", end - next,
-                   peer_names_[peer], error);
-    next = end;
-  } while (next < p.queued.size());
-  p.queued.clear();
+  });
 }
 
 void VerbsFabric::announce_restarted(uint16_t peer, const VerbsPlaneEvent& e) {
@@ -202,21 +208,18 @@ void VerbsFabric::announce_restarted(uint16_t peer, const VerbsPlaneEvent& e) {
     if (auto it = p.transfers.find(id); it != p.transfers.end() && it->second.posted) again.push_back(id);
   }
   std::sort(again.begin(), again.end());
-  for (size_t next = 0; next < again.size(); next += kAnnouncementsPerMessage) {
-    const size_t end = std::min(again.size(), next + kAnnouncementsPerMessage);
-    v1::PeerMessage m;
-    for (size_t k = next; k < end; ++k)
-      *m.mutable_verbs_transfers()->add_transfers() = p.transfers.at(again[k]).announcement;
-    std::string error;
-    if (messages_(peer, m, error)) continue;
-    // The paths are not up yet: cancelled now, nothing of them is written
-    // again; the plane's report fails them.
-    log::warning("verbs: {} unfinished transfers to {} cannot be announced again ({}); they fail", end - next,
-                 peer_names_[peer], error);
-    for (size_t k = next; k < end; ++k)
-      submit(VerbsCommand{.kind = VerbsCommand::Kind::cancel,
-                          .peer = peer,
-                          .transfer = verbs::TransferRequest{.id = static_cast<uint32_t>(again[k]), .peer = peer}});
+  if (!again.empty()) {
+    announce(peer, again, [&](std::span<const uint64_t> batch, bool announced, const std::string& error) {
+      if (announced) return;
+      // The paths are not up yet: cancelled now, nothing of them is written
+      // again; the plane's report fails them.
+      log::warning("verbs: {} unfinished transfers to {} cannot be announced again ({}); they fail", batch.size(),
+                   peer_names_[peer], error);
+      for (uint64_t id : batch)
+        submit(VerbsCommand{.kind = VerbsCommand::Kind::cancel,
+                            .peer = peer,
+                            .transfer = verbs::TransferRequest{.id = static_cast<uint32_t>(id), .peer = peer}});
+    });
   }
   p.awaiting_restart = false;
   if (!p.queued.empty() || !p.withdrawn.empty()) flush_peer(peer);

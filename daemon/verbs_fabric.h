@@ -30,6 +30,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -102,6 +103,11 @@ class VerbsFabric {
 
   void watch_events();
   void schedule_flush();
+  /// Told of each announcement message: its transfers, whether the channel took it, and why not.
+  using Settled = std::function<void(std::span<const uint64_t> batch, bool announced, const std::string& error)>;
+  /// Announces `ids` (growing) to `peer` in messages of bounded size, the
+  /// pending withdrawals with them (a message of withdrawals alone if none).
+  void announce(uint16_t peer, std::span<const uint64_t> ids, const Settled& settled);
   void flush_peer(uint16_t peer);
   /// The plane's list of transfers that start over on the new session:
   /// announced again, in order, before anything posted since.
