@@ -641,10 +641,7 @@ v1::RailsReply FabricService::rails() const {
       out->set_device(rail_config_[r].device);
       dpdk_->describe(rail_config_[r].name, *out);
     }
-    if (verbs_) {
-      verbs_->fill_rail(r, *out);
-      out->set_device(out->verbs().device());
-    }
+    if (verbs_) verbs_->fill_rail(r, *out);
     ebpf_->fill(r, *out->mutable_ebpf());
   }
   return reply;

@@ -21,15 +21,6 @@ namespace {
 constexpr uint64_t kTendIntervalNs = 250'000'000;    // connection resends and reopening failed paths
 constexpr uint64_t kPublishIntervalNs = 100'000'000;  // statistics snapshot
 constexpr uint64_t kMaxSleepNs = 50'000'000;          // idle sleep bound (link changes, heartbeat)
-
-std::string_view link_layer_name(verbs::LinkLayer l) {
-  switch (l) {
-    case verbs::LinkLayer::infiniband: return "infiniband";
-    case verbs::LinkLayer::ethernet: return "ethernet";
-    case verbs::LinkLayer::unknown: break;
-  }
-  return "unknown";
-}
 }  // namespace
 
 namespace {
@@ -56,7 +47,7 @@ VerbsPlane::VerbsPlane(verbs::VerbsOps& ops, Settings settings)
                                   .port = ep.port,
                                   .gid_index = ep.gid_index,
                                   .gid = verbs::format_gid(ep.gid),
-                                  .link_layer = std::string(link_layer_name(ep.link_layer)),
+                                  .link_layer = std::string(verbs::link_layer_name(ep.link_layer)),
                                   .mtu = verbs::mtu_bytes(ep.mtu)});
   }
   for (size_t p = 0; p < settings.peer_nodes.size(); ++p)
@@ -163,8 +154,7 @@ bool VerbsPlane::step(uint64_t now) {
     event_fd_.wake();
     wake_control_ = false;
   }
-  ++counts_.loops;
-  heartbeat_.store(counts_.loops, std::memory_order_relaxed);
+  heartbeat_.store(++loops_, std::memory_order_relaxed);
   return busy;
 }
 
@@ -291,7 +281,7 @@ void VerbsPlane::tend_paths() {
 
 void VerbsPlane::translate() {
   for (const verbs::VerbsEvent& e : transport_events_) {
-    VerbsPlaneEvent out{.peer = e.peer, .rail = e.rail, .id = e.id, .byte_len = e.byte_len, .status = e.status};
+    VerbsPlaneEvent out{.peer = e.peer, .rail = e.rail, .id = e.id, .status = e.status};
     if (e.peer < generation_.size()) out.generation = generation_[e.peer];
     switch (e.kind) {
       case verbs::VerbsEvent::Kind::sent: out.kind = VerbsPlaneEvent::Kind::sent; break;

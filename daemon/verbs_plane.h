@@ -59,7 +59,7 @@ struct VerbsPlaneEvent {
   enum class Kind : uint8_t {
     sent,             ///< transfer `id` to `peer`: every byte is there
     send_failed,      ///< transfer `id`: refused at post (post_error) or given up (status)
-    received,         ///< a peer's last slice landed: `id` is its IMM, `byte_len` its size
+    received,         ///< a peer's last slice landed: `id` is its IMM
     connection,       ///< send `bytes` to `peer` for `rail` on the peer channel
     region_released,  ///< region `id` is deregistered everywhere: it may be unmapped
     region_failed,    ///< region `id` could not be registered: `why`
@@ -70,7 +70,6 @@ struct VerbsPlaneEvent {
   uint16_t peer = 0;
   uint8_t rail = 0;
   uint32_t id = 0;
-  uint32_t byte_len = 0;
   verbs::WcStatus status = verbs::WcStatus::success;
   verbs::PostError post_error = verbs::PostError::ok;
   std::vector<std::byte> bytes;
@@ -102,7 +101,6 @@ struct VerbsRailSnapshot {
 
 struct VerbsSnapshot {
   std::vector<VerbsRailSnapshot> rails;
-  uint64_t loops = 0;
 };
 
 class VerbsPlane {
@@ -166,13 +164,14 @@ class VerbsPlane {
   EventFd command_fd_;  // control → plane
   EventFd event_fd_;    // plane → control
   std::atomic<bool> running_{false};
-  std::atomic<uint64_t> heartbeat_{0};
+  std::atomic<uint64_t> heartbeat_{0};  // loops_, published
   std::thread thread_;
 
   // Plane thread only.
   std::vector<verbs::VerbsEvent> transport_events_;
   std::vector<std::byte> message_;
   std::vector<int> link_up_;  // per rail: -1 not seen yet, 0 down, 1 up
+  uint64_t loops_ = 0;
   uint64_t next_tend_ = 0;
   uint64_t next_publish_ = 0;
   bool wake_control_ = false;

@@ -2,6 +2,15 @@
 
 namespace railyard::verbs {
 
+std::string_view link_layer_name(LinkLayer l) {
+  switch (l) {
+    case LinkLayer::infiniband: return "infiniband";
+    case LinkLayer::ethernet: return "ethernet";
+    case LinkLayer::unknown: break;
+  }
+  return "unknown";
+}
+
 std::string_view wc_status_name(WcStatus s) {
   switch (s) {
     case WcStatus::success: return "success";

@@ -42,6 +42,7 @@ struct DeviceInfo {
 
 enum class PortState : uint8_t { down, init, armed, active, other };
 enum class LinkLayer : uint8_t { infiniband, ethernet, unknown };
+std::string_view link_layer_name(LinkLayer l);
 
 /// Path MTU as IB encodes it: 256 << (mtu - 1) bytes.
 enum class PathMtu : uint8_t { mtu256 = 1, mtu512 = 2, mtu1024 = 3, mtu2048 = 4, mtu4096 = 5 };
