@@ -66,90 +66,72 @@ void TelemetryService::watch_fabric(const FabricService& fabric, const std::vect
   fast_.add_before([this] { fabric_cache_ = fabric_->snapshot(); });
   fabric_cache_ = fabric.snapshot();
 
-  auto rail_series = [&](auto family, auto read) {
+  // One series per rail, read from `rows` (a cache refreshed before each sample).
+  auto rail_series = [&](auto family, const auto& rows, auto read) {
     for (size_t r = 0; r < rails.size(); ++r)
-      family.callback({host_, rails[r].name}, [this, r, read] {
-        return r < fabric_cache_.rails.size() ? static_cast<double>(read(fabric_cache_.rails[r])) : 0.0;
+      family.callback({host_, rails[r].name}, [r, &rows, read] {
+        return r < rows.size() ? static_cast<double>(read(rows[r])) : 0.0;
       });
   };
-  auto rail_counter = [&](const char* name, const char* help, tel::Unit unit, auto read) {
-    rail_series(registry_.counter_family(
-                    {.name = name, .help = help, .unit = unit, .labels = {"host", "rail"}, .group = "rails"}),
-                read);
+  auto rail_spec = [](const char* name, const char* help, tel::Unit unit) {
+    return tel::FamilySpec{.name = name, .help = help, .unit = unit, .labels = {"host", "rail"}, .group = "rails"};
   };
-  auto rail_gauge = [&](const char* name, const char* help, tel::Unit unit, auto read) {
-    rail_series(registry_.gauge_family(
-                    {.name = name, .help = help, .unit = unit, .labels = {"host", "rail"}, .group = "rails"}),
-                read);
+  auto rail_counter = [&](const char* name, const char* help, tel::Unit unit, auto read, const auto& rows) {
+    rail_series(registry_.counter_family(rail_spec(name, help, unit)), rows, read);
+  };
+  auto rail_gauge = [&](const char* name, const char* help, tel::Unit unit, auto read, const auto& rows) {
+    rail_series(registry_.gauge_family(rail_spec(name, help, unit)), rows, read);
   };
   using R = const RailSnapshot&;
   rail_counter("railyard_rail_tx_bytes", "Bytes sent on the rail (headers and retransmissions included)",
-               tel::Unit::bytes, [](R s) { return s.counters.tx_bytes; });
+               tel::Unit::bytes, [](R s) { return s.counters.tx_bytes; }, fabric_cache_.rails);
   rail_counter("railyard_rail_rx_bytes", "Bytes received on the rail", tel::Unit::bytes,
-               [](R s) { return s.counters.rx_bytes; });
+               [](R s) { return s.counters.rx_bytes; }, fabric_cache_.rails);
   rail_counter("railyard_rail_tx_packets", "Datagrams sent on the rail", tel::Unit::none,
-               [](R s) { return s.counters.tx_frames; });
+               [](R s) { return s.counters.tx_frames; }, fabric_cache_.rails);
   rail_counter("railyard_rail_rx_packets", "Datagrams received on the rail", tel::Unit::none,
-               [](R s) { return s.counters.rx_frames; });
+               [](R s) { return s.counters.rx_frames; }, fabric_cache_.rails);
   rail_counter("railyard_rail_retransmits", "Packets first sent on the rail that had to be sent again",
-               tel::Unit::none, [](R s) { return s.retransmits; });
+               tel::Unit::none, [](R s) { return s.retransmits; }, fabric_cache_.rails);
   rail_counter("railyard_rail_ecn_marks", "Datagrams received with an ECN Congestion Experienced mark",
-               tel::Unit::none, [](R s) { return s.counters.rx_ecn_ce; });
+               tel::Unit::none, [](R s) { return s.counters.rx_ecn_ce; }, fabric_cache_.rails);
   rail_counter("railyard_rail_tx_would_block", "Datagrams the rail's queue refused for being full", tel::Unit::none,
-               [](R s) { return s.counters.tx_would_block; });
+               [](R s) { return s.counters.tx_would_block; }, fabric_cache_.rails);
   rail_counter("railyard_rail_down_events", "Times the fabric took the rail out (link down or ack silence)",
-               tel::Unit::none, [](R s) { return s.down_events; });
+               tel::Unit::none, [](R s) { return s.down_events; }, fabric_cache_.rails);
   rail_gauge("railyard_rail_up", "1 while the fabric sends on the rail, else 0", tel::Unit::none,
-             [](R s) { return s.up ? 1 : 0; });
+             [](R s) { return s.up ? 1 : 0; }, fabric_cache_.rails);
   rail_gauge("railyard_rail_link_up", "1 while the rail's link is up, else 0", tel::Unit::none,
-             [](R s) { return s.link == nic::LinkState::up ? 1 : 0; });
+             [](R s) { return s.link == nic::LinkState::up ? 1 : 0; }, fabric_cache_.rails);
   rail_gauge("railyard_rail_rtt_seconds", "Smoothed round-trip time on the rail", tel::Unit::seconds,
-             [](R s) { return static_cast<double>(s.srtt_ns) / 1e9; });
+             [](R s) { return static_cast<double>(s.srtt_ns) / 1e9; }, fabric_cache_.rails);
   rail_gauge("railyard_rail_window_bytes", "Congestion window on the rail", tel::Unit::bytes,
-             [](R s) { return s.window_bytes; });
+             [](R s) { return s.window_bytes; }, fabric_cache_.rails);
   rail_gauge("railyard_rail_inflight_bytes", "Bytes sent on the rail and not yet acknowledged", tel::Unit::bytes,
-             [](R s) { return s.inflight_bytes; });
+             [](R s) { return s.inflight_bytes; }, fabric_cache_.rails);
 
   if (!rails.empty() && rails.front().driver == "verbs") {
     fast_.add_before([this] { verbs_cache_ = fabric_->verbs_snapshot(); });
-    using V = const verbs::VerbsRailCounters&;
-    auto verbs_series = [&](auto family, auto read) {
-      for (size_t r = 0; r < rails.size(); ++r)
-        family.callback({host_, rails[r].name}, [this, r, read] {
-          return r < verbs_cache_.rails.size() ? static_cast<double>(read(verbs_cache_.rails[r].counters)) : 0.0;
-        });
-    };
-    auto verbs_counter = [&](const char* name, const char* help, tel::Unit unit, auto read) {
-      verbs_series(registry_.counter_family(
-                       {.name = name, .help = help, .unit = unit, .labels = {"host", "rail"}, .group = "rails"}),
-                   read);
-    };
-    auto verbs_gauge = [&](const char* name, const char* help, auto read) {
-      verbs_series(registry_.gauge_family({.name = name,
-                                           .help = help,
-                                           .unit = tel::Unit::none,
-                                           .labels = {"host", "rail"},
-                                           .group = "rails"}),
-                   read);
-    };
-    verbs_counter("railyard_verbs_tx_bytes", "Bytes of RDMA WRITEs completed on the verbs rail", tel::Unit::bytes,
-                  [](V c) { return c.tx_bytes; });
-    verbs_counter("railyard_verbs_tx_slices", "RDMA WRITEs (slices) completed on the verbs rail", tel::Unit::none,
-                  [](V c) { return c.tx_slices; });
-    verbs_counter("railyard_verbs_rx_transfers", "Peers' last slices (WRITE_WITH_IMM) landed on the verbs rail",
-                  tel::Unit::none, [](V c) { return c.rx_imm; });
-    verbs_counter("railyard_verbs_reposted_slices", "Slices the verbs rail failed, sent again on any rail",
-                  tel::Unit::none, [](V c) { return c.reposted_slices; });
-    verbs_counter("railyard_verbs_wc_errors", "Error completions on the verbs rail other than flushes",
-                  tel::Unit::none, [](V c) { return c.wc_errors; });
-    verbs_counter("railyard_verbs_post_errors", "Failed ibv_post_send/recv calls on the verbs rail", tel::Unit::none,
-                  [](V c) { return c.post_errors; });
-    verbs_counter("railyard_verbs_qp_failures", "Queue pairs of the verbs rail moved to ERROR", tel::Unit::none,
-                  [](V c) { return c.path_failures; });
-    verbs_gauge("railyard_verbs_cq_depth", "Work requests outstanding on the verbs rail's completion queue",
-                [](V c) { return c.cq_depth; });
-    verbs_gauge("railyard_verbs_qps_connected", "Queue pairs of the verbs rail in RTS and confirmed by their peer",
-                [](V c) { return c.qps_connected; });
+    using V = const VerbsRailSnapshot&;
+    const auto& v = verbs_cache_.rails;
+    rail_counter("railyard_verbs_tx_bytes", "Bytes of RDMA WRITEs completed on the verbs rail", tel::Unit::bytes,
+                 [](V s) { return s.counters.tx_bytes; }, v);
+    rail_counter("railyard_verbs_tx_slices", "RDMA WRITEs (slices) completed on the verbs rail", tel::Unit::none,
+                 [](V s) { return s.counters.tx_slices; }, v);
+    rail_counter("railyard_verbs_rx_transfers", "Peers' last slices (WRITE_WITH_IMM) landed on the verbs rail",
+                 tel::Unit::none, [](V s) { return s.counters.rx_imm; }, v);
+    rail_counter("railyard_verbs_reposted_slices", "Slices the verbs rail failed, sent again on any rail",
+                 tel::Unit::none, [](V s) { return s.counters.reposted_slices; }, v);
+    rail_counter("railyard_verbs_wc_errors", "Error completions on the verbs rail other than flushes",
+                 tel::Unit::none, [](V s) { return s.counters.wc_errors; }, v);
+    rail_counter("railyard_verbs_post_errors", "Failed ibv_post_send/recv calls on the verbs rail", tel::Unit::none,
+                 [](V s) { return s.counters.post_errors; }, v);
+    rail_counter("railyard_verbs_qp_failures", "Queue pairs of the verbs rail moved to ERROR", tel::Unit::none,
+                 [](V s) { return s.counters.path_failures; }, v);
+    rail_gauge("railyard_verbs_cq_depth", "Work requests outstanding on the verbs rail's completion queue",
+               tel::Unit::none, [](V s) { return s.counters.cq_depth; }, v);
+    rail_gauge("railyard_verbs_qps_connected", "Queue pairs of the verbs rail in RTS and confirmed by their peer",
+               tel::Unit::none, [](V s) { return s.counters.qps_connected; }, v);
   }
 
   using P = const PeerSnapshot&;
