@@ -13,15 +13,7 @@
 # KEEP_LOGS=DIR copies the daemons' logs there (to read the messages).
 source "$(dirname "$0")/lib.sh"
 require_root
-if ! "$RAILYARDD" --version >/dev/null 2>&1; then
-  echo "FAIL - no railyardd at $RAILYARDD: build first (ninja -C \$BUILD)"
-  exit 1
-fi
-
-ns=ry-dpst-$$
-on_exit ip netns del "$ns"
-ip netns add "$ns" || exit 1
-ip -n "$ns" link set lo up
+startup_bed ry-dpst-$$
 ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 # Two veth pairs: dp0 and dp1 are the DPDK ends (no kernel address: DPDK owns it).
 for i in 0 1; do
@@ -29,8 +21,6 @@ for i in 0 1; do
   ip -n "$ns" link set "dp$i" up
   ip -n "$ns" link set "dp${i}k" up
 done
-printf '0123456789abcdef0123456789abcdef' >"$WORK/psk"
-chmod 0600 "$WORK/psk"
 
 prefix_base=ry-dpst-$$
 on_exit "rm -rf /var/run/dpdk/$prefix_base-*"

@@ -109,6 +109,22 @@ run_load() {
       and .checksum_verified == $n and .activation > 0'
 }
 
+# startup_bed NAME: for the start-up refusal tests: a built railyardd (else
+# FAIL), network namespace NAME with lo up (removed on exit), and a key at
+# $WORK/psk. Sets $ns.
+startup_bed() {
+  if ! "$RAILYARDD" --version >/dev/null 2>&1; then
+    echo "FAIL - no railyardd at $RAILYARDD: build first (ninja -C \$BUILD)"
+    exit 1
+  fi
+  ns=$1
+  on_exit ip netns del "$ns"
+  ip netns add "$ns" || exit 1
+  ip -n "$ns" link set lo up
+  printf '0123456789abcdef0123456789abcdef' >"$WORK/psk"
+  chmod 0600 "$WORK/psk"
+}
+
 # start_refused NAME PATTERN...: railyardd on $WORK/NAME.toml, in network namespace
 # $ns, must exit 1 within 5 s (bounded at 30 s), leave no control socket
 # ($WORK/NAME/control.sock), and log a "failed to start" or "configuration

@@ -12,22 +12,12 @@
 # This test never runs RDMA traffic: that is the hw suite (docs/VERBS.md).
 source "$(dirname "$0")/lib.sh"
 require_root
-if ! "$RAILYARDD" --version >/dev/null 2>&1; then
-  echo "FAIL - no railyardd at $RAILYARDD: build first (ninja -C \$BUILD)"
-  exit 1
-fi
-
-ns=ry-vbst-$$
-on_exit ip netns del "$ns"
-ip netns add "$ns" || exit 1
-ip -n "$ns" link set lo up
+startup_bed ry-vbst-$$
 ip -n "$ns" link add vb0 type veth peer name vb0p || exit 1
 ip -n "$ns" link add vb1 type veth peer name vb1p || exit 1
 for l in vb0 vb0p vb1 vb1p; do ip -n "$ns" link set "$l" up; done
 ip -n "$ns" addr add 10.207.0.1/24 dev vb0
 ip -n "$ns" addr add 10.207.1.1/24 dev vb1
-printf '0123456789abcdef0123456789abcdef' >"$WORK/psk"
-chmod 0600 "$WORK/psk"
 
 # config NAME [EXTRA]: writes $WORK/NAME.toml with two verbs rails on vb0/vb1
 # (device "nosuch0" on r0 when NAME is nodevice), one peer, and EXTRA appended.
