@@ -146,3 +146,12 @@ start_refused() {
     grep -Eq -- "$p" <<<"$line" || { echo "message does not match: $p"; return 1; }
   done
 }
+
+# railctl_refuses FILE KEY: railctl config check must refuse FILE (exit 1)
+# with a problem at KEY.
+railctl_refuses() {
+  local rc=0 out
+  out=$("$RAILCTL" --json config check "$1") || rc=$?
+  echo "$out"
+  ((rc == 1)) && jq -e --arg key "$2" '.ok == false and any(.problems[]; .key == $key)' <<<"$out"
+}
