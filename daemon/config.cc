@@ -323,6 +323,16 @@ void read_fabric(const toml::table& t, const std::string& file, FabricSection& o
   r.take_checked("workload_socket", out.workload_socket, check_socket_path);
   r.take_bool("ebpf", out.ebpf);
   r.take_bool("fault_injection", out.fault_injection);
+  r.take_string("packet_auth", [&](const std::string& v) -> std::optional<std::string> {
+    if (v == "none") {
+      out.packet_auth = fabric::PacketAuth::none;
+    } else if (v == "mac") {
+      out.packet_auth = fabric::PacketAuth::mac;
+    } else {
+      return "allowed: \"none\" or \"mac\" (the same on every host of the rack)";
+    }
+    return std::nullopt;
+  });
   r.finish();
 }
 

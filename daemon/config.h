@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "fabric/packet_auth.h"
 
 namespace railyard::verbs {
 struct TransportConfig;
@@ -36,6 +37,9 @@ struct FabricSection {
   std::string workload_socket = "/run/railyard/workload.sock";
   bool ebpf = true;              // attach the eBPF rail monitor where the kernel allows
   bool fault_injection = false;  // allow `railctl fault` (test racks only)
+  // "mac": every packet of a session carries a tag under a per-session key
+  // (fabric/packet_auth.h); "none": the session id alone (fabric/README.md, threat model).
+  fabric::PacketAuth packet_auth = fabric::PacketAuth::none;
 
   bool operator==(const FabricSection&) const = default;
 };

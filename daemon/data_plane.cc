@@ -10,6 +10,7 @@
 #include <cstring>
 #include <deque>
 #include <stdexcept>
+#include <type_traits>
 
 #include <fmt/format.h>
 
@@ -21,11 +22,34 @@ namespace railyard::daemon {
 
 namespace {
 constexpr size_t kBurst = 64;                              // frames per rail per loop
-constexpr uint64_t kHandshakeIntervalNs = 250'000'000;     // INIT retry while not established
+constexpr uint64_t kHandshakeIntervalNs = 250'000'000;     // INIT (and CONFIRM) retry while not established
+constexpr uint64_t kConfirmTimeoutNs = 2'000'000'000;      // an initiator that never hears the peer starts over
 constexpr uint64_t kPublishIntervalNs = 100'000'000;       // statistics snapshot
 constexpr uint64_t kPeerLostNs = 10'000'000'000;           // every rail down this long: fail its transfers
 constexpr uint64_t kMaxSleepNs = 50'000'000;               // idle sleep bound (keeps epochs moving)
 constexpr size_t kPendingPerPeer = 16384;                  // transfers queued or in flight per peer
+
+// Adds one counters struct to another: the engines' counter structs are
+// plain uint64_t fields, and a peer's totals run over all its sessions.
+template <class Counters>
+void add_counters(Counters& total, const Counters& c) {
+  static_assert(std::is_trivially_copyable_v<Counters> && sizeof(Counters) % sizeof(uint64_t) == 0);
+  using Words = std::array<uint64_t, sizeof(Counters) / sizeof(uint64_t)>;
+  Words a = std::bit_cast<Words>(total);
+  const Words b = std::bit_cast<Words>(c);
+  for (size_t i = 0; i < a.size(); ++i) a[i] += b[i];
+  total = std::bit_cast<Counters>(a);
+}
+
+FabricEvent::Outcome outcome_of(fabric::TransferStatus status) {
+  switch (status) {
+    case fabric::TransferStatus::ok: return FabricEvent::Outcome::ok;
+    case fabric::TransferStatus::rejected: return FabricEvent::Outcome::rejected;
+    case fabric::TransferStatus::stale: return FabricEvent::Outcome::stale;
+    case fabric::TransferStatus::conflict: return FabricEvent::Outcome::conflict;
+  }
+  return FabricEvent::Outcome::rejected;
+}
 
 uint64_t wall_ns() {
   timespec ts{};
@@ -55,15 +79,23 @@ struct DataPlane::PeerState {
   const uint16_t index;
   fabric::PeerAuth auth;
   uint64_t session = 0;
-  std::unique_ptr<fabric::Sender> sender;
-  std::unique_ptr<fabric::Receiver> receiver;
+  std::unique_ptr<fabric::PeerSession> engines;  // while a session exists
+  bool confirming = false;  // initiator: session started, the peer not heard on it yet
+  uint64_t confirm_since = 0;
   uint64_t next_handshake = 0;
-  size_t handshake_rail = 0;  // where the next INIT goes
+  size_t handshake_rail = 0;  // where the next INIT (or CONFIRM) goes
   uint64_t all_down_since = 0;
   std::vector<Pending> pending;
   std::vector<uint32_t> free_slots;
   std::deque<uint32_t> backlog;  // slots waiting for the Sender (no session yet, or its slots full)
-  PeerSnapshot stats;
+  PeerSnapshot stats;  // the engines' counters here are those of sessions that ended
+
+  /// Folds the ending session's counters into the peer's totals.
+  void retire_engines() {
+    add_counters(stats.sender, engines->sender().counters());
+    add_counters(stats.receiver, engines->receiver().counters());
+    add_counters(stats.session_refused, engines->counters());
+  }
 };
 
 uint64_t DataPlane::node_id(std::string_view host_name) {
@@ -80,6 +112,7 @@ DataPlane::DataPlane(Settings settings, RegionTable& regions)
       peers_(std::move(settings.peers)),
       self_node_(settings.self_node),
       psk_(std::move(settings.psk)),
+      packet_auth_(settings.packet_auth),
       thread_init_(std::move(settings.thread_init)),
       regions_(regions) {
   if (rails_.size() > fabric::kMaxRails)
@@ -182,8 +215,8 @@ void DataPlane::run() {
     if (!busy) {
       uint64_t deadline = std::min(now + kMaxSleepNs, next_publish_);
       for (auto& p : state_) {
-        if (p->sender) deadline = std::min(deadline, p->sender->next_deadline());
-        if (!p->sender) deadline = std::min(deadline, p->next_handshake);
+        if (p->engines) deadline = std::min(deadline, p->engines->sender().next_deadline());
+        if (!p->engines || p->confirming) deadline = std::min(deadline, p->next_handshake);
       }
       idle_wait(now, deadline);
     }
@@ -213,7 +246,7 @@ bool DataPlane::poll_commands(uint64_t now) {
     // order and be resent); the control thread moves to the next when
     // messages get lost on it (a rail can look up from this end only).
     const PeerState& p = *state_[message->peer];
-    uint32_t up = p.sender ? p.sender->up_mask() : 0;
+    uint32_t up = p.engines ? p.engines->sender().up_mask() : 0;
     if (up == 0) {
       ++counts_.messages_dropped;
       continue;
@@ -248,12 +281,12 @@ bool DataPlane::poll_commands(uint64_t now) {
 }
 
 void DataPlane::post_backlog(PeerState& p, uint64_t now) {
-  if (!p.sender) return;
+  if (!p.engines) return;
   while (!p.backlog.empty()) {
     const uint32_t slot = p.backlog.front();
     PeerState::Pending& t = p.pending[slot];
     uint64_t engine_id = 0;
-    const auto result = p.sender->post(fabric::OutboundTransfer{.source = t.source.bytes,
+    const auto result = p.engines->sender().post(fabric::OutboundTransfer{.source = t.source.bytes,
                                                                 .dest_region = t.dest_region,
                                                                 .dest_offset = t.dest_offset,
                                                                 .cls = t.cls,
@@ -284,7 +317,8 @@ bool DataPlane::receive(uint64_t now) {
       if (link == nic::LinkState::down) ++down_events_[r];
       last_link_[r] = link;
       for (size_t i = 0; i < state_.size(); ++i) {
-        if (state_[i]->sender && (peers_[i].rail_mask & (1u << r)) != 0) state_[i]->sender->set_link(rail, link, now);
+        if (state_[i]->engines && (peers_[i].rail_mask & (1u << r)) != 0)
+          state_[i]->engines->sender().set_link(rail, link, now);
       }
     }
     // A few bursts per rail per loop: keeps one busy rail from starving the others.
@@ -299,40 +333,33 @@ bool DataPlane::receive(uint64_t now) {
           continue;
         }
         fabric::Packet pkt;
-        if (fabric::parse(frame.bytes, pkt, parse_counters_) != fabric::ParseResult::ok) {
-          ++counts_.rx_malformed;
-          continue;
-        }
+        if (fabric::parse(frame.bytes, pkt, counts_.malformed) != fabric::ParseResult::ok) continue;
         PeerState& p = *state_[frame.peer];
         switch (pkt.header.type) {
-          case fabric::PacketType::data: {
-            if (!p.receiver) {
-              ++counts_.rx_unauthenticated;
+          case fabric::PacketType::data:
+          case fabric::PacketType::ack:
+          case fabric::PacketType::probe:
+          case fabric::PacketType::probe_reply: {
+            if (!p.engines) {
+              ++p.stats.no_session;
               break;
             }
-            const RegionView region = regions_.lookup(pkt.header.region);
-            const auto result = p.receiver->on_data(pkt, rail, frame.ecn_ce,
-                                                    std::span<std::byte>(region.base, region.length), now);
-            if (result == fabric::DataResult::stale_session) ++counts_.rx_stale_session;
-            if (result == fabric::DataResult::rejected) ++counts_.rx_rejected;
+            std::span<std::byte> region;
+            if (pkt.header.type == fabric::PacketType::data) {
+              const RegionView view = regions_.lookup(pkt.header.region);
+              region = std::span<std::byte>(view.base, view.length);
+            }
+            p.engines->on_packet(pkt, rail, frame.ecn_ce, region, now);
             break;
           }
-          case fabric::PacketType::ack:
-            if (p.sender) p.sender->on_ack(pkt, now);
-            break;
-          case fabric::PacketType::probe:
-            if (p.receiver) p.receiver->on_probe(pkt, rail, now);
-            break;
-          case fabric::PacketType::probe_reply:
-            if (p.sender) p.sender->on_probe_reply(pkt, now);
-            break;
           case fabric::PacketType::handshake_init:
           case fabric::PacketType::handshake_reply:
+          case fabric::PacketType::handshake_confirm:
             on_handshake(pkt, frame.peer, rail, now);
             break;
           case fabric::PacketType::message: {
             if (p.session == 0 || pkt.header.session != p.session) {
-              ++counts_.rx_stale_session;
+              ++p.stats.message_stale_session;
               break;
             }
             MessageDatagram m{
@@ -359,9 +386,9 @@ bool DataPlane::send_control(uint8_t rail, uint16_t peer, std::span<const std::b
 }
 
 void DataPlane::handshake(PeerState& p, uint16_t index, uint64_t now) {
-  if (p.sender) {
+  if (p.engines) {
     // Every rail towards the peer down for long: its transfers cannot finish.
-    if (p.sender->up_mask() != 0) {
+    if (p.engines->sender().up_mask() != 0) {
       p.all_down_since = 0;
     } else if (p.all_down_since == 0) {
       p.all_down_since = now;
@@ -369,28 +396,51 @@ void DataPlane::handshake(PeerState& p, uint16_t index, uint64_t now) {
       log::warning("fabric: every rail to peer {} has been down for {} s; failing its transfers and reconnecting",
                    peers_[index].name, kPeerLostNs / 1'000'000'000);
       fail_all(p, index, FabricEvent::Outcome::peer_restarted, now);
-      p.sender.reset();
-      p.receiver.reset();
-      p.session = 0;
-      p.all_down_since = 0;
-      p.stats.established = false;
-      emit(FabricEvent{.kind = FabricEvent::Kind::peer_down, .peer = index, .done_ns = now});
+      drop_session(p, index, now);
+      return;
     }
+    if (p.engines->sender().desynchronized(now)) {
+      ++p.stats.sessions_desynchronized;
+      log::warning("fabric: peer {} acknowledges sequences this host never sent, over and over: its receive window was "
+                   "moved by datagrams that were not ours (forged, on a rail that lets them in); starting a new "
+                   "session, unfinished transfers are resent. fabric.packet_auth = \"mac\" on every host refuses such "
+                   "datagrams",
+                   peers_[index].name);
+      drop_session(p, index, now);
+      return;
+    }
+    if (!p.confirming) return;
+    if (p.engines->heard_peer()) {
+      p.confirming = false;
+      p.stats.confirmed = true;
+      return;
+    }
+    if (now < p.next_handshake) return;
+    if (now - p.confirm_since > kConfirmTimeoutNs) {
+      log::warning("fabric: peer {} never answered on session {:016x} within {} s of confirming it (did our CONFIRM "
+                   "get lost, or does it run another session?); starting a new handshake",
+                   peers_[index].name, p.session, kConfirmTimeoutNs / 1'000'000'000);
+      drop_session(p, index, now);
+      return;
+    }
+  } else if (now < p.next_handshake) {
     return;
   }
-  if (now < p.next_handshake) return;
   p.next_handshake = now + kHandshakeIntervalNs;
   fabric::Nonce nonce;
-  if (!fabric::random_nonce(nonce)) return;
+  if (!p.engines && !fabric::random_nonce(nonce)) return;
   // One INIT per attempt, on the next reachable rail in turn: the responder
-  // answers every INIT it accepts with a fresh session, so the same INIT on
-  // two rails would leave the two ends with different sessions.
+  // answers every INIT it accepts with a fresh challenge, so the same INIT on
+  // two rails would leave the two ends with different sessions. A CONFIRM the
+  // peer has not acted on goes again the same way, on the next rail.
   for (size_t k = 0; k < rails_.size(); ++k) {
     const size_t r = (p.handshake_rail + k) % rails_.size();
     if ((peers_[index].rail_mask & (1u << r)) == 0 || rails_[r]->link_state() == nic::LinkState::down) continue;
     p.handshake_rail = r + 1;
-    const size_t len = p.auth.make_init(wall_ns(), nonce, static_cast<uint8_t>(r), control_buffer_);
-    if (len > 0) send_control(static_cast<uint8_t>(r), index, std::span(control_buffer_).first(len));
+    const uint8_t rail = static_cast<uint8_t>(r);
+    const size_t len = p.engines ? p.auth.resend_confirm(wall_ns(), rail, control_buffer_)
+                                 : p.auth.make_init(wall_ns(), nonce, rail, control_buffer_);
+    if (len > 0) send_control(rail, index, std::span(control_buffer_).first(len));
     return;
   }
 }
@@ -398,46 +448,72 @@ void DataPlane::handshake(PeerState& p, uint16_t index, uint64_t now) {
 void DataPlane::on_handshake(const fabric::Packet& pkt, uint16_t index, uint8_t rail, uint64_t now) {
   PeerState& p = *state_[index];
   uint64_t session = 0;
-  fabric::AuthResult result;
-  if (pkt.header.type == fabric::PacketType::handshake_init) {
-    fabric::Nonce nonce;
-    if (!fabric::random_nonce(nonce)) return;
-    size_t len = 0;
-    result = p.auth.on_init(pkt, wall_ns(), nonce, control_buffer_, len, session);
-    if (result == fabric::AuthResult::ok) send_control(rail, index, std::span(control_buffer_).first(len));
-  } else {
-    result = p.auth.on_reply(pkt, wall_ns(), session);
+  size_t len = 0;
+  fabric::AuthResult result = fabric::AuthResult::bad_type;
+  switch (pkt.header.type) {
+    case fabric::PacketType::handshake_init: {
+      // Answered with a challenge; the session, and any live one, stays as
+      // it is until the initiator's CONFIRM shows it holds the key now.
+      fabric::Nonce nonce;
+      if (!fabric::random_nonce(nonce)) return;
+      result = p.auth.on_init(pkt, wall_ns(), nonce, control_buffer_, len);
+      if (result == fabric::AuthResult::ok) send_control(rail, index, std::span(control_buffer_).first(len));
+      break;
+    }
+    case fabric::PacketType::handshake_reply:
+      result = p.auth.on_reply(pkt, wall_ns(), control_buffer_, len, session);
+      if (result == fabric::AuthResult::ok) {
+        send_control(rail, index, std::span(control_buffer_).first(len));
+        establish(p, index, session, false, now);
+        p.handshake_rail = rail + 1u;  // a resent CONFIRM tries the next rail
+      }
+      break;
+    case fabric::PacketType::handshake_confirm:
+      result = p.auth.on_confirm(pkt, wall_ns(), session);
+      if (result == fabric::AuthResult::ok) establish(p, index, session, true, now);
+      // A probe on the session tells the initiator we run it (its CONFIRM may come again until then).
+      if ((result == fabric::AuthResult::ok || result == fabric::AuthResult::already_confirmed) && p.engines &&
+          p.engines->id() == session)
+        p.engines->sender().request_probe(rail);
+      break;
+    default:
+      break;
   }
-  if (result == fabric::AuthResult::ok) return establish(p, index, session, now);
-  if (result == fabric::AuthResult::crossed || result == fabric::AuthResult::unexpected_reply) return;
-  ++counts_.rx_unauthenticated;
+  switch (result) {
+    case fabric::AuthResult::ok:
+    case fabric::AuthResult::already_confirmed:
+    case fabric::AuthResult::crossed:
+      return;
+    default:
+      break;
+  }
+  ++p.stats.handshake_refused[static_cast<size_t>(result)];
   ++p.stats.handshake_failures;
-  // Rare and worth an operator's eye, but never a log line per packet.
-  if (p.stats.handshake_failures == 1 || p.stats.handshake_failures % 1000 == 0)
-    log::warning("fabric: handshake from peer {} on rail {} refused ({}); {} refused so far — check that both hosts "
-                 "use the same fabric.psk_file and that their clocks agree",
-                 peers_[index].name, rails_[rail]->name(), fabric::auth_result_name(result),
-                 p.stats.handshake_failures);
 }
 
-void DataPlane::establish(PeerState& p, uint16_t index, uint64_t session, uint64_t now) {
+void DataPlane::establish(PeerState& p, uint16_t index, uint64_t session, bool confirmed, uint64_t now) {
   if (p.session == session) return;
-  const bool restart = p.session != 0;
+  const uint64_t replaced = p.session;
   p.session = session;
-  fabric::SenderConfig sc;
-  fabric::ReceiverConfig rc;
-  sc.rails = rc.rails = static_cast<uint8_t>(rails_.size());
+  fabric::SessionConfig config{.auth = packet_auth_};
+  config.sender.rails = config.receiver.rails = static_cast<uint8_t>(rails_.size());
   size_t chunk = SIZE_MAX;
   for (size_t r = 0; r < rails_.size(); ++r) {
-    sc.peer_slot[r] = rc.peer_slot[r] = index;
+    config.sender.peer_slot[r] = config.receiver.peer_slot[r] = index;
     if ((peers_[index].rail_mask & (1u << r)) != 0) chunk = std::min(chunk, rails_[r]->max_datagram());
   }
-  sc.chunk_bytes = static_cast<uint32_t>(chunk - fabric::kHeaderSize);
-  p.sender = std::make_unique<fabric::Sender>(sc, session);
-  p.receiver = std::make_unique<fabric::Receiver>(rc, session);
+  const size_t tag = packet_auth_ == fabric::PacketAuth::mac ? fabric::kMacSize : 0;
+  config.sender.chunk_bytes = static_cast<uint32_t>(chunk - fabric::kHeaderSize - tag);
+  if (p.engines) p.retire_engines();
+  p.engines = std::make_unique<fabric::PeerSession>(config, session, psk_, self_node_, peers_[index].node);
+  p.confirming = !confirmed;
+  p.confirm_since = now;
+  p.next_handshake = now + kHandshakeIntervalNs;
+  p.all_down_since = 0;
   for (size_t r = 0; r < rails_.size(); ++r) {
     const bool reachable = (peers_[index].rail_mask & (1u << r)) != 0;
-    p.sender->set_link(static_cast<uint8_t>(r), reachable ? rails_[r]->link_state() : nic::LinkState::down, now);
+    p.engines->sender().set_link(static_cast<uint8_t>(r), reachable ? rails_[r]->link_state() : nic::LinkState::down,
+                                 now);
   }
   // Transfers of the previous session start over on this one: placement is
   // idempotent, so resending bytes that had landed is harmless.
@@ -449,11 +525,32 @@ void DataPlane::establish(PeerState& p, uint16_t index, uint64_t session, uint64
   }
   ++p.stats.handshakes;
   p.stats.established = true;
+  p.stats.confirmed = confirmed;
   p.stats.session = session;
-  log::info("fabric: session {:016x} with peer {} established{}", session, peers_[index].name,
-            restart ? " (new session: unfinished transfers are resent)" : "");
+  if (replaced != 0) {
+    ++p.stats.sessions_replaced;
+    log::warning("fabric: session {:016x} with peer {} replaced by {:016x}: the peer completed a new handshake "
+                 "(it restarted or lost the session); unfinished transfers are resent",
+                 replaced, peers_[index].name, session);
+  } else {
+    log::info("fabric: session {:016x} with peer {} established ({}, packet_auth {})", session, peers_[index].name,
+              confirmed ? "the peer confirmed our challenge" : "we confirmed the peer's reply",
+              fabric::packet_auth_name(packet_auth_));
+  }
   emit(FabricEvent{.kind = FabricEvent::Kind::peer_up, .peer = index, .session = session, .done_ns = now});
   post_backlog(p, now);
+}
+
+void DataPlane::drop_session(PeerState& p, uint16_t index, uint64_t now) {
+  if (p.engines) p.retire_engines();
+  p.engines.reset();
+  p.session = 0;
+  p.confirming = false;
+  p.all_down_since = 0;
+  p.next_handshake = now;
+  p.stats.established = false;
+  p.stats.confirmed = false;
+  emit(FabricEvent{.kind = FabricEvent::Kind::peer_down, .peer = index, .done_ns = now});
 }
 
 void DataPlane::fail_all(PeerState& p, uint16_t index, FabricEvent::Outcome outcome, uint64_t now) {
@@ -470,10 +567,10 @@ void DataPlane::fail_all(PeerState& p, uint16_t index, FabricEvent::Outcome outc
 }
 
 void DataPlane::drain_completions(PeerState& p, uint16_t index, uint64_t now) {
-  if (!p.sender) return;
+  if (!p.engines) return;
   std::array<fabric::SendCompletion, 64> sent;
   bool any = false;
-  while (size_t n = p.sender->drain_completions(sent)) {
+  while (size_t n = p.engines->sender().drain_completions(sent)) {
     any = true;
     for (size_t k = 0; k < n; ++k) {
       const uint32_t slot = static_cast<uint32_t>(sent[k].cookie);
@@ -482,7 +579,7 @@ void DataPlane::drain_completions(PeerState& p, uint16_t index, uint64_t now) {
       const bool ok = sent[k].status == fabric::TransferStatus::ok;
       if (ok) p.stats.bytes_sent += bytes;
       emit(FabricEvent{.kind = FabricEvent::Kind::sent,
-                       .outcome = ok ? FabricEvent::Outcome::ok : FabricEvent::Outcome::rejected,
+                       .outcome = outcome_of(sent[k].status),
                        .peer = index, .transfer_id = t.transfer_id, .bytes = bytes, .done_ns = now});
       RegionTable::unpin(t.source);
       t = PeerState::Pending{};
@@ -490,7 +587,7 @@ void DataPlane::drain_completions(PeerState& p, uint16_t index, uint64_t now) {
     }
   }
   std::array<fabric::RecvCompletion, 64> received;
-  while (size_t n = p.receiver->drain_completions(received)) {
+  while (size_t n = p.engines->receiver().drain_completions(received)) {
     any = true;
     for (size_t k = 0; k < n; ++k) {
       const auto& c = received[k];
@@ -508,9 +605,7 @@ void DataPlane::drain_completions(PeerState& p, uint16_t index, uint64_t now) {
 bool DataPlane::transmit(uint64_t now) {
   for (auto& b : batches_) b.count = 0;
   for (auto& p : state_) {
-    if (!p->sender) continue;
-    p->receiver->poll_tx(now, p->sender->up_mask(), batches_);
-    p->sender->poll_tx(now, batches_);
+    if (p->engines) p->engines->poll_tx(now, batches_);
   }
   bool any = false;
   // Rails take turns going first: packets are stamped in poll_tx, so a rail
@@ -526,7 +621,7 @@ bool DataPlane::transmit(uint64_t now) {
     const size_t taken = rails_[r]->tx_burst(frames);
     if (taken < count) {
       for (auto& p : state_) {
-        if (p->sender) p->sender->on_tx_refused(static_cast<uint8_t>(r), frames.subspan(taken), now);
+        if (p->engines) p->engines->sender().on_tx_refused(static_cast<uint8_t>(r), frames.subspan(taken), now);
       }
     }
   }
@@ -554,8 +649,8 @@ void DataPlane::publish(uint64_t now) {
     s.link = rails_[r]->link_state();
     for (size_t i = 0; i < state_.size(); ++i) {
       const auto& p = *state_[i];
-      if (!p.sender || (peers_[i].rail_mask & (1u << r)) == 0) continue;
-      const auto st = p.sender->rail_status(static_cast<uint8_t>(r));
+      if (!p.engines || (peers_[i].rail_mask & (1u << r)) == 0) continue;
+      const auto st = p.engines->sender().rail_status(static_cast<uint8_t>(r));
       s.up |= st.up;
       if (!st.up) s.reason = st.reason;
       s.window_bytes += st.window_bytes;
@@ -573,11 +668,13 @@ void DataPlane::publish(uint64_t now) {
   for (size_t i = 0; i < state_.size(); ++i) {
     auto& p = *state_[i];
     p.stats.backlog = p.backlog.size();
-    if (p.sender) {
-      p.stats.sender = p.sender->counters();
-      p.stats.receiver = p.receiver->counters();
+    PeerSnapshot& out = counts_.peers[i];
+    out = p.stats;
+    if (p.engines) {
+      add_counters(out.sender, p.engines->sender().counters());
+      add_counters(out.receiver, p.engines->receiver().counters());
+      add_counters(out.session_refused, p.engines->counters());
     }
-    counts_.peers[i] = p.stats;
   }
   std::lock_guard lock(snapshot_mu_);
   snapshot_ = counts_;

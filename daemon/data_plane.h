@@ -20,8 +20,8 @@
 #include "common/spsc_ring.h"
 #include "daemon/region_table.h"
 #include "drivers/nic/rail.h"
-#include "fabric/receiver.h"
-#include "fabric/sender.h"
+#include "fabric/packet_auth.h"
+#include "fabric/peer_session.h"
 #include "fabric/session_auth.h"
 #include "fabric/wire.h"
 
@@ -53,7 +53,7 @@ struct MessageDatagram {
 /// Data plane → control.
 struct FabricEvent {
   enum class Kind : uint8_t { sent, received, peer_up, peer_down };
-  enum class Outcome : uint8_t { ok, rejected, peer_restarted, backlog_full, checksum_failed };
+  enum class Outcome : uint8_t { ok, rejected, stale, conflict, peer_restarted, backlog_full, checksum_failed };
   Kind kind = Kind::sent;
   Outcome outcome = Outcome::ok;
   uint16_t peer = 0;
@@ -80,10 +80,19 @@ struct RailSnapshot {
 
 struct PeerSnapshot {
   bool established = false;
+  bool confirmed = false;  // the peer has been heard on the session (the initiator waits for it)
   uint64_t session = 0;
   uint64_t handshakes = 0, handshake_failures = 0;
+  uint64_t sessions_replaced = 0;  // a live session given up for a confirmed new one (the peer restarted)
+  uint64_t sessions_desynchronized = 0;  // sessions given up because the peer's ACKs named what we never sent
   uint64_t bytes_sent = 0, bytes_received = 0;
   uint64_t backlog = 0;
+  // Refused before any engine: no session yet, a MESSAGE of another session,
+  // handshakes by result (fabric::AuthResult).
+  uint64_t no_session = 0, message_stale_session = 0;
+  std::array<uint64_t, fabric::kAuthResultCount> handshake_refused{};
+  // Summed over all of this peer's sessions, the current one included.
+  fabric::SessionCounters session_refused;
   fabric::SenderCounters sender;
   fabric::ReceiverCounters receiver;
 };
@@ -91,8 +100,8 @@ struct PeerSnapshot {
 struct FabricSnapshot {
   std::vector<RailSnapshot> rails;
   std::vector<PeerSnapshot> peers;
-  uint64_t rx_malformed = 0, rx_unknown_source = 0, rx_unauthenticated = 0, rx_stale_session = 0,
-           rx_rejected = 0;
+  fabric::ParseCounters malformed;  // datagrams parse() refused, by reason
+  uint64_t rx_unknown_source = 0;   // from an address that is no configured peer
   uint64_t messages_dropped = 0;  // MESSAGE datagrams lost: no rail up, a full ring, or refused by the rail (the channel resends)
   uint64_t loops = 0;
 };
@@ -109,6 +118,7 @@ class DataPlane {
     std::vector<Peer> peers;
     uint64_t self_node = 0;
     std::vector<std::byte> psk;
+    fabric::PacketAuth packet_auth = fabric::PacketAuth::none;
     std::function<void()> thread_init;  // run first on the data-plane thread (DPDK registers it)
   };
 
@@ -146,7 +156,11 @@ class DataPlane {
   bool transmit(uint64_t now);
   void handshake(PeerState& p, uint16_t index, uint64_t now);
   void on_handshake(const fabric::Packet& pkt, uint16_t peer, uint8_t rail, uint64_t now);
-  void establish(PeerState& p, uint16_t index, uint64_t session, uint64_t now);
+  /// `confirmed`: the peer answered our challenge (responder); false: we
+  /// answered its REPLY and wait to hear from it (initiator).
+  void establish(PeerState& p, uint16_t index, uint64_t session, bool confirmed, uint64_t now);
+  /// Ends the session without failing its transfers (a new session resends them).
+  void drop_session(PeerState& p, uint16_t index, uint64_t now);
   void fail_all(PeerState& p, uint16_t index, FabricEvent::Outcome outcome, uint64_t now);
   void post_backlog(PeerState& p, uint64_t now);
   void drain_completions(PeerState& p, uint16_t index, uint64_t now);
@@ -161,6 +175,7 @@ class DataPlane {
   std::vector<std::unique_ptr<PeerState>> state_;
   uint64_t self_node_;
   std::vector<std::byte> psk_;
+  fabric::PacketAuth packet_auth_;
   std::function<void()> thread_init_;
   RegionTable& regions_;
 
@@ -181,7 +196,6 @@ class DataPlane {
   std::vector<fabric::TxBatch> batches_;
   std::vector<nic::RxFrame> rx_frames_;
   std::array<std::byte, 512> control_buffer_{};
-  fabric::ParseCounters parse_counters_;
   FabricSnapshot counts_;  // the thread's running totals, copied out by publish()
   uint64_t next_publish_ = 0;
   bool wake_control_ = false;  // events were queued this loop

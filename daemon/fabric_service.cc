@@ -11,6 +11,7 @@
 
 #include "common/build_info.h"
 #include "common/clock.h"
+#include "daemon/fabric_refusals.h"
 #include "common/log.h"
 #include "drivers/nic/udp/udp_rail.h"
 #if RAILYARD_HAVE_VERBS
@@ -25,6 +26,28 @@ namespace {
 // Most transfers a daemon accepts towards one peer before answering BUSY.
 constexpr size_t kMaxOutstandingPerPeer = 16384;
 constexpr auto kLinkRefresh = std::chrono::milliseconds(20);
+constexpr auto kRefusalCheck = std::chrono::seconds(1);
+
+/// What `railctl send` says of a failed probe transfer.
+std::string failure_text(FabricEvent::Outcome outcome) {
+  switch (outcome) {
+    case FabricEvent::Outcome::rejected:
+      return "the peer refused the transfer (is its probe region there?)";
+    case FabricEvent::Outcome::stale:
+    case FabricEvent::Outcome::conflict:
+      return "the peer holds another transfer in its slot and did not take this one (forged traffic on the rails? "
+             "railctl peers shows refusals by reason)";
+    case FabricEvent::Outcome::checksum_failed:
+      return "the bytes landed but their checksum differs";
+    case FabricEvent::Outcome::backlog_full:
+      return "too many transfers outstanding to the peer";
+    case FabricEvent::Outcome::ok:
+    case FabricEvent::Outcome::peer_restarted:
+      break;
+  }
+  return "the peer went away";
+}
+constexpr unsigned kRefusalQuietChecks = 10;  // a reason quiet for 10 s ends its episode
 
 // The peers with an address on rail `rail`, as a driver's peer list.
 template <class Peer>
@@ -104,9 +127,13 @@ FabricService::FabricService(asio::io_context& io, const config::Config& config,
       link_timer_(io),
       event_fd_(io),
       message_timer_(io),
+      refusal_timer_(io),
+      refusals_seen_(config.peers.size() * kPeerRefusalCount + 2, 0),
+      refusal_episodes_(refusals_seen_.size(), kRefusalQuietChecks),
       peer_up_(config.peers.size(), false),
       outstanding_(config.peers.size(), 0),
-      fault_injection_(config.fabric.fault_injection) {
+      fault_injection_(config.fabric.fault_injection),
+      packet_auth_(config.fabric.packet_auth) {
   if (rail_config_.empty()) {
     log::info("fabric: no rails configured; the fabric is idle (add [[rail]] and [[peer]] tables)");
     return;
@@ -115,6 +142,7 @@ FabricService::FabricService(asio::io_context& io, const config::Config& config,
   DataPlane::Settings settings;
   settings.self_node = DataPlane::node_id(host_name_);
   if (!peer_config_.empty()) settings.psk = read_key(config.fabric.psk_file);
+  settings.packet_auth = config.fabric.packet_auth;
   for (size_t p = 0; p < peer_config_.size(); ++p) {
     DataPlane::Peer peer{.name = peer_config_[p].name, .node = DataPlane::node_id(peer_config_[p].name)};
     for (size_t r = 0; r < rail_config_.size(); ++r) {
@@ -163,7 +191,9 @@ FabricService::FabricService(asio::io_context& io, const config::Config& config,
   const fabric::PeerChannelConfig channel_config{
       .max_fragment = plane_->message_datagram_limit() - fabric::kHeaderSize - fabric::kTagSize};
   channels_.reserve(peer_config_.size());
-  for (size_t p = 0; p < peer_config_.size(); ++p) channels_.emplace_back(psk, channel_config);
+  for (size_t p = 0; p < peer_config_.size(); ++p)
+    channels_.emplace_back(psk, DataPlane::node_id(host_name_), DataPlane::node_id(peer_config_[p].name),
+                           channel_config);
   message_rail_shift_.assign(peer_config_.size(), 0);
   message_losses_.assign(peer_config_.size(), 0);
   warned_verbs_message_.assign(peer_config_.size(), false);
@@ -174,6 +204,7 @@ FabricService::FabricService(asio::io_context& io, const config::Config& config,
   watch_links();
   refresh_links();
   watch_events();
+  watch_refusals();
   log::info("fabric: {} rails, {} peers; data plane running", rail_config_.size(), peer_config_.size());
 }
 
@@ -225,6 +256,7 @@ void FabricService::stop() {
     event_fd_.release();
   }
   message_timer_.cancel();
+  refusal_timer_.cancel();
   if (verbs_) verbs_->stop();
   if (plane_) plane_->stop();
 }
@@ -315,6 +347,12 @@ void FabricService::on_event(const FabricEvent& event) {
     case FabricEvent::Outcome::rejected:
       error = v1::WORKLOAD_ERROR_REMOTE_REJECTED;
       break;
+    case FabricEvent::Outcome::stale:
+      error = v1::WORKLOAD_ERROR_REMOTE_STALE;
+      break;
+    case FabricEvent::Outcome::conflict:
+      error = v1::WORKLOAD_ERROR_REMOTE_CONFLICT;
+      break;
     case FabricEvent::Outcome::peer_restarted:
       error = v1::WORKLOAD_ERROR_PEER_UNREACHABLE;
       break;
@@ -366,12 +404,53 @@ void FabricService::on_message_datagram(const MessageDatagram& datagram) {
   if (datagram.peer >= channels_.size() || fabric::parse(datagram.datagram(), packet) != fabric::ParseResult::ok ||
       packet.header.type != fabric::PacketType::message)
     return;  // the data plane parsed it already; this cannot fail
-  const std::string& peer = peer_config_[datagram.peer].name;
-  const auto result = channels_[datagram.peer].on_datagram(
+  // Refusals are counted by the channel and logged per episode (watch_refusals).
+  channels_[datagram.peer].on_datagram(
       packet, monotonic_ns(), [&](std::span<const std::byte> message) { on_peer_message(datagram.peer, message); });
-  if (result == fabric::ChannelReceive::bad_tag || result == fabric::ChannelReceive::too_large)
-    log::warning("fabric: a message from {} was refused ({}): check that both hosts use the same fabric.psk_file",
-                 peer, result == fabric::ChannelReceive::bad_tag ? "bad tag" : "too large");
+}
+
+void FabricService::watch_refusals() {
+  refusal_timer_.expires_after(kRefusalCheck);
+  refusal_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    const FabricSnapshot snap = plane_->snapshot();
+    const auto now = std::chrono::steady_clock::now();
+    const auto& reasons = peer_refusal_reasons();
+    auto check = [&](size_t kind, uint64_t count, const std::string& from, std::string_view reason,
+                     std::string_view advice, bool hostile) {
+      const uint64_t moved = count >= refusals_seen_[kind] ? count - refusals_seen_[kind] : count;
+      refusals_seen_[kind] = count;
+      if (moved == 0) {
+        if (auto ended = refusal_episodes_.clean(kind, now))
+          log::notice("fabric: {} from {} stopped: {} refused in {:.0f} s", reason, from, ended->occurrences,
+                      std::chrono::duration<double>(ended->length).count());
+        return;
+      }
+      if (!refusal_episodes_.occurred(kind, now, moved)) return;
+      const std::string line = fmt::format("fabric: refusing datagrams from {}: {} ({} in the last {} s): {}{}{}", from,
+                                           reason, moved, kRefusalCheck.count(), advice, hostile ? "; " : "",
+                                           hostile ? forged_advice() : "");
+      if (hostile) {
+        log::warning("{}", line);
+      } else {
+        log::notice("{}", line);
+      }
+    };
+    for (size_t p = 0; p < peer_config_.size() && p < snap.peers.size(); ++p) {
+      const PeerRefusals counts = peer_refusals(snap.peers[p], channels_[p].counters());
+      const std::string from = "peer " + peer_config_[p].name;
+      for (size_t k = 0; k < kPeerRefusalCount; ++k)
+        check(p * kPeerRefusalCount + k, counts[k], from, reasons[k].name, reasons[k].advice, reasons[k].hostile);
+    }
+    const size_t host = peer_config_.size() * kPeerRefusalCount;
+    check(host, snap.malformed.rejected(), "the rails", "malformed",
+          "datagrams on the fabric port that are no fabric datagram of this release (railctl peers counts them by "
+          "reason)",
+          true);
+    check(host + 1, snap.rx_unknown_source, "the rails", "unknown_source",
+          "fabric datagrams from addresses no [[peer]] has: a host missing from this host's configuration?", false);
+    watch_refusals();
+  });
 }
 
 void FabricService::on_peer_message(uint16_t peer, std::span<const std::byte> bytes) {
@@ -586,9 +665,7 @@ void FabricService::probe_next(const std::shared_ptr<Probe>& probe) {
       } else {
         probe->reply.set_failed(probe->reply.failed() + 1);
         if (probe->reply.first_error().empty())
-          probe->reply.set_first_error(event.outcome == FabricEvent::Outcome::rejected
-                                           ? "the peer refused the transfer (is its probe region there?)"
-                                           : "the peer went away");
+          probe->reply.set_first_error(failure_text(event.outcome));
       }
       if (probe->reply.completed() + probe->reply.failed() < probe->request.count()) return probe_next(probe);
       const uint64_t ns =
@@ -727,28 +804,48 @@ v1::PeersReply FabricService::peers() const {
     out->set_bytes_received(s.bytes_received);
     out->set_handshakes(s.handshakes);
     out->set_handshake_failures(s.handshake_failures);
+    out->set_confirmed(s.confirmed);
+    out->set_sessions_replaced(s.sessions_replaced);
+    out->set_sessions_desynchronized(s.sessions_desynchronized);
+    out->set_duplicates(s.receiver.duplicates);
   }
+  const auto& reasons = peer_refusal_reasons();
   for (size_t p = 0; p < channels_.size(); ++p) {
     const auto& c = channels_[p].counters();
-    auto* m = reply.mutable_peers(static_cast<int>(p))->mutable_messages();
+    auto* peer = reply.mutable_peers(static_cast<int>(p));
+    peer->set_packet_auth(std::string(fabric::packet_auth_name(packet_auth_)));
+    auto* m = peer->mutable_messages();
     m->set_sent(c.messages_sent);
     m->set_delivered(c.messages_delivered);
     m->set_fragments_resent(c.fragments_resent);
-    m->set_refused(c.refused);
     m->set_lost(c.dropped);
+    m->set_out_of_order(c.out_of_order);
+    m->set_duplicates(c.duplicates);
+    if (p >= snap.peers.size()) continue;
+    const PeerRefusals counts = peer_refusals(snap.peers[p], c);
+    for (size_t k = 0; k < kPeerRefusalCount; ++k)
+      if (counts[k] != 0) (*peer->mutable_refused())[std::string(reasons[k].name)] = counts[k];
   }
   for (size_t p = 0; p < peer_config_.size(); ++p) {
     reply.mutable_peers(static_cast<int>(p))->set_transfers_in_flight(outstanding_[p]);
     if (verbs_) verbs_->fill_peer(static_cast<uint16_t>(p), *reply.mutable_peers(static_cast<int>(p))->mutable_verbs());
   }
   auto* f = reply.mutable_fabric();
-  f->set_rx_malformed(snap.rx_malformed);
   f->set_rx_unknown_source(snap.rx_unknown_source);
-  f->set_rx_unauthenticated(snap.rx_unauthenticated);
-  f->set_rx_stale_session(snap.rx_stale_session);
-  f->set_rx_rejected(snap.rx_rejected);
   f->set_messages_dropped(snap.messages_dropped);
+  for (size_t r = 1; r < fabric::kParseResultCount; ++r) {
+    const uint64_t n = snap.malformed.by_result[r];
+    if (n != 0)
+      (*f->mutable_malformed())[std::string(fabric::parse_result_name(static_cast<fabric::ParseResult>(r)))] = n;
+  }
   return reply;
+}
+
+std::vector<fabric::PeerChannelCounters> FabricService::message_counters() const {
+  std::vector<fabric::PeerChannelCounters> out;
+  out.reserve(channels_.size());
+  for (const auto& c : channels_) out.push_back(c.counters());
+  return out;
 }
 
 v1::TransfersReply FabricService::transfers() const {

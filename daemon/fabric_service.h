@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "common/episode_log.h"
 #include "daemon/config.h"
 #include "daemon/data_plane.h"
 #include "daemon/dpdk_rails.h"
@@ -91,6 +92,8 @@ class FabricService {
 
   // Telemetry.
   FabricSnapshot snapshot() const { return plane_ ? plane_->snapshot() : FabricSnapshot{}; }
+  /// Each peer's message-channel counters, in configuration order.
+  std::vector<fabric::PeerChannelCounters> message_counters() const;
   /// The verbs rails' counters (empty without verbs rails).
   VerbsSnapshot verbs_snapshot() const { return verbs_ ? verbs_->snapshot() : VerbsSnapshot{}; }
   struct Totals {
@@ -126,6 +129,9 @@ class FabricService {
   void open_verbs(boost::asio::io_context& io, const config::Config& config);
   void flush_messages();
   int peer_index(const std::string& name) const;
+  /// Once a second: refusal counts that moved start an episode (one log
+  /// line); reasons quiet for kRefusalQuietChecks end theirs (one more).
+  void watch_refusals();
 
   RegionTable& regions_;
   std::string host_name_;
@@ -150,6 +156,11 @@ class FabricService {
   std::vector<uint32_t> message_rail_shift_;  // per peer: moves on when messages or their ACKs get lost
   std::vector<uint64_t> message_losses_;      // per peer: resends + duplicates seen at the last shift
   boost::asio::steady_timer message_timer_;
+  boost::asio::steady_timer refusal_timer_;
+  // Per peer and reason (daemon/fabric_refusals.h), then the host's own two
+  // (malformed, unknown source): counts at the last check, and their episodes.
+  std::vector<uint64_t> refusals_seen_;
+  EpisodeLog<size_t> refusal_episodes_;
   MessageHandler message_handler_;
   PeerHandler peer_handler_;
   Totals totals_;
@@ -157,6 +168,7 @@ class FabricService {
   std::vector<size_t> outstanding_;  // per peer: posted, not yet finished in the data plane (abandoned included)
   uint64_t last_heartbeat_ = ~uint64_t{0};
   const bool fault_injection_;
+  const fabric::PacketAuth packet_auth_;
 };
 
 }  // namespace railyard::daemon

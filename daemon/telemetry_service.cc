@@ -7,6 +7,7 @@
 
 #include "common/build_info.h"
 #include "common/log.h"
+#include "daemon/fabric_refusals.h"
 #include "daemon/fabric_service.h"
 
 namespace railyard::daemon {
@@ -63,8 +64,12 @@ void TelemetryService::watch_fabric(const FabricService& fabric, const std::vect
                                     const std::vector<config::PeerConfig>& peers) {
   fabric_ = &fabric;
   // One snapshot per sample serves every series below.
-  fast_.add_before([this] { fabric_cache_ = fabric_->snapshot(); });
+  fast_.add_before([this] {
+    fabric_cache_ = fabric_->snapshot();
+    message_cache_ = fabric_->message_counters();
+  });
   fabric_cache_ = fabric.snapshot();
+  message_cache_ = fabric.message_counters();
 
   // One series per rail, read from `rows` (a cache refreshed before each sample).
   auto rail_series = [&](auto family, const auto& rows, auto read) {
@@ -164,18 +169,32 @@ void TelemetryService::watch_fabric(const FabricService& fabric, const std::vect
                                         .group = "rails"}),
               [](P s) { return s.handshake_failures; });
 
+  // Refusals by peer and reason (daemon/fabric_refusals.h); the host's own
+  // (not a fabric datagram, or from no peer) under peer="".
   auto refused = registry_.counter_family({.name = "railyard_fabric_refused_datagrams",
-                                           .help = "Datagrams the fabric dropped, by reason",
-                                           .labels = {"host", "reason"},
+                                           .help = "Datagrams the fabric refused, by peer and reason",
+                                           .labels = {"host", "peer", "reason"},
                                            .group = "rails"});
-  const std::pair<const char*, uint64_t FabricSnapshot::*> reasons[] = {
-      {"malformed", &FabricSnapshot::rx_malformed},
-      {"unknown_source", &FabricSnapshot::rx_unknown_source},
-      {"unauthenticated", &FabricSnapshot::rx_unauthenticated},
-      {"stale_session", &FabricSnapshot::rx_stale_session},
-      {"rejected", &FabricSnapshot::rx_rejected}};
-  for (const auto& [reason, member] : reasons)
-    refused.callback({host_, reason}, [this, field = member] { return static_cast<double>(fabric_cache_.*field); });
+  const auto& reasons = peer_refusal_reasons();
+  for (size_t p = 0; p < peers.size(); ++p) {
+    for (size_t k = 0; k < kPeerRefusalCount; ++k) {
+      refused.callback({host_, peers[p].name, std::string(reasons[k].name)}, [this, p, k] {
+        if (p >= fabric_cache_.peers.size() || p >= message_cache_.size()) return 0.0;
+        return static_cast<double>(peer_refusals(fabric_cache_.peers[p], message_cache_[p])[k]);
+      });
+    }
+  }
+  for (size_t r = 1; r < fabric::kParseResultCount; ++r) {
+    refused.callback({host_, "", "malformed_" + std::string(fabric::parse_result_name(static_cast<fabric::ParseResult>(r)))},
+                     [this, r] { return static_cast<double>(fabric_cache_.malformed.by_result[r]); });
+  }
+  refused.callback({host_, "", "unknown_source"},
+                   [this] { return static_cast<double>(fabric_cache_.rx_unknown_source); });
+  peer_series(registry_.counter_family({.name = "railyard_peer_duplicate_packets",
+                                        .help = "DATA packets from the peer received again: acknowledged, not written",
+                                        .labels = {"host", "peer"},
+                                        .group = "rails"}),
+              [](P s) { return s.receiver.duplicates; });
 
   // eBPF: what the kernel saw on each rail, per direction and class (read once a second).
   ebpf_cache_.resize(rails.size());

@@ -11,6 +11,7 @@
 #include "daemon/config.h"
 #include "daemon/data_plane.h"
 #include "daemon/verbs_plane.h"
+#include "fabric/peer_channel.h"
 #include "railyard/v1/control.pb.h"
 #include "telemetry/curl_asio.h"
 #include "telemetry/http_exporter.h"
@@ -56,6 +57,7 @@ class TelemetryService {
   telemetry::Sampler slow_;  // everything else
   const FabricService* fabric_ = nullptr;
   FabricSnapshot fabric_cache_;  // refreshed before each fast sample (a scrape reads the last one)
+  std::vector<fabric::PeerChannelCounters> message_cache_;  // per peer, refreshed with fabric_cache_
   VerbsSnapshot verbs_cache_;    // likewise, on a host with verbs rails
   std::vector<v1::EbpfRail> ebpf_cache_;  // refreshed before each slow sample
 };

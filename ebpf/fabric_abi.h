@@ -17,11 +17,11 @@
 #define RAILYARD_FABRIC_OFF_CLASS 4
 /* Traffic classes: 0 activation, 1 kv. */
 #define RAILYARD_FABRIC_CLASSES 2
-/* Packet types are 1..7 (DATA, ACK, HANDSHAKE_INIT, HANDSHAKE_REPLY, PROBE,
- * PROBE_REPLY, MESSAGE); counters indexed by type have 8 slots, [0] unused. */
+/* Packet types are 1..8 (DATA, ACK, HANDSHAKE_INIT, HANDSHAKE_REPLY, PROBE,
+ * PROBE_REPLY, MESSAGE, HANDSHAKE_CONFIRM); counters indexed by type have 9 slots, [0] unused. */
 #define RAILYARD_FABRIC_TYPE_DATA 1
-#define RAILYARD_FABRIC_TYPE_MAX 7
-#define RAILYARD_FABRIC_TYPE_SLOTS 8
+#define RAILYARD_FABRIC_TYPE_MAX 8
+#define RAILYARD_FABRIC_TYPE_SLOTS 9
 
 /* IPv4 ECN field (low two bits of TOS). */
 #define RAILYARD_ECN_MASK 0x03

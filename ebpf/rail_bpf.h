@@ -31,7 +31,7 @@ namespace railyard::ebpf {
 inline constexpr std::string_view kDefaultPinRoot = "/sys/fs/bpf/railyard";
 inline constexpr uint16_t kDefaultFabricPort = 7470;
 inline constexpr size_t kClasses = 2;      ///< [0] activation, [1] kv (fabric/wire.h TrafficClass)
-inline constexpr size_t kTypeSlots = 8;    ///< by packet type 1..6 ([0] and [7] stay 0: other types are malformed)
+inline constexpr size_t kTypeSlots = 9;    ///< by packet type 1..8 ([0] stays 0: other types are malformed)
 
 enum class Direction : uint8_t { ingress = 0, egress = 1 };
 

@@ -12,18 +12,12 @@
 namespace railyard::fabric {
 
 namespace {
-constexpr std::string_view kKeyLabel = "railyard-msg-v1";
-
-void put_be64(std::byte* p, uint64_t v) {
-  for (int i = 7; i >= 0; --i) {
-    p[i] = static_cast<std::byte>(v & 0xff);
-    v >>= 8;
-  }
-}
+constexpr std::string_view kKeyLabel = "railyard-msg-v2";
 }  // namespace
 
-PeerChannel::PeerChannel(std::span<const std::byte> psk, PeerChannelConfig config)
-    : psk_(psk.begin(), psk.end()), config_(config) {
+PeerChannel::PeerChannel(std::span<const std::byte> psk, uint64_t self_node, uint64_t peer_node,
+                         PeerChannelConfig config)
+    : psk_(psk.begin(), psk.end()), self_(self_node), peer_(peer_node), config_(config) {
   datagram_.resize(kHeaderSize + kTagSize + config_.max_fragment);
 }
 
@@ -39,26 +33,17 @@ size_t PeerChannel::reset(uint64_t session) {
   assembling_.clear();
   ack_due_ = false;
   session_ = session;
-  key_.clear();
-  if (session != 0) {
-    std::byte msg[kKeyLabel.size() + 8];
-    std::memcpy(msg, kKeyLabel.data(), kKeyLabel.size());
-    put_be64(msg + kKeyLabel.size(), session);
-    key_.resize(EVP_MAX_MD_SIZE);
-    unsigned len = 0;
-    HMAC(EVP_sha256(), psk_.data(), static_cast<int>(psk_.size()), reinterpret_cast<const unsigned char*>(msg),
-         sizeof msg, reinterpret_cast<unsigned char*>(key_.data()), &len);
-    key_.resize(len);
-  }
+  out_key_ = derive_session_key(psk_, kKeyLabel, session, self_, peer_);
+  in_key_ = derive_session_key(psk_, kKeyLabel, session, peer_, self_);
   return dropped;
 }
 
-Tag PeerChannel::tag(std::span<const std::byte> header, std::span<const std::byte> payload) {
+Tag PeerChannel::tag(const SessionKey& key, std::span<const std::byte> header, std::span<const std::byte> payload) {
   Tag out{};
   signed_.assign(header.begin(), header.end());
   signed_.insert(signed_.end(), payload.begin(), payload.end());
   unsigned len = 0;
-  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()), reinterpret_cast<const unsigned char*>(signed_.data()),
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(signed_.data()),
        signed_.size(), reinterpret_cast<unsigned char*>(out.data()), &len);
   return out;
 }
@@ -87,7 +72,7 @@ void PeerChannel::emit_fragment(const Fragment& f, uint64_t now, const Emit& emi
            .send_ts = now,
            .body_len = static_cast<uint32_t>(kTagSize + f.payload.size())};
   encode_header(h, datagram_);
-  const Tag t = tag(std::span(datagram_).first(kHeaderSize), f.payload);
+  const Tag t = tag(out_key_, std::span(datagram_).first(kHeaderSize), f.payload);
   std::memcpy(datagram_.data() + kHeaderSize, t.data(), kTagSize);
   std::memcpy(datagram_.data() + kHeaderSize + kTagSize, f.payload.data(), f.payload.size());
   emit(std::span(datagram_).first(kHeaderSize + kTagSize + f.payload.size()));
@@ -104,7 +89,7 @@ void PeerChannel::poll(uint64_t now, const Emit& emit) {
              .send_ts = now,
              .body_len = static_cast<uint32_t>(kTagSize)};
     encode_header(h, datagram_);
-    const Tag t = tag(std::span(datagram_).first(kHeaderSize), {});
+    const Tag t = tag(out_key_, std::span(datagram_).first(kHeaderSize), {});
     std::memcpy(datagram_.data() + kHeaderSize, t.data(), kTagSize);
     emit(std::span(datagram_).first(kHeaderSize + kTagSize));
   }
@@ -130,16 +115,15 @@ uint64_t PeerChannel::next_deadline() const {
 ChannelReceive PeerChannel::on_datagram(const Packet& packet, uint64_t now, const Deliver& deliver) {
   const Header& h = packet.header;
   if (session_ == 0 || h.session != session_) {
-    ++counters_.refused;
+    ++counters_.stale_session;
     return ChannelReceive::stale_session;
   }
-  // parse() accepts only canonical headers and leaves the body right behind
-  // the header's bytes: the tag covers those bytes as they arrived.
-  const std::span<const std::byte> header(packet.body.data() - kHeaderSize, kHeaderSize);
+  // The tag covers the header's bytes as they arrived.
+  const std::span<const std::byte> header = packet.raw_header;
   const auto payload = packet.body.subspan(kTagSize);
-  const Tag expected_tag = tag(header, payload);
+  const Tag expected_tag = tag(in_key_, header, payload);
   if (CRYPTO_memcmp(expected_tag.data(), packet.body.data(), kTagSize) != 0) {
-    ++counters_.refused;
+    ++counters_.bad_tag;
     return ChannelReceive::bad_tag;
   }
   if ((h.flags & flag::kMessageAck) != 0) {
@@ -160,11 +144,11 @@ ChannelReceive PeerChannel::on_datagram(const Packet& packet, uint64_t now, cons
     return ChannelReceive::duplicate;
   }
   if (h.seq > expected_) {
-    ++counters_.refused;
+    ++counters_.out_of_order;
     return ChannelReceive::out_of_order;
   }
   if (assembling_.size() + payload.size() > config_.max_message) {
-    ++counters_.refused;
+    ++counters_.too_large;
     assembling_.clear();
     return ChannelReceive::too_large;
   }

@@ -13,9 +13,10 @@
 //
 // Every datagram's body starts with
 //   tag = HMAC-SHA256(K, header with body_len | payload),
-//   K   = HMAC-SHA256(psk, "railyard-msg-v1" | session),
-// so it is bound to this session (fresh per handshake): a datagram from
-// another session, a forged one or a replayed one is refused.
+//   K   = derive_session_key(psk, "railyard-msg-v2", session, from, to),
+// so it is bound to this session (fresh per handshake) and direction: a
+// datagram from another session, a forged one, or one of ours reflected back
+// at us is refused; a replayed one is a duplicate.
 //
 // Pure logic, no I/O: the caller hands in parsed datagrams and the time, and
 // sends what poll() emits. Not thread-safe (the control thread owns it).
@@ -27,6 +28,7 @@
 #include <span>
 #include <vector>
 
+#include "fabric/session_auth.h"
 #include "fabric/wire.h"
 
 namespace railyard::fabric {
@@ -44,8 +46,8 @@ enum class ChannelReceive : uint8_t {
   fragment,       ///< in order, taken (a message may have been delivered)
   acked,          ///< an ACK, applied
   duplicate,      ///< already taken (its ACK was lost): ACKed again
-  out_of_order,   ///< a gap before it: dropped, ACKed with what we expect
-  bad_tag,        ///< not authenticated for this session
+  out_of_order,   ///< a gap before it (an earlier fragment was lost): dropped, ACKed with what we expect
+  bad_tag,        ///< not authenticated for this session and direction
   stale_session,  ///< another session's datagram, or no session
   too_large,      ///< the reassembled message would pass max_message: the session's stream is broken
 };
@@ -53,9 +55,12 @@ enum class ChannelReceive : uint8_t {
 struct PeerChannelCounters {
   uint64_t messages_sent = 0, messages_delivered = 0;
   uint64_t fragments_resent = 0;
-  uint64_t duplicates = 0;  ///< fragments received again: our ACK was lost
-  uint64_t refused = 0;  ///< bad tag, stale session, out of order, too large
-  uint64_t dropped = 0;  ///< messages lost to a session change (the callers' failure path)
+  uint64_t duplicates = 0;    ///< fragments received again: our ACK was lost
+  uint64_t out_of_order = 0;  ///< fragments after a lost one: ordinary on a lossy rail, resent by the peer
+  uint64_t bad_tag = 0;       ///< refused: forged, another key, or reflected
+  uint64_t stale_session = 0; ///< refused: another session's, or none yet
+  uint64_t too_large = 0;     ///< refused: a message beyond max_message
+  uint64_t dropped = 0;       ///< messages lost to a session change (the callers' failure path)
 };
 
 class PeerChannel {
@@ -63,7 +68,8 @@ class PeerChannel {
   using Emit = std::function<void(std::span<const std::byte> datagram)>;
   using Deliver = std::function<void(std::span<const std::byte> message)>;
 
-  PeerChannel(std::span<const std::byte> psk, PeerChannelConfig config = {});
+  /// `self_node` and `peer_node` name the two ends (session_auth.h's node ids).
+  PeerChannel(std::span<const std::byte> psk, uint64_t self_node, uint64_t peer_node, PeerChannelConfig config = {});
 
   /// A new session (0: none). Messages queued, in flight or half received
   /// belong to the old one and are dropped; returns how many outbound ones.
@@ -90,13 +96,16 @@ class PeerChannel {
     bool more = false;
     std::vector<std::byte> payload;
   };
-  Tag tag(std::span<const std::byte> header, std::span<const std::byte> payload);
+  Tag tag(const SessionKey& key, std::span<const std::byte> header, std::span<const std::byte> payload);
   void emit_fragment(const Fragment& f, uint64_t now, const Emit& emit);
 
   const std::vector<std::byte> psk_;
+  const uint64_t self_;
+  const uint64_t peer_;
   const PeerChannelConfig config_;
   uint64_t session_ = 0;
-  std::vector<std::byte> key_;
+  SessionKey out_key_{};  // what we send
+  SessionKey in_key_{};   // what the peer sends
 
   // Outbound.
   std::deque<Fragment> outbound_;  // front: oldest unacknowledged

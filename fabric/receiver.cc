@@ -18,28 +18,36 @@ bool fits(std::span<const std::byte> region, uint64_t offset, uint64_t length) {
 Receiver::Receiver(const ReceiverConfig& config, uint64_t session)
     : config_(config),
       session_(session),
+      ext_(config.packet_mac ? ext::kMac : 0),
       inbound_(kTransferSlots),
       window_words_(size_t{kTransferSlots} * ChunkWindow::kWords),
       done_(2 * size_t{kTransferSlots}) {
   config_.rails = std::clamp<uint8_t>(config.rails, 1, kMaxRails);
 }
 
-DataResult Receiver::refuse(const Header& h, uint8_t rail, uint64_t now) {
-  ++counters_.rejected;
+DataResult Receiver::refuse(const Header& h, uint8_t rail, uint64_t now, Verdict verdict) {
+  DataResult result = DataResult::rejected;
+  switch (verdict) {
+    case Verdict::stale: ++counters_.stale_transfer; result = DataResult::stale_transfer; break;
+    case Verdict::conflict: ++counters_.conflicts; result = DataResult::conflict; break;
+    case Verdict::refused:
+    case Verdict::none: ++counters_.rejected; break;
+  }
   // The refused packet's sequence is deliberately not recorded as received:
-  // if this reject ACK is lost, the sender times the packet out, resends it
+  // if this refusal is lost, the sender times the packet out, resends it
   // and is refused again, rather than reading a later SACK as delivery.
   if (reject_count_ == kRejectQueue) {
     ++counters_.rejects_dropped;
   } else {
-    rejects_[reject_count_++] = {.seq = h.seq, .send_ts = h.send_ts, .recv_ns = now, .rail = rail, .wire_rail = h.rail};
+    rejects_[reject_count_++] = {.seq = h.seq, .send_ts = h.send_ts, .recv_ns = now, .rail = rail,
+                                 .wire_rail = h.rail, .verdict = verdict};
   }
-  return DataResult::rejected;
+  return result;
 }
 
 DataResult Receiver::on_data(const Packet& p, uint8_t rail, bool ecn_ce, std::span<std::byte> region, uint64_t now) {
   const Header& h = p.header;
-  if (h.type != PacketType::data || rail >= config_.rails || h.chunk_size == 0) {
+  if (h.type != PacketType::data || rail >= config_.rails || h.chunk_size == 0 || h.transfer == 0) {
     ++counters_.protocol_errors;
     return DataResult::protocol_error;
   }
@@ -50,67 +58,55 @@ DataResult Receiver::on_data(const Packet& p, uint8_t rail, bool ecn_ce, std::sp
   ++counters_.data_packets;
 
   // Decide what to do with the payload before recording the sequence, so a
-  // packet we drop is never acknowledged.
-  enum class Action { land, duplicate, stale } action = Action::land;
+  // packet we do not take is never acknowledged as received.
+  bool duplicate = false;
   Inbound& t = inbound_[h.transfer % kTransferSlots];
   const uint32_t chunk = static_cast<uint32_t>(h.offset / h.chunk_size);
   if (t.state != State::idle && t.id == h.transfer) {
     if (t.total != h.total_len || t.chunk_size != h.chunk_size || t.region != h.region ||
-        t.region_offset != h.region_offset) {
-      ++counters_.protocol_errors;
-      return DataResult::protocol_error;
-    }
-    if (t.state == State::rejected) return refuse(h, rail, now);
-    if (t.state == State::complete) {
-      action = Action::stale;
-    } else if (t.landed.done(chunk)) {
-      action = Action::duplicate;
+        t.region_offset != h.region_offset)
+      return refuse(h, rail, now, Verdict::conflict);
+    if (t.state == State::rejected) return refuse(h, rail, now, Verdict::refused);
+    if (t.state == State::complete || t.landed.done(chunk)) {
+      duplicate = true;  // its bytes are in place: acknowledging it is the truth
     } else if (uint64_t{chunk} - t.landed.base() >= kChunkWindow) {
       ++counters_.out_of_window;
       return DataResult::out_of_window;
     }
   } else if (t.state == State::idle || h.transfer > t.id) {
-    // Transfer ids grow and a sender reuses a slot only once the transfer in
-    // it is fully acknowledged, so a newer id may replace a finished one.
-    if (t.state == State::active) {
-      ++counters_.protocol_errors;
-      return DataResult::protocol_error;
+    if (h.transfer > max_opened_ && h.transfer - max_opened_ > kTransferSlots) {
+      ++counters_.transfer_out_of_window;
+      return DataResult::transfer_out_of_window;
     }
     if (chunk >= kChunkWindow) {
       ++counters_.out_of_window;
       return DataResult::out_of_window;
     }
-    t.id = h.transfer;
-    t.total = h.total_len;
-    t.region_offset = h.region_offset;
-    t.region = h.region;
-    t.chunk_size = h.chunk_size;
-    t.chunks = h.total_len == 0 ? 1 : static_cast<uint32_t>((h.total_len + h.chunk_size - 1) / h.chunk_size);
-    t.crc = 0;
-    t.crc_known = false;
-    t.checksum = (h.flags & flag::kChecksumRequested) != 0;
-    t.cls = h.cls;
-    t.state = State::active;
-    t.landed.reset(std::span(window_words_)
-                       .subspan(size_t{h.transfer % kTransferSlots} * ChunkWindow::kWords, ChunkWindow::kWords));
+    // A sender reuses a slot only once every chunk of the transfer in it is
+    // acknowledged, so a newer id finds the slot complete (or refused).
+    if (t.state == State::active) return refuse(h, rail, now, Verdict::conflict);
+    open(t, h);
   } else {
-    action = Action::stale;  // an older transfer, completed before its slot was reused
+    // Older than the transfer in its slot: that one could only have been
+    // started after this one was acknowledged whole, so this is a late copy;
+    // the sender has nothing of it in flight and ignores the refusal. If it
+    // does (a slot taken by a forged transfer), it fails the transfer rather
+    // than count it delivered.
+    return refuse(h, rail, now, Verdict::stale);
   }
-
-  if (action == Action::land && !fits(region, h.region_offset, h.total_len)) {
+  // The region is looked up per packet: it may have gone since the transfer began.
+  if (!duplicate && !fits(region, h.region_offset, h.total_len)) {
     t.state = State::rejected;  // unknown region, or the transfer does not fit in it
-    return refuse(h, rail, now);
+    return refuse(h, rail, now, Verdict::refused);
   }
 
-  switch (window_.receive(h.seq, h.seq - h.floor_delta)) {
-    case RecvWindow::Result::out_of_window:
-      ++counters_.out_of_window;
-      return DataResult::out_of_window;
-    case RecvWindow::Result::duplicate:
-      action = Action::duplicate;
-      break;
-    case RecvWindow::Result::fresh:
-      break;
+  // Whether the bytes are written is the chunk's business, not the
+  // sequence's: a sequence the window calls old (given up by the sender, or
+  // marked by a datagram that was not the sender's) may still carry a chunk
+  // that has not landed, and then it lands.
+  if (window_.receive(h.seq, h.seq - h.floor_delta) == RecvWindow::Result::out_of_window) {
+    ++counters_.out_of_window;
+    return DataResult::out_of_window;
   }
   PendingAck& a = acks_[rail];
   a.ecn = (a.pending && a.ecn) || ecn_ce;
@@ -120,11 +116,7 @@ DataResult Receiver::on_data(const Packet& p, uint8_t rail, bool ecn_ce, std::sp
   a.recv_ns = now;
   a.wire_rail = h.rail;
 
-  if (action == Action::stale) {
-    ++counters_.stale_transfer;
-    return DataResult::stale_transfer;
-  }
-  if (action == Action::duplicate) {
+  if (duplicate) {
     ++counters_.duplicates;
     return DataResult::duplicate;
   }
@@ -142,6 +134,23 @@ DataResult Receiver::on_data(const Packet& p, uint8_t rail, bool ecn_ce, std::sp
     return DataResult::completed;
   }
   return DataResult::landed;
+}
+
+void Receiver::open(Inbound& t, const Header& h) {
+  t.id = h.transfer;
+  t.total = h.total_len;
+  t.region_offset = h.region_offset;
+  t.region = h.region;
+  t.chunk_size = h.chunk_size;
+  t.chunks = h.total_len == 0 ? 1 : static_cast<uint32_t>((h.total_len + h.chunk_size - 1) / h.chunk_size);
+  t.crc = 0;
+  t.crc_known = false;
+  t.checksum = (h.flags & flag::kChecksumRequested) != 0;
+  t.cls = h.cls;
+  t.state = State::active;
+  t.landed.reset(std::span(window_words_)
+                     .subspan(size_t{h.transfer % kTransferSlots} * ChunkWindow::kWords, ChunkWindow::kWords));
+  max_opened_ = std::max(max_opened_, h.transfer);
 }
 
 void Receiver::complete(Inbound& t, std::span<const std::byte> region) {
@@ -177,7 +186,7 @@ size_t Receiver::drain_completions(std::span<RecvCompletion> out) {
 void Receiver::on_probe(const Packet& p, uint8_t rail, uint64_t now) {
   if (p.header.type != PacketType::probe || rail >= config_.rails) return;
   if (p.header.session != session_) {
-    ++counters_.stale_session;
+    ++counters_.probes_stale_session;
     return;
   }
   probes_[rail] = {.pending = true, .seq = 0, .send_ts = p.header.send_ts, .recv_ns = now, .wire_rail = p.header.rail};
@@ -190,18 +199,21 @@ uint8_t Receiver::ack_rail(uint8_t trigger_rail, uint32_t up_rails) const {
   return trigger_rail;
 }
 
-bool Receiver::emit_ack(TxBatch& batch, uint8_t out_rail, const PendingAck& a, uint8_t flags, uint64_t now) {
+bool Receiver::emit_ack(TxBatch& batch, uint8_t out_rail, const PendingAck& a, Verdict verdict, uint64_t now) {
   if (batch.full()) return false;
   AckBody body;
   window_.fill_ack(a.seq, body);
   body.trigger_seq = a.seq;
   body.trigger_rail = a.wire_rail;
+  body.verdict = verdict;
+  uint8_t flags = 0;
   const uint64_t delay = now > a.recv_ns ? now - a.recv_ns : 0;
   body.ack_delay_ns = static_cast<uint32_t>(std::min<uint64_t>(delay, std::numeric_limits<uint32_t>::max()));
   if (a.ecn) flags |= flag::kEcnEcho;
   const Header h{.type = PacketType::ack,
                  .flags = flags,
                  .rail = out_rail,
+                 .ext = ext_,
                  .session = session_,
                  .send_ts = now,
                  .echo_ts = a.send_ts};
@@ -219,11 +231,10 @@ size_t Receiver::poll_tx(uint64_t now, uint32_t up_rails, std::span<TxBatch> rai
     PendingAck& pr = probes_[r];
     if (!pr.pending || rails[r].full()) continue;
     std::span<std::byte> room = rails[r].next_room();
-    const Header h{.type = PacketType::probe_reply, .rail = pr.wire_rail, .session = session_, .send_ts = now,
-                   .echo_ts = pr.send_ts};
-    encode_header(h, room);
-    rails[r].frames[rails[r].count++] = {.header = room.first(kHeaderSize), .payload = {},
-                                         .peer = config_.peer_slot[r]};
+    const Header h{.type = PacketType::probe_reply, .rail = pr.wire_rail, .ext = ext_, .session = session_,
+                   .send_ts = now, .echo_ts = pr.send_ts};
+    const size_t len = encode_header(h, room);
+    rails[r].frames[rails[r].count++] = {.header = room.first(len), .payload = {}, .peer = config_.peer_slot[r]};
     pr.pending = false;
     ++counters_.probe_replies;
     ++n;
@@ -231,7 +242,7 @@ size_t Receiver::poll_tx(uint64_t now, uint32_t up_rails, std::span<TxBatch> rai
   for (uint8_t r = 0; r < config_.rails; ++r) {
     if (!acks_[r].pending) continue;
     const uint8_t out = ack_rail(r, up_rails);
-    if (out >= nrails || !emit_ack(rails[out], out, acks_[r], 0, now)) continue;
+    if (out >= nrails || !emit_ack(rails[out], out, acks_[r], Verdict::none, now)) continue;
     acks_[r].pending = false;
     ++counters_.acks_sent;
     ++n;
@@ -241,7 +252,7 @@ size_t Receiver::poll_tx(uint64_t now, uint32_t up_rails, std::span<TxBatch> rai
     const PendingReject& j = rejects_[i];
     const uint8_t out = ack_rail(j.rail, up_rails);
     const PendingAck a{.pending = true, .seq = j.seq, .send_ts = j.send_ts, .recv_ns = j.recv_ns, .wire_rail = j.wire_rail};
-    if (out < nrails && emit_ack(rails[out], out, a, flag::kReject, now)) {
+    if (out < nrails && emit_ack(rails[out], out, a, j.verdict, now)) {
       ++counters_.rejects_sent;
       ++n;
     } else {

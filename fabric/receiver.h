@@ -26,18 +26,21 @@ namespace railyard::fabric {
 
 struct ReceiverConfig {
   uint8_t rails = 1;
+  bool packet_mac = false;  ///< leave room for a packet tag (ext::kMac) in ACKs and probe replies
   std::array<nic::PeerSlot, kMaxRails> peer_slot{};  ///< the peer's index in each rail's neighbour table
 };
 
 enum class DataResult : uint8_t {
   landed,          ///< payload copied into the region
   completed,       ///< landed, and the transfer is now complete (see drain_completions)
-  duplicate,       ///< already had this packet or chunk: acknowledged, not copied
-  stale_transfer,  ///< belongs to a transfer already completed: acknowledged, not copied
+  duplicate,       ///< already had this packet or chunk (or the whole transfer): acknowledged, not copied
+  stale_transfer,  ///< older than the transfer now in its slot: refused (Verdict::stale), nothing written
+  conflict,        ///< its slot holds another transfer, or it contradicts its transfer: refused (Verdict::conflict)
   stale_session,   ///< another session's packet: dropped
-  rejected,        ///< unknown region or range outside it: refused (ACK with kReject), nothing written
+  rejected,        ///< unknown region or range outside it: refused (Verdict::refused), nothing written
   out_of_window,   ///< beyond the sequence or chunk window the sender must respect: dropped
-  protocol_error,  ///< inconsistent with the transfer's earlier packets: dropped
+  transfer_out_of_window,  ///< a new transfer id beyond kTransferSlots above the highest opened: dropped
+  protocol_error,  ///< not DATA, an unknown rail, chunk size 0 or transfer id 0: dropped
 };
 
 struct RecvCompletion {
@@ -55,9 +58,11 @@ struct ReceiverCounters {
   uint64_t bytes_landed = 0;
   uint64_t duplicates = 0;
   uint64_t stale_transfer = 0;
+  uint64_t conflicts = 0;
   uint64_t stale_session = 0;
   uint64_t rejected = 0;
-  uint64_t out_of_window = 0;
+  uint64_t out_of_window = 0;           ///< sequence or chunk beyond its window
+  uint64_t transfer_out_of_window = 0;  ///< transfer id beyond the window of new ids
   uint64_t protocol_errors = 0;
   uint64_t acks_sent = 0;
   uint64_t rejects_sent = 0;
@@ -65,7 +70,8 @@ struct ReceiverCounters {
   uint64_t completed = 0;
   uint64_t checksum_failures = 0;
   uint64_t completions_dropped = 0;  ///< the completion queue was full (drain it every loop)
-  uint64_t rejects_dropped = 0;      ///< reject ACK queue full; the sender will retransmit and be refused again
+  uint64_t rejects_dropped = 0;      ///< refusal queue full; the sender will retransmit and be refused again
+  uint64_t probes_stale_session = 0;  ///< probes of another session, dropped
 };
 
 class Receiver {
@@ -119,17 +125,25 @@ class Receiver {
     uint64_t recv_ns;
     uint8_t rail;
     uint8_t wire_rail;
+    Verdict verdict;
   };
   static constexpr size_t kRejectQueue = 32;
 
-  DataResult refuse(const Header& h, uint8_t rail, uint64_t now);
+  /// Answers `h` with a refusal ACK (`verdict`); its sequence is not recorded.
+  DataResult refuse(const Header& h, uint8_t rail, uint64_t now, Verdict verdict);
+  /// Takes the slot for the transfer `h` starts.
+  void open(Inbound& t, const Header& h);
   void complete(Inbound& t, std::span<const std::byte> region);
-  bool emit_ack(TxBatch& batch, uint8_t out_rail, const PendingAck& a, uint8_t flags, uint64_t now);
+  bool emit_ack(TxBatch& batch, uint8_t out_rail, const PendingAck& a, Verdict verdict, uint64_t now);
   uint8_t ack_rail(uint8_t trigger_rail, uint32_t up_rails) const;
 
   ReceiverConfig config_;
   uint64_t session_;
+  uint8_t ext_;  // ext:: bits of every header we send
   RecvWindow window_;
+  // Highest transfer id that opened a slot: a new id is taken only within
+  // kTransferSlots above it (the sender holds its first chunk back until then).
+  uint64_t max_opened_ = 0;
   std::vector<Inbound> inbound_;
   std::vector<uint64_t> window_words_;
   std::array<PendingAck, kMaxRails> acks_{};

@@ -101,6 +101,15 @@ uint64_t InFlightTable::add(InFlight e) {
 
 const InFlight* InFlightTable::find(uint64_t seq) const { return is_live(seq) ? &entries_[seq & mask_] : nullptr; }
 
+bool InFlightTable::sent_record(uint64_t seq, uint64_t& sent_ns, uint8_t& rail) const {
+  if (seq == 0 || seq >= next_seq_) return false;
+  const InFlight& e = entries_[seq & mask_];
+  if (e.seq != seq) return false;  // overwritten by a later sequence
+  sent_ns = e.sent_ns;
+  rail = e.rail;
+  return true;
+}
+
 void InFlightTable::erase(uint64_t seq) {
   const uint64_t i = seq & mask_;
   live_bits_[i / 64] &= ~(uint64_t{1} << (i % 64));
@@ -180,7 +189,15 @@ void RecvWindow::advance_to(uint64_t floor) {
     if (floor - cum_ >= kBits) {
       std::fill(bits_.begin(), bits_.end(), 0);
     } else {
-      for (uint64_t s = cum_; s < floor; ++s) clear(s);
+      // Word at a time: a floor far ahead costs kBits / 64 steps, not kBits.
+      uint64_t s = cum_;
+      while (s < floor) {
+        const uint64_t i = s % kBits;
+        const uint64_t n = std::min<uint64_t>(64 - i % 64, floor - s);
+        const uint64_t mask = n == 64 ? ~uint64_t{0} : ((uint64_t{1} << n) - 1) << (i % 64);
+        bits_[i / 64] &= ~mask;
+        s += n;
+      }
     }
     cum_ = floor;
     high_ = std::max(high_, cum_);
@@ -189,9 +206,9 @@ void RecvWindow::advance_to(uint64_t floor) {
 }
 
 RecvWindow::Result RecvWindow::receive(uint64_t seq, uint64_t floor) {
-  advance_to(floor);
+  if (seq >= cum_ && seq - cum_ >= kBits) return Result::out_of_window;
+  if (floor <= seq) advance_to(floor);
   if (seq < cum_) return Result::duplicate;
-  if (seq - cum_ >= kBits) return Result::out_of_window;
   if (test(seq)) return Result::duplicate;
   set(seq);
   high_ = std::max(high_, seq + 1);

@@ -68,6 +68,10 @@ class InFlightTable {
   /// Records `e` under a new sequence (returned). Precondition: !full().
   uint64_t add(InFlight e);
   const InFlight* find(uint64_t seq) const;
+  /// Rail and send time of `seq` if it was sent recently enough that its
+  /// record is still in the ring (in flight or answered since): what an ACK's
+  /// echoed time and trigger rail are checked against.
+  bool sent_record(uint64_t seq, uint64_t& sent_ns, uint8_t& rail) const;
   /// Removes `seq` if in flight; copies it to `out`.
   bool remove(uint64_t seq, InFlight& out);
   /// The next sequence in [from, to) still in flight, or `to`.
@@ -109,14 +113,21 @@ class InFlightTable {
 /// The receiver's view of one peer's packet sequences.
 class RecvWindow {
  public:
-  /// Twice the sender's limit: the sender's floor keeps every new sequence
-  /// within kMaxInFlightPackets of our cumulative point.
-  static constexpr uint64_t kBits = 2 * uint64_t{kMaxInFlightPackets};
+  /// Sequences accepted above the cumulative point: four times the sender's
+  /// in-flight limit. A sender's new sequence is within kMaxInFlightPackets of
+  /// its floor, and its floor moves past sequences we never saw only by
+  /// giving them up; a sender that loses its whole window (and stops on ack
+  /// silence) gives up about kMaxInFlightPackets, so this leaves room for
+  /// that to happen more than twice before a lone surviving packet arrives.
+  static constexpr uint64_t kBits = 4 * uint64_t{kMaxInFlightPackets};
   enum class Result : uint8_t { fresh, duplicate, out_of_window };
 
   RecvWindow();
-  /// Records `seq`; `floor` is the sender's lowest outstanding sequence (from
-  /// the header), below which nothing will ever arrive that matters.
+  /// Records `seq`; `floor` (≤ seq) is the sender's lowest outstanding
+  /// sequence from the header, below which nothing will ever arrive that
+  /// matters. A sequence kBits or more above the cumulative point is refused
+  /// before its floor is looked at, so no packet moves the window further
+  /// than kBits, whatever its header says.
   Result receive(uint64_t seq, uint64_t floor);
   /// Fills cum and the SACK blocks: first the run holding `trigger`, then
   /// runs upwards from cum, as many as fit.

@@ -7,9 +7,11 @@ namespace {
 
 uint8_t bump(uint8_t n) { return n == UINT8_MAX ? n : static_cast<uint8_t>(n + 1); }
 
+uint8_t header_ext(const SenderConfig& c) { return c.packet_mac ? ext::kMac : 0; }
+
 CongestionConfig rail_cc(const SenderConfig& c) {
   CongestionConfig cc = c.cc;
-  cc.packet_bytes = c.chunk_bytes + static_cast<uint32_t>(kHeaderSize);
+  cc.packet_bytes = c.chunk_bytes + static_cast<uint32_t>(header_room(Header{.ext = header_ext(c)}));
   return cc;
 }
 
@@ -18,11 +20,14 @@ CongestionConfig rail_cc(const SenderConfig& c) {
 Sender::Sender(const SenderConfig& config, uint64_t session)
     : config_(config),
       session_(session),
+      ext_(header_ext(config)),
+      header_room_(static_cast<uint32_t>(header_room(Header{.ext = ext_}))),
       queue_(config.chunk_bytes),
       table_(config.inflight_capacity, config.rails),
       cc_(std::clamp<size_t>(config.rails, 1, kMaxRails), CongestionControl(rail_cc(config))),
       health_(cc_.size(), RailHealth(config.health)),
       rail_counters_(cc_.size()),
+      probe_times_(cc_.size()),
       done_(kTransferSlots) {
   config_.rails = static_cast<uint8_t>(cc_.size());
   config_.chunk_bytes = queue_.chunk_bytes();
@@ -50,7 +55,12 @@ size_t Sender::drain_completions(std::span<SendCompletion> out) {
     --done_size_;
     SendCompletion& c = out[n++];
     queue_.finish(slot, c.id, c.cookie, c.status);
-    ++(c.status == TransferStatus::ok ? counters_.completed : counters_.rejected);
+    switch (c.status) {
+      case TransferStatus::ok: ++counters_.completed; break;
+      case TransferStatus::rejected: ++counters_.rejected; break;
+      case TransferStatus::stale: ++counters_.stale; break;
+      case TransferStatus::conflict: ++counters_.conflict; break;
+    }
   }
   return n;
 }
@@ -99,6 +109,7 @@ void Sender::on_timer(uint64_t now) {
 }
 
 uint64_t Sender::next_deadline() {
+  if (probe_requested_ != 0) return 0;
   uint64_t t = UINT64_MAX;
   for (uint8_t r = 0; r < config_.rails; ++r) {
     uint64_t sent = 0;
@@ -113,9 +124,11 @@ void Sender::emit_probe(uint8_t rail, TxBatch& batch, uint64_t now) {
   std::span<std::byte> room = batch.next_room();
   // Probes carry sequence 0, outside the data sequence space; the reply
   // echoes the send time, which gives the rail an RTT sample on its return.
-  Header h{.type = PacketType::probe, .rail = rail, .session = session_, .send_ts = now};
-  encode_header(h, room);
-  batch.frames[batch.count++] = {.header = room.first(kHeaderSize), .payload = {}, .peer = config_.peer_slot[rail]};
+  Header h{.type = PacketType::probe, .rail = rail, .ext = ext_, .session = session_, .send_ts = now};
+  const size_t n = encode_header(h, room);
+  batch.frames[batch.count++] = {.header = room.first(n), .payload = {}, .peer = config_.peer_slot[rail]};
+  ProbeTimes& times = probe_times_[rail];
+  times.sent[times.next++ % ProbeTimes::kKept] = now;
   ++counters_.probes_sent;
 }
 
@@ -123,7 +136,7 @@ void Sender::emit_data(uint8_t rail, TrafficClass cls, TxBatch& batch, uint64_t 
   const uint64_t floor = table_.floor();
   const Slice s = queue_.take(cls);
   const SendQueue::Transfer& t = queue_.transfer(s.slot);
-  const uint32_t bytes = s.len + static_cast<uint32_t>(kHeaderSize);
+  const uint32_t bytes = s.len + header_room_;
   const uint64_t seq = table_.add({.sent_ns = now,
                                    .slot = s.slot,
                                    .chunk = s.chunk,
@@ -138,6 +151,7 @@ void Sender::emit_data(uint8_t rail, TrafficClass cls, TxBatch& batch, uint64_t 
                  .cls = cls,
                  .flags = flags,
                  .rail = rail,
+                 .ext = ext_,
                  .session = session_,
                  .seq = seq,
                  .send_ts = now,
@@ -152,7 +166,7 @@ void Sender::emit_data(uint8_t rail, TrafficClass cls, TxBatch& batch, uint64_t 
                  .body_len = s.len};
   std::span<std::byte> room = batch.next_room();
   encode_header(h, room);
-  batch.frames[batch.count++] = {.header = room.first(kHeaderSize),
+  batch.frames[batch.count++] = {.header = room.first(header_room_),
                                  .payload = t.source.subspan(s.offset, s.len),
                                  .peer = config_.peer_slot[rail]};
   cc_[rail].on_sent(bytes);
@@ -171,12 +185,14 @@ size_t Sender::poll_tx(uint64_t now, std::span<TxBatch> rails) {
   const size_t nrails = std::min<size_t>(rails.size(), config_.rails);
   size_t emitted = 0;
   for (uint8_t r = 0; r < nrails; ++r) {
-    if (!rails[r].full() && health_[r].probe_due(now)) {
+    const bool requested = (probe_requested_ & (1u << r)) != 0;
+    if (!rails[r].full() && (health_[r].probe_due(now) || requested)) {
       emit_probe(r, rails[r], now);
+      probe_requested_ &= ~(1u << r);
       ++emitted;
     }
   }
-  const uint64_t packet_bytes = uint64_t{queue_.chunk_bytes()} + kHeaderSize;
+  const uint64_t packet_bytes = uint64_t{queue_.chunk_bytes()} + header_room_;
   std::array<RailChoice, kMaxRails> choice{};
   while (!table_.full()) {
     // Strict priority: a kv chunk goes only when no activation chunk is ready.
@@ -204,7 +220,7 @@ void Sender::on_tx_refused(uint8_t rail, std::span<const nic::TxFrame> refused, 
   (void)now;
   if (rail >= config_.rails) return;
   for (const nic::TxFrame& f : refused) {
-    if (f.peer != config_.peer_slot[rail] || f.header.size() < kHeaderSize) continue;
+    if (f.peer != config_.peer_slot[rail] || f.header.size() < header_room_) continue;
     if (std::to_integer<uint8_t>(f.header[3]) != static_cast<uint8_t>(PacketType::data)) continue;
     InFlight e;
     if (!table_.remove(peek_seq(f.header), e)) continue;
@@ -215,33 +231,71 @@ void Sender::on_tx_refused(uint8_t rail, std::span<const nic::TxFrame> refused, 
   }
 }
 
+namespace {
+
+TransferStatus failure_of(Verdict v) {
+  switch (v) {
+    case Verdict::refused: return TransferStatus::rejected;
+    case Verdict::stale: return TransferStatus::stale;
+    case Verdict::conflict: return TransferStatus::conflict;
+    case Verdict::none: break;
+  }
+  return TransferStatus::ok;
+}
+
+}  // namespace
+
 void Sender::on_ack(const Packet& p, uint64_t now) {
   if (p.header.type != PacketType::ack) return;
   if (p.header.session != session_) {
     ++counters_.stale_session;
     return;
   }
-  ++counters_.acks;
   const AckBody& a = p.ack;
+  // Nothing may acknowledge or refuse a sequence this sender never sent.
+  // A cumulative point beyond them says nothing usable (taking part of it
+  // would acknowledge packets that may never have arrived): the ACK goes
+  // whole. A block or trigger beyond them (a forged DATA the peer took and
+  // reports) is ignored; the rest of the ACK is sound.
+  const uint64_t sent_end = table_.next_seq();
+  if (a.cum > sent_end) {
+    ++counters_.ack_unsent;
+    if (unsent_streak_++ == 0) unsent_since_ = now;
+    return;
+  }
+  unsent_streak_ = 0;
+  const bool trigger_sent = a.trigger_seq != 0 && a.trigger_seq < sent_end;
+  bool beyond = !trigger_sent;
+  for (size_t i = 0; i < a.block_count; ++i) beyond |= a.blocks[i].end > sent_end;
+  if (beyond) ++counters_.ack_unsent;
+  ++counters_.acks;
   std::array<uint64_t, kMaxRails> acked{};
   std::array<bool, kMaxRails> heard{};
 
-  if (p.header.flags & flag::kReject) {
-    // The trigger was refused, not received: take it out without counting it
-    // as delivered, and stop the transfer.
+  // The trigger's own record gives its rail and send time; the ACK's copies
+  // are only believed when they match it.
+  uint64_t trigger_sent_ns = 0;
+  uint8_t trigger_rail = 0;
+  const bool trigger_known = trigger_sent && table_.sent_record(a.trigger_seq, trigger_sent_ns, trigger_rail) &&
+                             trigger_sent_ns == p.header.echo_ts && trigger_rail == a.trigger_rail;
+
+  if (a.verdict != Verdict::none && trigger_sent) {
+    // The trigger was not taken: out of flight without counting as delivered,
+    // and its transfer ends with the receiver's reason.
     InFlight e;
     if (table_.remove(a.trigger_seq, e)) {
       cc_[e.rail].release(e.bytes);
       heard[e.rail] = true;
-      const bool drained_now = queue_.reject(e.slot);
+      const bool drained_now = queue_.fail(e.slot, failure_of(a.verdict));
       if (queue_.requeue(e.slot, e.chunk, e.retransmits) || drained_now) finished(e.slot);
+    } else {
+      ++counters_.verdicts_late;
     }
   }
 
   auto ack_range = [this, &acked, &heard](uint64_t from, uint64_t to) {
-    for (uint64_t s = table_.next_live(from, to); s < to; s = table_.next_live(s + 1, to)) {
-      InFlight e;
-      table_.remove(s, e);
+    InFlight e;
+    for (uint64_t s = table_.next_live(from, to); s < to && table_.remove(s, e); s = table_.next_live(s + 1, to)) {
       acked[e.rail] += e.bytes;
       heard[e.rail] = true;
       if (queue_.acked(e.slot, e.chunk)) finished(e.slot);
@@ -250,17 +304,19 @@ void Sender::on_ack(const Packet& p, uint64_t now) {
   ack_range(0, a.cum);
   for (size_t i = 0; i < a.block_count; ++i) ack_range(a.blocks[i].start, a.blocks[i].end);
 
-  const uint8_t tr = a.trigger_rail;
+  // An RTT sample needs the trigger's true send time and an ack delay
+  // shorter than the round trip it is taken out of.
   uint64_t rtt = 0;
-  if (tr < config_.rails && now >= p.header.echo_ts) {
-    const uint64_t raw = now - p.header.echo_ts;
-    rtt = raw > a.ack_delay_ns ? raw - a.ack_delay_ns : raw;
-    heard[tr] = true;
+  if (trigger_known && now >= trigger_sent_ns && now - trigger_sent_ns > a.ack_delay_ns) {
+    rtt = now - trigger_sent_ns - a.ack_delay_ns;
+    heard[trigger_rail] = true;
+  } else {
+    ++counters_.rtt_discarded;
   }
   const bool ecn = (p.header.flags & flag::kEcnEcho) != 0;
   for (uint8_t r = 0; r < config_.rails; ++r) {
     if (!heard[r]) continue;
-    const bool trigger = r == tr;
+    const bool trigger = trigger_known && r == trigger_rail;
     cc_[r].on_acked(acked[r], trigger ? rtt : 0, trigger && ecn, now);
     health_[r].on_ack(table_.live_on(r) != 0, now);
   }
@@ -285,6 +341,11 @@ void Sender::on_probe_reply(const Packet& p, uint64_t now) {
   }
   const uint8_t r = p.header.rail;
   if (r >= config_.rails) return;
+  const auto& sent = probe_times_[r].sent;
+  if (p.header.echo_ts == 0 || std::find(sent.begin(), sent.end(), p.header.echo_ts) == sent.end()) {
+    ++counters_.probe_replies_unmatched;
+    return;
+  }
   ++counters_.probe_replies;
   if (now >= p.header.echo_ts) cc_[r].rtt().sample(now - p.header.echo_ts);
   if (health_[r].on_probe_reply(now)) {
@@ -292,6 +353,14 @@ void Sender::on_probe_reply(const Packet& p, uint64_t now) {
     cc_[r].reset_window();
     scheduler_.reset();
   }
+}
+
+bool Sender::desynchronized(uint64_t now) const {
+  return unsent_streak_ >= kDesyncAcks && now - unsent_since_ >= kDesyncNs;
+}
+
+void Sender::request_probe(uint8_t rail) {
+  if (rail < config_.rails) probe_requested_ |= 1u << rail;
 }
 
 RailStatus Sender::rail_status(uint8_t rail) const {

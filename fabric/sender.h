@@ -43,7 +43,10 @@ struct SenderConfig {
   /// room for NIC queue reordering without waiting on cross-rail skew.
   uint32_t reorder_threshold = 3;
   uint32_t reorder_window = 8;
-  CongestionConfig cc;  ///< packet_bytes is set from chunk_bytes
+  /// Leave room for a packet tag (ext::kMac) in every DATA and PROBE, for the
+  /// caller to fill (fabric/packet_auth.h); chunk_bytes must leave room for it.
+  bool packet_mac = false;
+  CongestionConfig cc;  ///< packet_bytes is set from chunk_bytes and the header room
   HealthConfig health;
   /// The peer's index in each rail's neighbour table (nic::TxFrame::peer).
   std::array<nic::PeerSlot, kMaxRails> peer_slot{};
@@ -65,12 +68,18 @@ struct SenderCounters {
   uint64_t tx_refused = 0;
   uint64_t acks = 0;
   uint64_t stale_session = 0;  ///< ACKs / probe replies of another session, dropped
+  uint64_t ack_unsent = 0;     ///< ACKs naming sequences this sender never sent (see on_ack)
+  uint64_t verdicts_late = 0;  ///< refusals whose trigger was no longer in flight (resent or answered already)
+  uint64_t rtt_discarded = 0;  ///< ACKs whose echoed time is not the trigger's send time: no RTT sample
   uint64_t probes_sent = 0;
   uint64_t probe_replies = 0;
+  uint64_t probe_replies_unmatched = 0;  ///< echoing no probe we sent lately: ignored
   uint64_t rail_down = 0;
   uint64_t rail_up = 0;
   uint64_t completed = 0;
-  uint64_t rejected = 0;
+  uint64_t rejected = 0;  ///< transfers the peer refused (unknown region, out of range)
+  uint64_t stale = 0;     ///< transfers the peer answered as older than its slot's
+  uint64_t conflict = 0;  ///< transfers the peer found in conflict with its slot
 };
 
 struct RailStatus {
@@ -111,10 +120,22 @@ class Sender {
   /// congestion penalty. Frames of other peers or kinds are ignored.
   void on_tx_refused(uint8_t rail, std::span<const nic::TxFrame> refused, uint64_t now);
 
-  /// A parsed ACK from the peer.
+  /// A parsed ACK from the peer. Nothing in it acknowledges a sequence this
+  /// sender has not sent: an ACK whose cumulative point lies beyond them is
+  /// dropped whole and changes nothing; blocks or a trigger beyond them are
+  /// ignored (both counted in ack_unsent).
   void on_ack(const Packet& ack, uint64_t now);
-  /// A parsed PROBE_REPLY: may bring its rail back up.
+  /// Every ACK for a while has been dropped for a cumulative point beyond
+  /// anything sent: the peer's receive window was moved by a datagram we did
+  /// not send, and this session cannot make progress. The caller starts a new
+  /// session (its transfers are resent there).
+  bool desynchronized(uint64_t now) const;
+  /// A parsed PROBE_REPLY: may bring its rail back up, if it echoes one of
+  /// the last probes sent on that rail.
   void on_probe_reply(const Packet& reply, uint64_t now);
+  /// Sends one probe on `rail` at the next poll_tx, up or not: its reply
+  /// shows the peer that this end runs the session.
+  void request_probe(uint8_t rail);
 
   /// Retransmission timeouts and ack silence; poll_tx calls it too.
   void on_timer(uint64_t now);
@@ -139,6 +160,12 @@ class Sender {
     uint64_t retransmits = 0;
     uint64_t losses = 0;
   };
+  /// Send times of the last probes on a rail: a reply must echo one of them.
+  struct ProbeTimes {
+    static constexpr size_t kKept = 8;  // 16 ms of probes at the 2 ms interval
+    std::array<uint64_t, kKept> sent{};
+    size_t next = 0;
+  };
   void emit_data(uint8_t rail, TrafficClass cls, TxBatch& batch, uint64_t now);
   void emit_probe(uint8_t rail, TxBatch& batch, uint64_t now);
   void lost(const InFlight& e);
@@ -147,11 +174,20 @@ class Sender {
 
   SenderConfig config_;
   uint64_t session_;
+  uint8_t ext_;            // ext:: bits of every header
+  uint32_t header_room_;   // header (and tag) bytes in front of each payload
   SendQueue queue_;
   InFlightTable table_;
   std::vector<CongestionControl> cc_;
   std::vector<RailHealth> health_;
   std::vector<RailCounters> rail_counters_;
+  std::vector<ProbeTimes> probe_times_;
+  // ACKs dropped whole in a row, and since when (desynchronized()).
+  static constexpr uint32_t kDesyncAcks = 16;
+  static constexpr uint64_t kDesyncNs = 100'000'000;
+  uint32_t unsent_streak_ = 0;
+  uint64_t unsent_since_ = 0;
+  uint32_t probe_requested_ = 0;  // bit r: request_probe(r)
   RailScheduler scheduler_;
   std::vector<uint32_t> done_;  // ring of finished slots awaiting drain_completions
   size_t done_head_ = 0;

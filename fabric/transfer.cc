@@ -48,7 +48,7 @@ PostResult SendQueue::post(const OutboundTransfer& t, uint64_t& id) {
     s.cls = t.cls;
     s.checksum = t.checksum;
     s.crc = t.checksum ? crc32c(t.source) : 0;
-    s.rejected = false;
+    s.failed = TransferStatus::ok;
     s.acked.reset(std::span(window_words_).subspan(size_t{slot} * ChunkWindow::kWords, ChunkWindow::kWords));
     fresh_[static_cast<size_t>(t.cls)].push(slot);
     next_id_ = candidate + 1;
@@ -60,10 +60,12 @@ PostResult SendQueue::post(const OutboundTransfer& t, uint64_t& id) {
 }
 
 bool SendQueue::sendable(const Transfer& t) const {
-  return !t.rejected && t.next_chunk < t.chunks && uint64_t{t.next_chunk} < uint64_t{t.acked.base()} + kChunkWindow;
+  if (t.failed != TransferStatus::ok || t.next_chunk >= t.chunks) return false;
+  if (t.next_chunk == 0 && t.id > answered_high_ + kTransferSlots) return false;
+  return uint64_t{t.next_chunk} < uint64_t{t.acked.base()} + kChunkWindow;
 }
 
-bool SendQueue::drained(const Transfer& t) const { return t.rejected && t.outstanding == 0; }
+bool SendQueue::drained(const Transfer& t) const { return t.failed != TransferStatus::ok && t.outstanding == 0; }
 
 bool SendQueue::find_fresh(TrafficClass c, size_t& pos) {
   auto& q = fresh_[static_cast<size_t>(c)];
@@ -113,7 +115,7 @@ Slice SendQueue::take(TrafficClass c) {
 
 bool SendQueue::requeue(uint32_t slot, uint32_t chunk, uint8_t retransmits) {
   Transfer& t = slots_[slot];
-  if (t.rejected) {
+  if (t.failed != TransferStatus::ok) {
     --t.outstanding;
     return drained(t);
   }
@@ -124,15 +126,17 @@ bool SendQueue::requeue(uint32_t slot, uint32_t chunk, uint8_t retransmits) {
 bool SendQueue::acked(uint32_t slot, uint32_t chunk) {
   Transfer& t = slots_[slot];
   --t.outstanding;
-  if (t.rejected) return drained(t);
+  answered(t.id);
+  if (t.failed != TransferStatus::ok) return drained(t);
   t.acked.mark(chunk);
   return t.acked.base() >= t.chunks;
 }
 
-bool SendQueue::reject(uint32_t slot) {
+bool SendQueue::fail(uint32_t slot, TransferStatus why) {
   Transfer& t = slots_[slot];
-  if (t.id == 0 || t.rejected) return false;
-  t.rejected = true;
+  if (t.id == 0 || t.failed != TransferStatus::ok || why == TransferStatus::ok) return false;
+  answered(t.id);
+  t.failed = why;
   const size_t c = static_cast<size_t>(t.cls);
   fresh_[c].erase_if([slot](uint32_t s) { return s == slot; });
   t.outstanding -= static_cast<uint32_t>(resend_[c].erase_if([slot](const Resend& r) { return r.slot == slot; }));
@@ -143,7 +147,7 @@ void SendQueue::finish(uint32_t slot, uint64_t& id, uint64_t& cookie, TransferSt
   Transfer& t = slots_[slot];
   id = t.id;
   cookie = t.cookie;
-  status = t.rejected ? TransferStatus::rejected : TransferStatus::ok;
+  status = t.failed;
   t.id = 0;
   t.source = {};
   --active_;

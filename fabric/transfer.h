@@ -5,6 +5,7 @@
 // transfers into chunks (offset, length) without copying; the Sender turns
 // them into packets.
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -33,8 +34,10 @@ enum class PostResult : uint8_t {
 };
 
 enum class TransferStatus : uint8_t {
-  ok,        ///< every byte acknowledged by the peer
+  ok,        ///< every byte acknowledged by the peer: it placed them
   rejected,  ///< the peer refused it (unknown region or range outside it)
+  stale,     ///< the peer holds a newer transfer in its slot and did not take this one
+  conflict,  ///< the peer holds another transfer in its slot, or one under this id that disagrees with it
 };
 
 /// One chunk to send: where it comes from and where it goes.
@@ -65,11 +68,11 @@ class SendQueue {
   bool requeue(uint32_t slot, uint32_t chunk, uint8_t retransmits);
 
   /// A chunk's packet was acknowledged. Returns true when the transfer just
-  /// finished (completed or, after a rejection, drained); then finish() it.
+  /// finished (completed or, after a failure, drained); then finish() it.
   bool acked(uint32_t slot, uint32_t chunk);
-  /// The peer refused the transfer: stop sending it. Returns true if it is
-  /// already drained (nothing outstanding); then finish() it.
-  bool reject(uint32_t slot);
+  /// The peer did not take the transfer (`why` is not ok): stop sending it.
+  /// Returns true if it is already drained (nothing outstanding); then finish() it.
+  bool fail(uint32_t slot, TransferStatus why);
   /// Frees the slot; fills the completion fields.
   void finish(uint32_t slot, uint64_t& id, uint64_t& cookie, TransferStatus& status);
 
@@ -86,7 +89,7 @@ class SendQueue {
     uint32_t crc = 0;
     TrafficClass cls = TrafficClass::kv;
     bool checksum = false;
-    bool rejected = false;
+    TransferStatus failed = TransferStatus::ok;  // not ok: stop sending, report it once drained
     ChunkWindow acked;
   };
   const Transfer& transfer(uint32_t slot) const { return slots_[slot]; }
@@ -122,6 +125,8 @@ class SendQueue {
     uint8_t retransmits;
   };
   bool sendable(const Transfer& t) const;
+  /// The peer answered a packet of transfer `id` (acknowledged or refused it).
+  void answered(uint64_t id) { answered_high_ = std::max(answered_high_, id); }
   /// Position in fresh_[c] of the first transfer with a chunk it may send now.
   bool find_fresh(TrafficClass c, size_t& pos);
   bool drained(const Transfer& t) const;
@@ -133,6 +138,10 @@ class SendQueue {
   std::array<Ring<uint32_t>, kClassCount> fresh_;   // slots with unsent chunks, posting order
   std::array<Ring<Resend>, kClassCount> resend_;
   uint64_t next_id_ = 1;
+  // Highest transfer id the peer has answered. A transfer's first chunk goes
+  // out only if its id is within kTransferSlots of it, the window a receiver
+  // opens new transfer ids in (ids grow by at most kTransferSlots per post).
+  uint64_t answered_high_ = 0;
   size_t active_ = 0;
 };
 

@@ -11,8 +11,8 @@
 
 namespace railyard::fabric {
 
-/// Room per frame in TxBatch::room: enough for an ACK with every SACK block.
-inline constexpr size_t kTxRoom = kHeaderSize + kMaxAckBody;
+/// Room per frame in TxBatch::room: enough for an ACK with its tag and every SACK block.
+inline constexpr size_t kTxRoom = kHeaderSize + kMacSize + kMaxAckBody;
 
 struct TxBatch {
   std::span<nic::TxFrame> frames;  ///< capacity: frames.size()

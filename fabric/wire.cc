@@ -62,7 +62,9 @@ ParseResult parse_ack(const Header& h, std::span<const std::byte> body, AckBody&
   ack.ack_delay_ns = get32(p + 16);
   ack.trigger_rail = get8(p + 20);
   ack.block_count = get8(p + 21);
-  if (get16(p + 22) != 0) return ParseResult::bad_flags;
+  const uint8_t verdict = get8(p + 22);
+  if (verdict >= kVerdictCount || get8(p + 23) != 0) return ParseResult::bad_flags;
+  ack.verdict = static_cast<Verdict>(verdict);
   if (ack.trigger_rail >= kMaxRails) return ParseResult::bad_rail;
   if (ack.block_count > kMaxSackBlocks) return ParseResult::bad_sack;
   if (body.size() != kAckBodyFixed + ack.block_count * kSackBlockSize) return ParseResult::bad_body;
@@ -95,7 +97,7 @@ void decode_handshake_body(const std::byte* p, HandshakeBody& hs) {
 
 bool AckBody::operator==(const AckBody& o) const {
   if (cum != o.cum || trigger_seq != o.trigger_seq || ack_delay_ns != o.ack_delay_ns ||
-      trigger_rail != o.trigger_rail || block_count != o.block_count)
+      trigger_rail != o.trigger_rail || block_count != o.block_count || verdict != o.verdict)
     return false;
   for (size_t i = 0; i < block_count && i < kMaxSackBlocks; ++i)
     if (!(blocks[i] == o.blocks[i])) return false;
@@ -134,7 +136,7 @@ ParseResult parse(std::span<const std::byte> d, Packet& out) {
   if (get16(p) != kMagic) return ParseResult::bad_magic;
   if (get8(p + 2) != kVersion) return ParseResult::bad_version;
   const uint8_t type = get8(p + 3);
-  if (type < static_cast<uint8_t>(PacketType::data) || type > static_cast<uint8_t>(PacketType::message))
+  if (type < static_cast<uint8_t>(PacketType::data) || type > static_cast<uint8_t>(PacketType::handshake_confirm))
     return ParseResult::bad_type;
   const uint8_t cls = get8(p + 4);
   if (cls >= kClassCount) return ParseResult::bad_class;
@@ -143,7 +145,8 @@ ParseResult parse(std::span<const std::byte> d, Packet& out) {
   h.cls = static_cast<TrafficClass>(cls);
   h.flags = get8(p + 5);
   h.rail = get8(p + 6);
-  if (get8(p + 7) != 0) return ParseResult::bad_flags;
+  h.ext = get8(p + 7);
+  if (h.ext & ~ext::kMask) return ParseResult::bad_flags;
   if (h.rail >= kMaxRails) return ParseResult::bad_rail;
   h.session = get64(p + 8);
   h.seq = get64(p + 16);
@@ -158,8 +161,11 @@ ParseResult parse(std::span<const std::byte> d, Packet& out) {
   h.floor_delta = get32(p + 80);
   h.checksum = get32(p + 84);
   h.body_len = get32(p + 88);
-  if (h.body_len != d.size() - kHeaderSize) return ParseResult::length_mismatch;
-  out.body = d.subspan(kHeaderSize);
+  const size_t room = header_room(h);
+  if (d.size() < room || h.body_len != d.size() - room) return ParseResult::length_mismatch;
+  out.raw_header = d.first(kHeaderSize);
+  out.mac = d.subspan(kHeaderSize, room - kHeaderSize);
+  out.body = d.subspan(room);
 
   if (h.type == PacketType::data) return check_data(h);
 
@@ -170,7 +176,9 @@ ParseResult parse(std::span<const std::byte> d, Packet& out) {
       return parse_ack(h, out.body, out.ack);
     case PacketType::handshake_init:
     case PacketType::handshake_reply:
-      if (h.flags != 0) return ParseResult::bad_flags;
+    case PacketType::handshake_confirm:
+      // Handshakes carry their own HMAC (session_auth.h), never a packet tag.
+      if (h.flags != 0 || h.ext != 0) return ParseResult::bad_flags;
       if (out.body.size() != kHandshakeBodySize) return ParseResult::bad_body;
       decode_handshake_body(out.body.data(), out.handshake);
       return ParseResult::ok;
@@ -181,7 +189,8 @@ ParseResult parse(std::span<const std::byte> d, Packet& out) {
       return ParseResult::ok;
     case PacketType::message: {
       // The tag leads the body; an ACK is the tag alone, a fragment has payload.
-      if ((h.flags & ~flag::kMessageMask) != 0) return ParseResult::bad_flags;
+      // Messages carry their own HMAC (peer_channel.h), never a packet tag.
+      if ((h.flags & ~flag::kMessageMask) != 0 || h.ext != 0) return ParseResult::bad_flags;
       const bool ack = (h.flags & flag::kMessageAck) != 0;
       if (ack && (h.flags & flag::kMore) != 0) return ParseResult::bad_flags;
       if (ack ? out.body.size() != kTagSize : out.body.size() <= kTagSize) return ParseResult::bad_body;
@@ -200,7 +209,8 @@ ParseResult parse(std::span<const std::byte> datagram, Packet& out, ParseCounter
 }
 
 size_t encode_header(const Header& h, std::span<std::byte> out) {
-  if (out.size() < kHeaderSize) return 0;
+  const size_t room = header_room(h);
+  if (out.size() < room) return 0;
   std::byte* p = out.data();
   put16(p, kMagic);
   put8(p + 2, kVersion);
@@ -208,7 +218,7 @@ size_t encode_header(const Header& h, std::span<std::byte> out) {
   put8(p + 4, static_cast<uint8_t>(h.cls));
   put8(p + 5, h.flags);
   put8(p + 6, h.rail);
-  put8(p + 7, 0);
+  put8(p + 7, h.ext);
   put64(p + 8, h.session);
   put64(p + 16, h.seq);
   put64(p + 24, h.send_ts);
@@ -222,28 +232,31 @@ size_t encode_header(const Header& h, std::span<std::byte> out) {
   put32(p + 80, h.floor_delta);
   put32(p + 84, h.checksum);
   put32(p + 88, h.body_len);
-  return kHeaderSize;
+  std::memset(p + kHeaderSize, 0, room - kHeaderSize);
+  return room;
 }
 
 size_t encode_ack(Header h, const AckBody& ack, std::span<std::byte> out) {
   const size_t blocks = ack.block_count > kMaxSackBlocks ? kMaxSackBlocks : ack.block_count;
   const size_t body = kAckBodyFixed + blocks * kSackBlockSize;
-  if (out.size() < kHeaderSize + body) return 0;
+  const size_t room = header_room(h);
+  if (out.size() < room + body) return 0;
   h.type = PacketType::ack;
   h.body_len = static_cast<uint32_t>(body);
   encode_header(h, out);
-  std::byte* p = out.data() + kHeaderSize;
+  std::byte* p = out.data() + room;
   put64(p, ack.cum);
   put64(p + 8, ack.trigger_seq);
   put32(p + 16, ack.ack_delay_ns);
   put8(p + 20, ack.trigger_rail);
   put8(p + 21, static_cast<uint8_t>(blocks));
-  put16(p + 22, 0);
+  put8(p + 22, static_cast<uint8_t>(ack.verdict));
+  put8(p + 23, 0);
   for (size_t i = 0; i < blocks; ++i) {
     put64(p + kAckBodyFixed + i * kSackBlockSize, ack.blocks[i].start);
     put64(p + kAckBodyFixed + i * kSackBlockSize + 8, ack.blocks[i].end);
   }
-  return kHeaderSize + body;
+  return room + body;
 }
 
 void encode_handshake_body(const HandshakeBody& b, std::span<std::byte, kHandshakeBodySize> out) {

@@ -6,8 +6,8 @@
 //
 // Header layout (kHeaderSize = 92 bytes, all integers big-endian):
 //
-//   0  u16 magic 0x5259 "RY"      2  u8 version (1)   3 u8 type
-//   4  u8  traffic class          5  u8 flags          6 u8 rail   7 u8 reserved (0)
+//   0  u16 magic 0x5259 "RY"      2  u8 version (2)   3 u8 type
+//   4  u8  traffic class          5  u8 flags          6 u8 rail   7 u8 extensions (ext::kMac)
 //   8  u64 session id
 //  16  u64 packet sequence (per-peer space, never reused; a retransmission gets a new one)
 //  24  u64 send timestamp (sender's clock, ns)
@@ -26,12 +26,12 @@
 // The header is the same size for every type so that a parser needs no
 // per-type layout table and a driver can reserve one fixed headroom.
 //
-// Integrity: packets after the handshake carry the session id but no MAC.
-// Rails are rack-local links between hosts of one trust domain (the same
-// operator runs every daemon and switch), so per-packet authentication would
-// cost a MAC per datagram for an attacker model we do not have; the
-// handshake's HMAC keeps misconfigured or foreign daemons out, and the session
-// id makes stale packets of an earlier session (a restarted peer) harmless.
+// With ext::kMac set, a kMacSize-byte tag follows the header and body_len
+// counts the bytes after the tag (fabric/packet_auth.h: the tag covers the
+// header and the body). Sessions run with `fabric.packet_auth = "mac"` tag
+// every DATA, ACK, PROBE and PROBE_REPLY; without it, packets after the
+// handshake carry the session id and nothing an outsider could not forge
+// (fabric/README.md, "Threat model").
 
 #include <array>
 #include <cstddef>
@@ -42,7 +42,7 @@
 namespace railyard::fabric {
 
 inline constexpr uint16_t kMagic = 0x5259;  // "RY"
-inline constexpr uint8_t kVersion = 1;
+inline constexpr uint8_t kVersion = 2;
 inline constexpr size_t kHeaderSize = 92;
 
 /// Protocol limits both ends rely on (they are not negotiated).
@@ -66,6 +66,8 @@ inline constexpr size_t kNonceSize = 16;
 inline constexpr size_t kTagSize = 32;
 inline constexpr size_t kHandshakeBodySize = 24 + 2 * kNonceSize + kTagSize;
 inline constexpr size_t kMaxRails = 8;
+/// Per-packet authentication tag (ext::kMac): HMAC-SHA256 truncated to 128 bits.
+inline constexpr size_t kMacSize = 16;
 
 enum class PacketType : uint8_t {
   data = 1,
@@ -75,6 +77,7 @@ enum class PacketType : uint8_t {
   probe = 5,
   probe_reply = 6,
   message = 7,  ///< daemon-to-daemon message fragment or its ACK (fabric/peer_channel.h)
+  handshake_confirm = 8,  ///< the initiator's answer to the responder's challenge (fabric/session_auth.h)
 };
 
 enum class TrafficClass : uint8_t { activation = 0, kv = 1 };
@@ -85,19 +88,25 @@ namespace flag {
 inline constexpr uint8_t kLast = 0x01;               ///< DATA: the transfer's final chunk
 inline constexpr uint8_t kChecksumRequested = 0x02;  ///< DATA: verify the CRC32C at completion
 inline constexpr uint8_t kEcnEcho = 0x04;            ///< ACK: the triggering packet was CE-marked
-inline constexpr uint8_t kReject = 0x08;             ///< ACK: the triggering DATA packet was refused for good
 inline constexpr uint8_t kMore = 0x01;               ///< MESSAGE: more fragments of this message follow
 inline constexpr uint8_t kMessageAck = 0x02;         ///< MESSAGE: an acknowledgement (body: the tag only)
 inline constexpr uint8_t kDataMask = kLast | kChecksumRequested;
-inline constexpr uint8_t kAckMask = kEcnEcho | kReject;
+inline constexpr uint8_t kAckMask = kEcnEcho;
 inline constexpr uint8_t kMessageMask = kMore | kMessageAck;
 }  // namespace flag
+
+/// Header extension bits (byte 7).
+namespace ext {
+inline constexpr uint8_t kMac = 0x01;  ///< a kMacSize-byte tag follows the header
+inline constexpr uint8_t kMask = kMac;
+}  // namespace ext
 
 struct Header {
   PacketType type = PacketType::data;
   TrafficClass cls = TrafficClass::activation;
   uint8_t flags = 0;
   uint8_t rail = 0;
+  uint8_t ext = 0;  ///< ext:: bits
   uint64_t session = 0;
   uint64_t seq = 0;
   uint64_t send_ts = 0;
@@ -123,6 +132,18 @@ struct SackBlock {
   bool operator==(const SackBlock&) const = default;
 };
 
+/// What the receiver made of an ACK's trigger when it did not take it.
+/// Anything but `none` means the trigger was *not* recorded as received (a
+/// lost verdict can never be read as delivery by a later SACK), and the
+/// sender ends the trigger's transfer with the matching failure.
+enum class Verdict : uint8_t {
+  none = 0,      ///< an ordinary ACK: the trigger was received
+  refused = 1,   ///< unknown region, or the transfer does not fit in it
+  stale = 2,     ///< the transfer is older than the one holding its slot at the receiver
+  conflict = 3,  ///< the slot holds another transfer, or the packet contradicts the transfer's earlier ones
+};
+inline constexpr uint8_t kVerdictCount = 4;
+
 /// ACK body. `cum` is the receiver's first missing sequence: every sequence
 /// below it was received or given up by the sender. Block 0 contains the
 /// triggering sequence (the freshest news); the rest run upwards from `cum`.
@@ -132,6 +153,7 @@ struct AckBody {
   uint32_t ack_delay_ns = 0;  ///< time the trigger waited at the receiver; subtracted from the RTT
   uint8_t trigger_rail = 0;   ///< rail the trigger arrived on, for per-rail RTT
   uint8_t block_count = 0;
+  Verdict verdict = Verdict::none;
   std::array<SackBlock, kMaxSackBlocks> blocks{};
 
   bool operator==(const AckBody& o) const;
@@ -157,7 +179,7 @@ enum class ParseResult : uint8_t {
   bad_version,
   bad_type,
   bad_class,
-  bad_flags,          ///< a flag not defined for this type, or the reserved byte set
+  bad_flags,          ///< a flag or extension bit not defined for this type, or a reserved byte set
   bad_rail,           ///< rail index (header or ACK trigger) beyond kMaxRails
   length_mismatch,    ///< body length field disagrees with the datagram size
   nonzero_unused,     ///< a DATA-only field set in another type
@@ -182,6 +204,8 @@ struct ParseCounters {
 /// payload, for ACK and HANDSHAKE the raw body (also decoded into ack / handshake).
 struct Packet {
   Header header;
+  std::span<const std::byte> raw_header;  ///< the kHeaderSize bytes as they arrived
+  std::span<const std::byte> mac;         ///< the tag (ext::kMac), else empty
   std::span<const std::byte> body;
   AckBody ack;              ///< valid when header.type == ack
   HandshakeBody handshake;  ///< valid for handshake_init / handshake_reply
@@ -192,10 +216,14 @@ ParseResult parse(std::span<const std::byte> datagram, Packet& out);
 /// parse() and count the result.
 ParseResult parse(std::span<const std::byte> datagram, Packet& out, ParseCounters& counters);
 
-/// Writes the header (h.body_len as given) into out[0, kHeaderSize);
-/// returns kHeaderSize, or 0 when `out` is too small.
+/// Bytes before the body: the header, and the tag's room when h.ext has kMac.
+inline size_t header_room(const Header& h) { return kHeaderSize + ((h.ext & ext::kMac) ? kMacSize : 0); }
+
+/// Writes the header (h.body_len as given) into out[0, kHeaderSize) and, with
+/// ext::kMac, zeroes the tag's room after it (fabric/packet_auth.h fills it);
+/// returns header_room(h), or 0 when `out` is too small.
 size_t encode_header(const Header& h, std::span<std::byte> out);
-/// Writes header + ACK body; sets the header's body_len. Returns bytes written or 0.
+/// Writes header (+ tag room) + ACK body; sets the header's body_len. Returns bytes written or 0.
 size_t encode_ack(Header h, const AckBody& ack, std::span<std::byte> out);
 /// Writes header + handshake body; sets the header's body_len. Returns bytes written or 0.
 size_t encode_handshake(Header h, const HandshakeBody& body, std::span<std::byte> out);

@@ -227,6 +227,14 @@ int cmd_rails(const Options& o) {
   return kExitOk;
 }
 
+/// "a 3, b 1" in name order, or "none".
+std::string counts_by_name(const google::protobuf::Map<std::string, uint64_t>& counts) {
+  std::map<std::string, uint64_t> sorted(counts.begin(), counts.end());
+  std::string out;
+  for (const auto& [name, n] : sorted) out += fmt::format("{}{} {}", out.empty() ? "" : ", ", name, n);
+  return out.empty() ? "none" : out;
+}
+
 int cmd_peers(const Options& o) {
   v1::Request request;
   request.mutable_peers();
@@ -239,14 +247,20 @@ int cmd_peers(const Options& o) {
   for (const auto& p : r.peers()) {
     std::string rails;
     for (const auto& pr : p.rails()) rails += fmt::format("{}{}={}", rails.empty() ? "" : " ", pr.rail(), pr.address());
-    std::cout << fmt::format("{:<10} {:<12} session {:016x}  sent {:>10}  received {:>10}  in flight {:>5}  "
-                             "handshakes {} ({} refused)\n           {}\n",
-                             p.name(), p.state(), p.session_id(), bytes(p.bytes_sent()), bytes(p.bytes_received()),
-                             p.transfers_in_flight(), p.handshakes(), p.handshake_failures(), rails);
+    std::cout << fmt::format("{:<10} {:<12} session {:016x}{}  sent {:>10}  received {:>10}  in flight {:>5}  "
+                             "handshakes {} ({} refused, {} replaced a live session, {} after a desynchronised one)"
+                             "\n           {}  packet auth {}\n",
+                             p.name(), p.state(), p.session_id(),
+                             p.state() == "established" && !p.confirmed() ? " (confirming)" : "",
+                             bytes(p.bytes_sent()), bytes(p.bytes_received()), p.transfers_in_flight(), p.handshakes(),
+                             p.handshake_failures(), p.sessions_replaced(), p.sessions_desynchronized(), rails,
+                             p.packet_auth());
     const auto& m = p.messages();
-    std::cout << fmt::format("           messages: {} sent, {} received, {} fragments resent, {} refused, {} lost to a "
-                             "session change\n",
-                             m.sent(), m.delivered(), m.fragments_resent(), m.refused(), m.lost());
+    std::cout << fmt::format("           messages: {} sent, {} received, {} fragments resent, {} out of order, "
+                             "{} duplicates, {} lost to a session change\n",
+                             m.sent(), m.delivered(), m.fragments_resent(), m.out_of_order(), m.duplicates(), m.lost());
+    std::cout << fmt::format("           data packets received twice: {}; refused: {}\n", p.duplicates(),
+                             counts_by_name(p.refused()));
     if (p.has_verbs()) {
       const auto& v = p.verbs();
       std::cout << fmt::format("           verbs transfers in: {} delivered, {} announced and waiting, {} landed before "
@@ -257,10 +271,9 @@ int cmd_peers(const Options& o) {
     }
   }
   const auto& f = r.fabric();
-  std::cout << fmt::format("refused datagrams: malformed {}, unknown source {}, unauthenticated {}, stale session {}, "
-                           "rejected {}; message datagrams dropped (no rail up, ring full or refused by the rail) {}\n",
-                           f.rx_malformed(), f.rx_unknown_source(), f.rx_unauthenticated(), f.rx_stale_session(),
-                           f.rx_rejected(), f.messages_dropped());
+  std::cout << fmt::format("datagrams from no peer: {}; not fabric datagrams: {}; message datagrams dropped (no rail "
+                           "up, ring full or refused by the rail): {}\n",
+                           f.rx_unknown_source(), counts_by_name(f.malformed()), f.messages_dropped());
   return kExitOk;
 }
 

@@ -1206,7 +1206,7 @@ void Client::clean_issues() {
   for (std::size_t i = 0; i < kIssueCount; ++i) {
     if (seen_[i] || still[i]) continue;
     if (auto ended = episodes_.clean(static_cast<Issue>(i), now)) {
-      log::notice("redfish {}: {} cleared after {:.1f} s ({} occurrences)", config_.name, to_string(ended->issue),
+      log::notice("redfish {}: {} cleared after {:.1f} s ({} occurrences)", config_.name, to_string(ended->kind),
                   seconds(ended->length), ended->occurrences);
     }
   }

@@ -23,29 +23,4 @@ Issue issue_for(ProblemKind kind) {
   return Issue::malformed_json;
 }
 
-bool EpisodeLog::occurred(Issue issue, Clock::time_point now, std::uint64_t n) {
-  if (n == 0) return false;
-  State& s = at(issue);
-  s.total += n;
-  s.quiet = 0;
-  if (s.active) {
-    s.in_episode += n;
-    return false;
-  }
-  s.active = true;
-  s.in_episode = n;
-  s.since = now;
-  ++s.episodes;
-  return true;
-}
-
-std::optional<EpisodeLog::Ended> EpisodeLog::clean(Issue issue, Clock::time_point now) {
-  State& s = at(issue);
-  if (!s.active) return std::nullopt;
-  if (++s.quiet < quiet_cycles_) return std::nullopt;
-  s.active = false;
-  s.quiet = 0;
-  return Ended{issue, s.in_episode, now - s.since};
-}
-
 }  // namespace railyard::redfish

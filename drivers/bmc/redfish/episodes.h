@@ -1,9 +1,8 @@
 #pragma once
 // What went wrong talking to a BMC, counted per kind and logged once per
-// episode: a line when a kind of problem first shows up, nothing while it
-// persists, and a line when it has been gone for a few clean sweeps
-// (so a flapping problem does not log every poll either). Pure: the caller
-// passes the time and does the logging.
+// episode (common/episode_log.h): a line when a kind of problem first shows
+// up, nothing while it persists, and a line when it has been gone for a few
+// clean sweeps.
 
 #include <array>
 #include <chrono>
@@ -12,6 +11,7 @@
 #include <optional>
 #include <string_view>
 
+#include "common/episode_log.h"
 #include "drivers/bmc/redfish/resource.h"
 
 namespace railyard::redfish {
@@ -38,45 +38,10 @@ inline constexpr std::size_t kIssueCount = static_cast<std::size_t>(Issue::sse) 
 std::string_view to_string(Issue issue);
 Issue issue_for(ProblemKind kind);
 
-class EpisodeLog {
+/// The client's problems, per issue (common/episode_log.h).
+class EpisodeLog : public railyard::EpisodeLog<Issue> {
  public:
-  using Clock = std::chrono::steady_clock;
-
-  struct Ended {
-    Issue issue;
-    std::uint64_t occurrences;  ///< in this episode
-    Clock::duration length;     ///< first occurrence to the clearing
-  };
-
-  /// `quiet_cycles`: how many consecutive clean cycles end an episode.
-  explicit EpisodeLog(unsigned quiet_cycles = 2) : quiet_cycles_(quiet_cycles == 0 ? 1 : quiet_cycles) {}
-
-  /// One occurrence (or `n`). True when it starts an episode: log it then.
-  bool occurred(Issue issue, Clock::time_point now, std::uint64_t n = 1);
-  /// A cycle (a sweep, a stream connection) passed without the issue. The
-  /// episode it ends, after `quiet_cycles` such calls in a row.
-  std::optional<Ended> clean(Issue issue, Clock::time_point now);
-
-  bool active(Issue issue) const { return at(issue).active; }
-  /// Occurrences ever.
-  std::uint64_t count(Issue issue) const { return at(issue).total; }
-  /// Episodes started ever (= lines logged for it).
-  std::uint64_t episodes(Issue issue) const { return at(issue).episodes; }
-
- private:
-  struct State {
-    bool active = false;
-    unsigned quiet = 0;
-    std::uint64_t in_episode = 0;
-    std::uint64_t total = 0;
-    std::uint64_t episodes = 0;
-    Clock::time_point since{};
-  };
-  State& at(Issue issue) { return states_[static_cast<std::size_t>(issue)]; }
-  const State& at(Issue issue) const { return states_[static_cast<std::size_t>(issue)]; }
-
-  unsigned quiet_cycles_;
-  std::array<State, kIssueCount> states_{};
+  explicit EpisodeLog(unsigned quiet_cycles = 2) : railyard::EpisodeLog<Issue>(kIssueCount, quiet_cycles) {}
 };
 
 }  // namespace railyard::redfish

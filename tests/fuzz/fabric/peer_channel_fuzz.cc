@@ -18,7 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::vector<std::byte> psk(32, std::byte{7});
   PeerChannelConfig config;
   config.max_fragment = 64;
-  PeerChannel sender(psk, config), receiver(psk, config);
+  PeerChannel sender(psk, 1, 2, config), receiver(psk, 2, 1, config);
   sender.reset(42);
   receiver.reset(42);
   uint64_t now = 1;

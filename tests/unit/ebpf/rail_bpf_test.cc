@@ -46,7 +46,7 @@ static_assert(RAILYARD_FABRIC_MAGIC == railyard::fabric::kMagic);
 static_assert(RAILYARD_FABRIC_HEADER_SIZE == railyard::fabric::kHeaderSize);
 static_assert(RAILYARD_FABRIC_CLASSES == railyard::fabric::kClassCount);
 static_assert(RAILYARD_FABRIC_TYPE_DATA == static_cast<int>(railyard::fabric::PacketType::data));
-static_assert(RAILYARD_FABRIC_TYPE_MAX == static_cast<int>(railyard::fabric::PacketType::message));
+static_assert(RAILYARD_FABRIC_TYPE_MAX == static_cast<int>(railyard::fabric::PacketType::handshake_confirm));
 static_assert(RAILYARD_FABRIC_TYPE_MAX < RAILYARD_FABRIC_TYPE_SLOTS);
 
 namespace railyard::ebpf {
@@ -123,17 +123,18 @@ TEST_F(MonitorTest, CountsControlPacketsByType) {
   const std::pair<PacketType, uint32_t> kinds[] = {
       {PacketType::ack, fabric::kAckBodyFixed},        {PacketType::handshake_init, fabric::kHandshakeBodySize},
       {PacketType::handshake_reply, fabric::kHandshakeBodySize}, {PacketType::probe, 8},
-      {PacketType::probe_reply, 8},          {PacketType::message, fabric::kTagSize + 8}};
+      {PacketType::probe_reply, 8},          {PacketType::message, fabric::kTagSize + 8},
+      {PacketType::handshake_confirm, fabric::kHandshakeBodySize}};
   uint64_t bytes = 0;
   for (const auto& [type, body] : kinds) {
     egress(test::fabric_frame(test::control_header(type, TrafficClass::activation, body)));
     bytes += fabric::kHeaderSize + body;
   }
   const MonitorCounters c = monitor.counters();
-  EXPECT_EQ(c.egress.classes[0].packets, 6u);
+  EXPECT_EQ(c.egress.classes[0].packets, 7u);
   EXPECT_EQ(c.egress.classes[0].bytes, bytes);
   EXPECT_EQ(c.egress.classes[0].data_packets, 0u);
-  for (int t = 2; t <= 7; ++t) EXPECT_EQ(c.egress.by_type[t], 1u) << "type " << t;
+  for (int t = 2; t <= 8; ++t) EXPECT_EQ(c.egress.by_type[t], 1u) << "type " << t;
   EXPECT_EQ(c.egress.by_type[0] + c.egress.by_type[1] + c.egress.malformed, 0u);
 }
 

@@ -30,7 +30,7 @@ struct End {
   std::deque<Bytes> outbox;  // datagrams emitted, waiting for the link
   ChannelReceive last = ChannelReceive::fragment;
 
-  End(const Bytes& key, PeerChannelConfig config) : channel(key, config) {}
+  End(const Bytes& key, uint64_t self, uint64_t peer, PeerChannelConfig config) : channel(key, self, peer, config) {}
   void poll(uint64_t now) {
     channel.poll(now, [&](std::span<const std::byte> d) { outbox.emplace_back(d.begin(), d.end()); });
   }
@@ -46,7 +46,7 @@ struct Link {
   End a, b;
   uint64_t now = 1'000'000;
   Link(PeerChannelConfig config = {}, const Bytes& key_a = psk('k'), const Bytes& key_b = psk('k'))
-      : a(key_a, config), b(key_b, config) {
+      : a(key_a, 1, 2, config), b(key_b, 2, 1, config) {
     a.channel.reset(77);
     b.channel.reset(77);
   }
@@ -125,6 +125,34 @@ TEST(PeerChannel, RefusesWrongKeyTamperingAndOtherSessions) {
   same.b.channel.reset(78);  // the peer restarted: a new handshake, a new session
   EXPECT_EQ(same.b.receive(same.a.outbox.front(), same.now), ChannelReceive::stale_session);
   EXPECT_TRUE(same.b.delivered.empty());
+  EXPECT_EQ(same.b.channel.counters().bad_tag, 2u);
+  EXPECT_EQ(same.b.channel.counters().stale_session, 1u);
+  EXPECT_EQ(same.b.channel.counters().out_of_order, 0u);
+}
+
+TEST(PeerChannel, RefusesItsOwnDatagramsReflectedBack) {
+  // Each direction has its own key: a fragment a sent, bounced back to a by
+  // someone on the rail, is not a message from b.
+  Link link;
+  ASSERT_EQ(link.a.channel.send(text("offer"), link.now), ChannelSend::ok);
+  link.a.poll(link.now);
+  ASSERT_EQ(link.a.outbox.size(), 1u);
+  EXPECT_EQ(link.a.receive(link.a.outbox.front(), link.now), ChannelReceive::bad_tag);
+  EXPECT_TRUE(link.a.delivered.empty());
+  EXPECT_EQ(link.b.receive(link.a.outbox.front(), link.now), ChannelReceive::fragment);
+  EXPECT_EQ(link.b.delivered, std::vector<std::string>{"offer"});
+}
+
+TEST(PeerChannel, CountsOutOfOrderApartFromRefusals) {
+  Link link;
+  ASSERT_EQ(link.a.channel.send(text("first"), link.now), ChannelSend::ok);
+  ASSERT_EQ(link.a.channel.send(text("second"), link.now), ChannelSend::ok);
+  link.a.poll(link.now);
+  ASSERT_EQ(link.a.outbox.size(), 2u);
+  EXPECT_EQ(link.b.receive(link.a.outbox[1], link.now), ChannelReceive::out_of_order);  // the first was lost
+  const auto& c = link.b.channel.counters();
+  EXPECT_EQ(c.out_of_order, 1u);
+  EXPECT_EQ(c.bad_tag + c.stale_session + c.too_large, 0u) << "a lost fragment is no refusal";
 }
 
 TEST(PeerChannel, ReplayedFragmentIsNotDeliveredTwice) {
@@ -139,7 +167,7 @@ TEST(PeerChannel, ReplayedFragmentIsNotDeliveredTwice) {
 
 TEST(PeerChannel, SessionChangeDropsWhatWasQueued) {
   Link link;
-  EXPECT_EQ(PeerChannel(psk('k')).send(text("x"), 0), ChannelSend::no_session);
+  EXPECT_EQ(PeerChannel(psk('k'), 1, 2).send(text("x"), 0), ChannelSend::no_session);
   ASSERT_EQ(link.a.channel.send(text("one"), link.now), ChannelSend::ok);
   ASSERT_EQ(link.a.channel.send(text("two"), link.now), ChannelSend::ok);
   EXPECT_EQ(link.a.channel.reset(90), 2u);

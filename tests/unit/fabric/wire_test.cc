@@ -55,11 +55,11 @@ Bytes encode_ack_bytes(const AckBody& a, uint8_t flags = 0) {
 Bytes encode_hs(PacketType type) {
   HandshakeBody b{.from_node = 1, .to_node = 2, .wall_ns = 1'700'000'000'000'000'000};
   for (size_t i = 0; i < kNonceSize; ++i) b.init_nonce[i] = static_cast<uint8_t>(i);
-  if (type == PacketType::handshake_reply)
+  if (type != PacketType::handshake_init)
     for (size_t i = 0; i < kNonceSize; ++i) b.reply_nonce[i] = static_cast<uint8_t>(100 + i);
   for (size_t i = 0; i < kTagSize; ++i) b.tag[i] = static_cast<uint8_t>(200 + i);
   Bytes out(kHeaderSize + kHandshakeBodySize);
-  Header h{.type = type, .session = type == PacketType::handshake_reply ? 42u : 0u};
+  Header h{.type = type, .session = type != PacketType::handshake_init ? 42u : 0u};
   EXPECT_EQ(encode_handshake(h, b, out), out.size());
   return out;
 }
@@ -153,12 +153,14 @@ TEST(Wire, RejectsEachMalformation) {
   EXPECT_EQ(parse_bytes(Bytes(kHeaderSize - 1)), ParseResult::too_short);
   EXPECT_EQ(parse_bytes(Bytes{}), ParseResult::too_short);
   EXPECT_EQ(mutated([](Bytes& b) { b[0] = std::byte{0}; }), ParseResult::bad_magic);
-  EXPECT_EQ(mutated([](Bytes& b) { b[2] = std::byte{2}; }), ParseResult::bad_version);
+  EXPECT_EQ(mutated([](Bytes& b) { b[2] = std::byte{1}; }), ParseResult::bad_version);  // the previous release
+  EXPECT_EQ(mutated([](Bytes& b) { b[2] = std::byte{3}; }), ParseResult::bad_version);
   EXPECT_EQ(mutated([](Bytes& b) { b[3] = std::byte{0}; }), ParseResult::bad_type);
-  EXPECT_EQ(mutated([](Bytes& b) { b[3] = std::byte{8}; }), ParseResult::bad_type);
+  EXPECT_EQ(mutated([](Bytes& b) { b[3] = std::byte{9}; }), ParseResult::bad_type);
   EXPECT_EQ(mutated([](Bytes& b) { b[4] = std::byte{2}; }), ParseResult::bad_class);
   EXPECT_EQ(mutated([](Bytes& b) { b[5] = std::byte{flag::kEcnEcho}; }), ParseResult::bad_flags);
-  EXPECT_EQ(mutated([](Bytes& b) { b[7] = std::byte{1}; }), ParseResult::bad_flags);
+  EXPECT_EQ(mutated([](Bytes& b) { b[7] = std::byte{2}; }), ParseResult::bad_flags);
+  EXPECT_EQ(mutated([](Bytes& b) { b[7] = std::byte{ext::kMac}; }), ParseResult::length_mismatch);  // no room for the tag
   EXPECT_EQ(mutated([](Bytes& b) { b[6] = std::byte{kMaxRails}; }), ParseResult::bad_rail);
   EXPECT_EQ(mutated([](Bytes& b) { b.pop_back(); }), ParseResult::length_mismatch);
   EXPECT_EQ(mutated([](Bytes& b) { b.push_back(std::byte{0}); }), ParseResult::length_mismatch);
@@ -227,6 +229,66 @@ TEST(Wire, RejectsBadAcks) {
   tiny[3] = std::byte{static_cast<uint8_t>(PacketType::ack)};
   EXPECT_EQ(parse_bytes(tiny), ParseResult::bad_body);
   EXPECT_EQ(parse_bytes(encode_ack_bytes(sample_ack(), flag::kLast)), ParseResult::bad_flags);
+  // The verdict byte: only the defined verdicts.
+  Bytes v = encode_ack_bytes(sample_ack());
+  v[kHeaderSize + 22] = std::byte{kVerdictCount};
+  EXPECT_EQ(parse_bytes(v), ParseResult::bad_flags);
+}
+
+TEST(Wire, AckVerdictRoundTrips) {
+  for (Verdict verdict : {Verdict::none, Verdict::refused, Verdict::stale, Verdict::conflict}) {
+    AckBody a = sample_ack();
+    a.verdict = verdict;
+    Packet p;
+    const Bytes b = encode_ack_bytes(a);
+    ASSERT_EQ(parse(b, p), ParseResult::ok);
+    EXPECT_EQ(p.ack.verdict, verdict);
+    EXPECT_EQ(p.ack, a);
+  }
+}
+
+TEST(Wire, MacExtensionPutsTheTagBetweenHeaderAndBody) {
+  Header h = data_header(0, 1000, 10'000, 1000, false);
+  h.ext = ext::kMac;
+  EXPECT_EQ(header_room(h), kHeaderSize + kMacSize);
+  Bytes b(kHeaderSize + kMacSize + 1000, std::byte{0xcd});
+  ASSERT_EQ(encode_header(h, b), kHeaderSize + kMacSize);
+  for (size_t i = kHeaderSize; i < kHeaderSize + kMacSize; ++i) EXPECT_EQ(b[i], std::byte{0}) << "tag room zeroed";
+  Packet p;
+  ASSERT_EQ(parse(b, p), ParseResult::ok);
+  EXPECT_EQ(p.header, h);
+  EXPECT_EQ(p.raw_header.data(), b.data());
+  EXPECT_EQ(p.raw_header.size(), kHeaderSize);
+  EXPECT_EQ(p.mac.data(), b.data() + kHeaderSize);
+  EXPECT_EQ(p.mac.size(), kMacSize);
+  EXPECT_EQ(p.body.data(), b.data() + kHeaderSize + kMacSize);
+  EXPECT_EQ(p.body.size(), 1000u);
+  // body_len counts the bytes after the tag: a datagram without room for it is refused.
+  EXPECT_EQ(parse_bytes(Bytes(b.begin(), b.end() - 1)), ParseResult::length_mismatch);
+  // An ACK with the tag: the body follows the tag.
+  AckBody a = sample_ack();
+  Bytes ack(kHeaderSize + kMacSize + kMaxAckBody);
+  Header ah{.type = PacketType::ack, .ext = ext::kMac, .session = 5};
+  ack.resize(encode_ack(ah, a, ack));
+  ASSERT_EQ(parse(ack, p), ParseResult::ok);
+  EXPECT_EQ(p.ack, a);
+  EXPECT_EQ(p.mac.size(), kMacSize);
+  // Undefined extension bits, and a tag on a handshake or a message, are refused.
+  Bytes unknown = encode_probe(PacketType::probe);
+  unknown[7] = std::byte{0x02};
+  EXPECT_EQ(parse_bytes(unknown), ParseResult::bad_flags);
+  Bytes hs = encode_hs(PacketType::handshake_init);
+  hs[7] = std::byte{ext::kMac};
+  hs.insert(hs.begin() + kHeaderSize, kMacSize, std::byte{0});
+  EXPECT_EQ(parse_bytes(hs), ParseResult::bad_flags);
+}
+
+TEST(Wire, HandshakeConfirmParses) {
+  Packet p;
+  const Bytes b = encode_hs(PacketType::handshake_confirm);
+  ASSERT_EQ(parse(b, p), ParseResult::ok);
+  EXPECT_EQ(p.header.type, PacketType::handshake_confirm);
+  EXPECT_EQ(p.header.session, 42u);
 }
 
 TEST(Wire, CountersCountEachReason) {
@@ -270,7 +332,14 @@ TEST(Wire, DISABLED_WriteFuzzCorpus) {
   write("ack_cum_only", encode_ack_bytes(AckBody{.cum = 7, .trigger_seq = 6}));
   AckBody full{.cum = 1, .trigger_seq = 3, .block_count = kMaxSackBlocks};
   for (size_t i = 0; i < kMaxSackBlocks; ++i) full.blocks[i] = {.start = 3 + 3 * i, .end = 4 + 3 * i};
-  write("ack_full", encode_ack_bytes(full, flag::kReject));
+  full.verdict = Verdict::conflict;
+  write("ack_full_verdict", encode_ack_bytes(full));
+  Header tagged = data_header(0, 64, 200, 64, false);
+  tagged.ext = ext::kMac;
+  Bytes tagged_bytes(kHeaderSize + kMacSize + 64, std::byte{0x5a});
+  encode_header(tagged, tagged_bytes);
+  write("data_with_mac", tagged_bytes);
+  write("handshake_confirm", encode_hs(PacketType::handshake_confirm));
   write("handshake_init", encode_hs(PacketType::handshake_init));
   write("handshake_reply", encode_hs(PacketType::handshake_reply));
   write("probe", encode_probe(PacketType::probe));
