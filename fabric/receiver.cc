@@ -20,7 +20,6 @@ Receiver::Receiver(const ReceiverConfig& config, uint64_t session)
       session_(session),
       ext_(config.packet_mac ? ext::kMac : 0),
       inbound_(kTransferSlots),
-      window_words_(size_t{kTransferSlots} * ChunkWindow::kWords),
       done_(2 * size_t{kTransferSlots}) {
   config_.rails = std::clamp<uint8_t>(config.rails, 1, kMaxRails);
 }
@@ -148,8 +147,7 @@ void Receiver::open(Inbound& t, const Header& h) {
   t.checksum = (h.flags & flag::kChecksumRequested) != 0;
   t.cls = h.cls;
   t.state = State::active;
-  t.landed.reset(std::span(window_words_)
-                     .subspan(size_t{h.transfer % kTransferSlots} * ChunkWindow::kWords, ChunkWindow::kWords));
+  t.landed.reset(windows_.slot(h.transfer));
   max_opened_ = std::max(max_opened_, h.transfer);
 }
 

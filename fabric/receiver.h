@@ -145,7 +145,7 @@ class Receiver {
   // kTransferSlots above it (the sender holds its first chunk back until then).
   uint64_t max_opened_ = 0;
   std::vector<Inbound> inbound_;
-  std::vector<uint64_t> window_words_;
+  ChunkWindowStore windows_;
   std::array<PendingAck, kMaxRails> acks_{};
   std::array<PendingAck, kMaxRails> probes_{};
   std::array<PendingReject, kRejectQueue> rejects_{};

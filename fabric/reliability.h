@@ -14,6 +14,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -37,6 +38,21 @@ class ChunkWindow {
   bool test(uint32_t chunk) const;
   uint64_t* words_ = nullptr;
   uint32_t base_ = 0;
+};
+
+/// Storage for one ChunkWindow per transfer slot, left uninitialised: a
+/// window is cleared by ChunkWindow::reset when its slot opens, so a new
+/// engine only touches (and the kernel only zero-fills) the pages of the slots
+/// it uses, not 1 MiB up front (a new session, a fuzz input).
+class ChunkWindowStore {
+ public:
+  ChunkWindowStore() : words_(new uint64_t[size_t{kTransferSlots} * ChunkWindow::kWords]) {}
+  std::span<uint64_t> slot(uint64_t transfer_id) {
+    return {words_.get() + size_t{transfer_id % kTransferSlots} * ChunkWindow::kWords, ChunkWindow::kWords};
+  }
+
+ private:
+  std::unique_ptr<uint64_t[]> words_;
 };
 
 /// One packet in flight. `bytes` counts the whole datagram (header + payload),

@@ -15,8 +15,7 @@ constexpr size_t kFreshScan = 16;
 
 SendQueue::SendQueue(uint32_t chunk_bytes)
     : chunk_bytes_(chunk_bytes == 0 ? 1 : chunk_bytes),
-      slots_(kTransferSlots),
-      window_words_(size_t{kTransferSlots} * ChunkWindow::kWords) {
+      slots_(kTransferSlots) {
   for (auto& r : fresh_) r.init(kTransferSlots);
   // A class never has more chunks queued for resending than the in-flight
   // table holds: new chunks are only taken while its resend queue is empty.
@@ -49,7 +48,7 @@ PostResult SendQueue::post(const OutboundTransfer& t, uint64_t& id) {
     s.checksum = t.checksum;
     s.crc = t.checksum ? crc32c(t.source) : 0;
     s.failed = TransferStatus::ok;
-    s.acked.reset(std::span(window_words_).subspan(size_t{slot} * ChunkWindow::kWords, ChunkWindow::kWords));
+    s.acked.reset(windows_.slot(slot));
     fresh_[static_cast<size_t>(t.cls)].push(slot);
     next_id_ = candidate + 1;
     ++active_;

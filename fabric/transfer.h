@@ -134,7 +134,7 @@ class SendQueue {
 
   uint32_t chunk_bytes_;
   std::vector<Transfer> slots_;
-  std::vector<uint64_t> window_words_;
+  ChunkWindowStore windows_;
   std::array<Ring<uint32_t>, kClassCount> fresh_;   // slots with unsent chunks, posting order
   std::array<Ring<Resend>, kClassCount> resend_;
   uint64_t next_id_ = 1;

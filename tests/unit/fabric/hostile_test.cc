@@ -240,7 +240,7 @@ TEST(Hostile, AProbeReplyMustEchoAProbeOfOurs) {
 
 TEST(Hostile, AnAckWhoseEchoIsNotTheTriggersSendTimeGivesNoRttSample) {
   SessionPair pair(1, PacketAuth::none, kChunk, 1 << 20);
-  uint64_t now = 1'000'000;
+  uint64_t now = 2'000'000'000;
   post(pair, pattern(4 * kChunk, 4), 0);
   pair.poll(now);
   const uint64_t srtt_before = pair.a.sender().rail_status(0).srtt_ns;
@@ -248,6 +248,27 @@ TEST(Hostile, AnAckWhoseEchoIsNotTheTriggersSendTimeGivesNoRttSample) {
   ASSERT_TRUE(pair.deliver(forged_ack(body, now - 900'000'000), 0, false, now));
   EXPECT_EQ(pair.a.sender().counters().rtt_discarded, 1u);
   EXPECT_EQ(pair.a.sender().rail_status(0).srtt_ns, srtt_before);
+}
+
+TEST(Hostile, AChunkLandsEvenWhenAForgeryTookItsSequenceFirst) {
+  // A forged DATA (a transfer of its own) under the sequence the sender
+  // gives its third packet next: the sequence window then calls the real
+  // packet a duplicate. Was: acknowledged without being written, so the
+  // sender reported the transfer ok and the receiver never completed it.
+  SessionPair pair(1, PacketAuth::none, kChunk, 1 << 20);
+  uint64_t now = 1'000'000;
+  const Bytes src = pattern(3 * kChunk, 12);
+  const uint64_t id = post(pair, src, 0);
+  pair.poll(now);
+  ASSERT_EQ(pair.net.size(), 3u);  // sequences 1, 2, 3
+  ASSERT_TRUE(pair.deliver(forged_data(3, 0, id + 1, 500, 600'000), 0, true, now));
+  run(pair, now);
+  ASSERT_EQ(pair.sent.size(), 1u);
+  EXPECT_EQ(pair.sent[0].status, TransferStatus::ok);
+  EXPECT_TRUE(std::equal(src.begin(), src.end(), pair.region_b.begin()));
+  bool completed = false;
+  for (const RecvCompletion& c : pair.received) completed |= c.transfer == id;
+  EXPECT_TRUE(completed) << "ok at the sender, so the receiver must have it whole";
 }
 
 TEST(Hostile, AReceiveWindowMovedByAForgeryDesynchronisesTheSessionInsteadOfStallingIt) {

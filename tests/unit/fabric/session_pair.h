@@ -6,6 +6,7 @@
 // anything else can be injected as if it came from the other end. Used by
 // tests/unit/fabric/hostile_test.cc and tests/fuzz/fabric/session_fuzz.cc.
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -41,10 +42,10 @@ class SessionPair {
   /// Both sessions' output (ACKs, probes, data) into `net`, in emission
   /// order; their completions into `sent` (a's) and `received` (b's).
   size_t poll(uint64_t now) {
-    std::vector<SendCompletion> sc(256);
-    while (size_t k = a.sender().drain_completions(sc)) sent.insert(sent.end(), sc.begin(), sc.begin() + k);
-    std::vector<RecvCompletion> rc(256);
-    while (size_t k = b.receiver().drain_completions(rc)) received.insert(received.end(), rc.begin(), rc.begin() + k);
+    while (size_t k = a.sender().drain_completions(send_done_))
+      sent.insert(sent.end(), send_done_.begin(), send_done_.begin() + static_cast<ptrdiff_t>(k));
+    while (size_t k = b.receiver().drain_completions(recv_done_))
+      received.insert(received.end(), recv_done_.begin(), recv_done_.begin() + static_cast<ptrdiff_t>(k));
     size_t n = 0;
     for (PeerSession* s : {&a, &b}) {
       tx_.clear();
@@ -104,6 +105,8 @@ class SessionPair {
     return c;
   }
   Batches tx_;
+  std::array<SendCompletion, 64> send_done_;
+  std::array<RecvCompletion, 64> recv_done_;
 };
 
 }  // namespace railyard::fabric::testing
