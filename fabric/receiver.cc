@@ -55,6 +55,12 @@ DataResult Receiver::on_data(const Packet& p, uint8_t rail, bool ecn_ce, std::sp
     return DataResult::stale_session;
   }
   ++counters_.data_packets;
+  // A sequence the window refuses is refused before anything else looks at
+  // the packet: whatever its transfer fields say, it changes nothing.
+  if (!window_.in_window(h.seq)) {
+    ++counters_.out_of_window;
+    return DataResult::out_of_window;
+  }
 
   // Decide what to do with the payload before recording the sequence, so a
   // packet we do not take is never acknowledged as received.
@@ -99,14 +105,12 @@ DataResult Receiver::on_data(const Packet& p, uint8_t rail, bool ecn_ce, std::sp
     return refuse(h, rail, now, Verdict::refused);
   }
 
-  // Whether the bytes are written is the chunk's business, not the
-  // sequence's: a sequence the window calls old (given up by the sender, or
-  // marked by a datagram that was not the sender's) may still carry a chunk
-  // that has not landed, and then it lands.
-  if (window_.receive(h.seq, h.seq - h.floor_delta) == RecvWindow::Result::out_of_window) {
-    ++counters_.out_of_window;
-    return DataResult::out_of_window;
-  }
+  // Recorded for the ACKs (in the window: checked first). Whether the bytes
+  // are written is the chunk's business, not the sequence's: a sequence the
+  // window calls old (given up by the sender, or marked by a datagram that
+  // was not the sender's) may still carry a chunk that has not landed, and
+  // then it lands.
+  window_.receive(h.seq, h.seq - h.floor_delta);
   PendingAck& a = acks_[rail];
   a.ecn = (a.pending && a.ecn) || ecn_ce;
   a.pending = true;

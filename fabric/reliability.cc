@@ -206,7 +206,7 @@ void RecvWindow::advance_to(uint64_t floor) {
 }
 
 RecvWindow::Result RecvWindow::receive(uint64_t seq, uint64_t floor) {
-  if (seq >= cum_ && seq - cum_ >= kBits) return Result::out_of_window;
+  if (!in_window(seq)) return Result::out_of_window;
   if (floor <= seq) advance_to(floor);
   if (seq < cum_) return Result::duplicate;
   if (test(seq)) return Result::duplicate;

@@ -145,6 +145,8 @@ class RecvWindow {
   /// before its floor is looked at, so no packet moves the window further
   /// than kBits, whatever its header says.
   Result receive(uint64_t seq, uint64_t floor);
+  /// What receive() would not refuse as out_of_window (checks only).
+  bool in_window(uint64_t seq) const { return seq < cum_ || seq - cum_ < kBits; }
   /// Fills cum and the SACK blocks: first the run holding `trigger`, then
   /// runs upwards from cum, as many as fit.
   void fill_ack(uint64_t trigger, AckBody& ack) const;

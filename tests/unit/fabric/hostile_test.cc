@@ -113,10 +113,11 @@ TEST(Hostile, AForgedFloorCannotCarryTheReceiveWindowAway) {
   ASSERT_EQ(pair.net.size(), 20u);
   pair.deliver(pair.net.front(), now);  // sequence 1 arrives
   pair.net.pop_front();
-  // Sequence 10^9 claiming everything below it was given up.
+  // Sequence 10^9 claiming everything below it was given up, for this
+  // transfer and for the next one: refused before its transfer fields count.
   ASSERT_TRUE(pair.deliver(forged_data(1'000'000'000, 0, id, src.size(), 0), 0, true, now));
-  // Within the window, a floor still only moves as far as its own sequence.
-  EXPECT_EQ(pair.b.receiver().counters().out_of_window, 1u);
+  ASSERT_TRUE(pair.deliver(forged_data(1'000'000'001, 0, id + 1, 7 * kChunk, 0), 0, true, now));
+  EXPECT_EQ(pair.b.receiver().counters().out_of_window, 2u);
   EXPECT_EQ(pair.b.receiver().counters().bytes_landed, kChunk) << "nothing of the forgery written";
   pair.poll(now);
   Packet ack;
@@ -124,11 +125,15 @@ TEST(Hostile, AForgedFloorCannotCarryTheReceiveWindowAway) {
   ASSERT_EQ(parse(pair.net.back().bytes, ack), ParseResult::ok);
   ASSERT_EQ(ack.header.type, PacketType::ack);
   EXPECT_EQ(ack.ack.cum, 2u) << "the window stayed where the real packets put it";
+  const Bytes next = pattern(2 * kChunk, 33);
+  EXPECT_EQ(post(pair, next, 100'000), id + 1);
   run(pair, now);
   const auto done = pair.sent;
-  ASSERT_EQ(done.size(), 1u);
+  ASSERT_EQ(done.size(), 2u);
   EXPECT_EQ(done[0].status, TransferStatus::ok);
+  EXPECT_EQ(done[1].status, TransferStatus::ok) << "the forgery took no slot";
   EXPECT_TRUE(std::equal(src.begin(), src.end(), pair.region_b.begin()));
+  EXPECT_TRUE(std::equal(next.begin(), next.end(), pair.region_b.begin() + 100'000));
   EXPECT_EQ(pair.a.sender().counters().ack_unsent, 0u);
 }
 

@@ -59,6 +59,20 @@ TEST(RecvWindow, CumulativeBlocksAndDuplicates) {
   EXPECT_EQ(w.receive(11 + RecvWindow::kBits, 11), RecvWindow::Result::out_of_window);
 }
 
+TEST(RecvWindow, AFloorMovesTheWindowOnlyWithASequenceInsideIt) {
+  // Was: the floor applied before the sequence was checked, so one packet
+  // moved the cumulative point anywhere.
+  RecvWindow w;
+  EXPECT_EQ(w.receive(1, 1), RecvWindow::Result::fresh);
+  EXPECT_FALSE(w.in_window(1'000'000'000));
+  EXPECT_EQ(w.receive(1'000'000'000, 1'000'000'000), RecvWindow::Result::out_of_window);
+  EXPECT_EQ(w.cum(), 2u) << "an out-of-window packet's floor is not looked at";
+  // The largest move one packet can make: its own sequence at the window's edge.
+  const uint64_t edge = w.cum() + RecvWindow::kBits - 1;
+  EXPECT_EQ(w.receive(edge, edge), RecvWindow::Result::fresh);
+  EXPECT_EQ(w.cum(), edge + 1);
+}
+
 TEST(RecvWindow, BlocksAreCappedAndStayValid) {
   RecvWindow w;
   for (uint64_t s = 2; s < 200; s += 2) w.receive(s, 1);  // every other sequence
