@@ -37,7 +37,7 @@ trap 'exit 130' INT TERM
 
 # A 2-host rack without bmc-sim (nothing but the fabric takes CPU), up once
 # h1's daemon has its session with h2 established.
-rack_up() {   # name [rack-sim up options: --rails, --rate, --mtu, --driver, --pmd]
+rack_up() {   # name [rack-sim up options: --rails, --rate, --mtu, --driver, --pmd, --packet-auth]
   local name=$1 _
   shift
   rack_down "$name"

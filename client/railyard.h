@@ -32,6 +32,8 @@ typedef enum ry_error {
   RY_REMOTE_REJECTED = 8,
   RY_CHECKSUM = 9,
   RY_BUSY = 10,
+  RY_REMOTE_STALE = 11,    /* the peer took a newer transfer in its slot: not delivered */
+  RY_REMOTE_CONFLICT = 12, /* the peer holds a transfer contradicting this one: not delivered */
   RY_DAEMON_GONE = 100,
   RY_SYSTEM = 101
 } ry_error;

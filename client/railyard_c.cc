@@ -26,6 +26,8 @@ RY_SAME(peer_unreachable, RY_PEER_UNREACHABLE);
 RY_SAME(remote_rejected, RY_REMOTE_REJECTED);
 RY_SAME(checksum, RY_CHECKSUM);
 RY_SAME(busy, RY_BUSY);
+RY_SAME(remote_stale, RY_REMOTE_STALE);
+RY_SAME(remote_conflict, RY_REMOTE_CONFLICT);
 RY_SAME(daemon_gone, RY_DAEMON_GONE);
 RY_SAME(system, RY_SYSTEM);
 #undef RY_SAME

@@ -38,6 +38,8 @@ static_assert(static_cast<int>(Error::peer_unreachable) == v1::WORKLOAD_ERROR_PE
 static_assert(static_cast<int>(Error::remote_rejected) == v1::WORKLOAD_ERROR_REMOTE_REJECTED);
 static_assert(static_cast<int>(Error::checksum) == v1::WORKLOAD_ERROR_CHECKSUM);
 static_assert(static_cast<int>(Error::busy) == v1::WORKLOAD_ERROR_BUSY);
+static_assert(static_cast<int>(Error::remote_stale) == v1::WORKLOAD_ERROR_REMOTE_STALE);
+static_assert(static_cast<int>(Error::remote_conflict) == v1::WORKLOAD_ERROR_REMOTE_CONFLICT);
 
 std::string sys_error(const char* what) { return fmt::format("{}: {}", what, std::strerror(errno)); }
 
@@ -95,6 +97,8 @@ const char* error_name(Error e) {
     case Error::remote_rejected: return "remote_rejected";
     case Error::checksum: return "checksum";
     case Error::busy: return "busy";
+    case Error::remote_stale: return "remote_stale";
+    case Error::remote_conflict: return "remote_conflict";
     case Error::daemon_gone: return "daemon_gone";
     case Error::system: return "system";
   }

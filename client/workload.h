@@ -38,6 +38,8 @@ enum class Error : int {
   remote_rejected = 8,
   checksum = 9,
   busy = 10,
+  remote_stale = 11,     ///< the peer holds a newer transfer in the slot (forged traffic?): not delivered; post again
+  remote_conflict = 12,  ///< the peer holds a transfer that contradicts this one: not delivered; post again
   daemon_gone = 100,  ///< the connection to railyardd is lost: reconnect
   system = 101,       ///< a local system call failed (memfd, mmap, socket)
 };

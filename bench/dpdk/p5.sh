@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/dpdk/p5.sh: issue 4's P5, bytes moved per CPU-second on unlimited-rate
 # veth rails (rack-sim, 2 hosts, no tbf, MTU 1500): railyard with the DPDK
-# driver (net_af_xdp vdevs, and net_af_packet), railyard with the kernel UDP driver, iperf3
+# driver (net_af_xdp vdevs, and net_af_packet), railyard with the kernel UDP
+# driver (fabric.packet_auth = none, and = mac: a tag per packet), iperf3
 # (one TCP stream per rail) and ucx_perftest tag_bw over TCP on every rail.
 # Every contender moves the same bytes h1 -> h2; CPU is the user + system time
 # of the processes that move them, sender and receiver: both railyardd (from
@@ -43,7 +44,7 @@ need_binaries "$BUILD/daemon/railyardd" "$RAILCTL"
 need_tools iperf3 ucx_perftest jq python3
 WORK=$(mktemp -d /tmp/railyard-p5.XXXXXX)
 BYTES=$((COUNT * 4194304))
-UDP_RACK=${PREFIX}u DPDK_RACK=${PREFIX}x XDP_RACK=${PREFIX}y
+UDP_RACK=${PREFIX}u MAC_RACK=${PREFIX}m DPDK_RACK=${PREFIX}x XDP_RACK=${PREFIX}y
 
 now() { date +%s.%N; }
 sum_ticks() { $CPU ticks "$@" | jq 'add'; }
@@ -103,6 +104,7 @@ started=$(date +%s)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 log "P5: $RAILS unlimited veth rails, $COUNT x 4 MiB per contender, $ROUNDS rounds; work files in $WORK"
 rack_up "$UDP_RACK" --rails "$RAILS" --mtu "$MTU"
+rack_up "$MAC_RACK" --rails "$RAILS" --mtu "$MTU" --packet-auth mac
 ((MTU <= 1500)) && rack_up "$DPDK_RACK" --rails "$RAILS" --mtu "$MTU" --driver dpdk
 rack_up "$XDP_RACK" --rails "$RAILS" --mtu "$MTU" --driver dpdk --pmd af_xdp
 
@@ -128,14 +130,15 @@ with_ksoftirqd() {   # contender-function args... -> "BYTES SECONDS CPU KSOFTIRQ
 }
 
 declare -A R
-contenders=(xdp dpdk udp iperf3 ucx)
-((MTU <= 1500)) || contenders=(xdp udp iperf3 ucx)
+contenders=(xdp dpdk udp mac iperf3 ucx)
+((MTU <= 1500)) || contenders=(xdp udp mac iperf3 ucx)
 for ((round = 1; round <= ROUNDS; round++)); do
   log "round $round: railyard DPDK af_xdp"; R[xdp,$round]=$(with_ksoftirqd railyard "$XDP_RACK" "xdp.$round")
   if ((MTU <= 1500)); then
     log "round $round: railyard DPDK af_packet"; R[dpdk,$round]=$(with_ksoftirqd railyard "$DPDK_RACK" "dpdk.$round")
   fi
   log "round $round: railyard UDP";  R[udp,$round]=$(with_ksoftirqd railyard "$UDP_RACK" "udp.$round")
+  log "round $round: railyard UDP, packet_auth mac";  R[mac,$round]=$(with_ksoftirqd railyard "$MAC_RACK" "mac.$round")
   log "round $round: iperf3";        R[iperf3,$round]=$(with_ksoftirqd iperf3_rails "iperf3.$round")
   log "round $round: ucx_perftest";  R[ucx,$round]=$(with_ksoftirqd ucx_rails "ucx.$round")
   for c in "${contenders[@]}"; do log "  $c: ${R[$c,$round]} (bytes, s, CPU-s, ksoftirqd CPU-s)"; done
@@ -146,6 +149,7 @@ per_cpu() { awk '{printf "%.0f", $1 / $3}' <<<"$1"; }
 gbps() { awk '{printf "%.2f", $1 * 8 / $2 / 1e9}' <<<"$1"; }
 median() { tr ' ' '\n' | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 declare -A NAME=([xdp]="railyard, DPDK driver (af_xdp vdevs), railctl send" [dpdk]="railyard, DPDK driver (af_packet vdevs), railctl send" [udp]="railyard, kernel UDP driver (GSO), railctl send"
+  [mac]="railyard, kernel UDP driver (GSO), packet_auth = mac, railctl send"
   [iperf3]="iperf3, 1 TCP stream per rail" [ucx]="ucx_perftest tag_bw over TCP (UCX_TLS=tcp), all rails")
 {
   echo "### P5: bytes per CPU-second, $(date -u +'%Y-%m-%d %H:%M UTC')"
