@@ -48,7 +48,13 @@ check "railctl says the daemon is not running, exit 1" not_running
 # --- running daemon ----------------------------------------------------------
 check "daemon starts and answers" start_daemon main "$WORK/good.toml"
 pid=$(cat "$WORK/main.pid")
-check "railctl status shows version and host" bash -c "'$RAILCTL' --socket '$sock' status | grep -q 'railyardd .* on host it-host'"
+status_text() {
+  local out
+  out=$("$RAILCTL" --socket "$sock" status) || return 1
+  echo "$out"
+  grep -q 'railyardd .* on host it-host' <<<"$out"
+}
+check "railctl status shows version and host" status_text
 status_json() {
   local out
   out=$("$RAILCTL" --socket "$sock" --json status) || return 1

@@ -45,13 +45,18 @@ crash() {
   wait_for 10 grep -q attached "$WORK/hold.out" || return 1
   kill -KILL $pid
   wait $pid 2>/dev/null
-  ip netns exec "rysim-$rack-h2" tc filter show dev r0 ingress | grep -q railyard_rm_in || { echo "no stale filter"; return 1; }
-  ! ip -n "rysim-$rack-h2" link show r0 | grep -q xdp || { echo "XDP outlived its process"; return 1; }
+  local out
+  out=$(ip netns exec "rysim-$rack-h2" tc filter show dev r0 ingress) || return 1
+  grep -q railyard_rm_in <<<"$out" || { echo "no stale filter"; return 1; }
+  out=$(ip -n "rysim-$rack-h2" link show r0) || return 1
+  ! grep -q xdp <<<"$out" || { echo "XDP outlived its process"; return 1; }
   "$SIM" exec --name $rack h2 "$IT" --iface r0 --railctl x reattach | tee "$WORK/reattach.out"
   grep -q "removed a stale rail monitor tc ingress filter" "$WORK/reattach.out" || return 1
   # reattach detached on its orderly exit: nothing of ours is left.
-  ! ip netns exec "rysim-$rack-h2" tc filter show dev r0 ingress | grep -q railyard &&
-    ! ip netns exec "rysim-$rack-h2" tc filter show dev r0 egress | grep -q railyard
+  out=$(ip netns exec "rysim-$rack-h2" tc filter show dev r0 ingress &&
+    ip netns exec "rysim-$rack-h2" tc filter show dev r0 egress) || return 1
+  echo "$out"
+  ! grep -q railyard <<<"$out"
 }
 check "a killed process's filters are removed at the next attach; its XDP program is gone with it" crash
 
