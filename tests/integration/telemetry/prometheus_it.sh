@@ -103,31 +103,39 @@ check "remote-write: histogram sum" wait_for 5 present "abs(railyard_it_latency_
 # The collector goes away; the agents keep sampling.
 check "tiny agent delivers before the outage" wait_for 10 present 'railyard_it_sequence{agent="tiny"}'
 stop_prometheus
-sleep 3
-big_buffered=$(metric "$BIG_PORT" 'railyard_remote_write_buffered_samples{')
-tiny_dropped=$(metric "$TINY_PORT" 'railyard_remote_write_dropped_samples_total{')
-check "while away: the big agent buffers ($big_buffered samples)" test "${big_buffered:-0}" -gt 0
-check "while away: the 5-sample buffer overflows ($tiny_dropped dropped)" test "${tiny_dropped:-0}" -gt 0
+# positive PORT SAMPLE-PREFIX: that metric of the agent is over 0 (prints it).
+positive() { local v; v=$(metric "$1" "$2"); echo "$2 ${v:-absent}"; [[ ${v:-0} -gt 0 ]]; }
+check "while away: the big agent buffers" wait_for 20 positive "$BIG_PORT" 'railyard_remote_write_buffered_samples{'
+check "while away: the 5-sample buffer overflows" wait_for 20 positive "$TINY_PORT" 'railyard_remote_write_dropped_samples_total{'
+echo "       buffered by the big agent: $(metric "$BIG_PORT" 'railyard_remote_write_buffered_samples{'); dropped by the tiny one: $(metric "$TINY_PORT" 'railyard_remote_write_dropped_samples_total{')"
 
 start_prometheus
 drained() { [[ $(metric "$1" 'railyard_remote_write_buffered_samples{') == 0 ]]; }
 check "after restart: the big agent's buffer drains" wait_for 20 drained "$BIG_PORT"
 check "after restart: the tiny agent's buffer drains" wait_for 20 drained "$TINY_PORT"
-sleep 0.5
 
-# Every tick of the big agent is there, across the outage: 1..max, no gap.
-samples 'railyard_it_sequence{agent="big"}' >"$WORK/big.seq"
-check "after restart: every buffered sample arrived (1..$(tail -1 "$WORK/big.seq"), $(wc -l <"$WORK/big.seq") samples)" \
+# Every tick of the big agent is there, across the outage: 1..max, no gap
+# (asked again until it is, or 10 s pass: what was just written may take a
+# moment to be queryable).
+all_ticks() {
+  samples 'railyard_it_sequence{agent="big"}' >"$WORK/big.seq"
+  echo "1..$(tail -1 "$WORK/big.seq"), $(wc -l <"$WORK/big.seq") samples"
   awk 'NR != $1 { exit 1 } END { exit NR < 20 }' "$WORK/big.seq"
+}
+check "after restart: every buffered sample arrived (1..max, at least 20, no gap)" wait_for 10 all_ticks
+echo "       big agent's samples in Prometheus: 1..$(tail -1 "$WORK/big.seq"), $(wc -l <"$WORK/big.seq") in all"
 
 # The tiny agent lost exactly what it counted, in one run: the oldest of the outage.
 tiny_dropped=$(metric "$TINY_PORT" 'railyard_remote_write_dropped_samples_total{')
-samples 'railyard_it_sequence{agent="tiny"}' >"$WORK/tiny.seq"
-check "tiny buffer: $tiny_dropped samples missing in Prometheus, all in one run after the oldest delivered" \
+one_gap() {
+  samples 'railyard_it_sequence{agent="tiny"}' >"$WORK/tiny.seq"
   awk -v d="$tiny_dropped" 'NR == 1 && $1 != 1 { exit 1 }
     NR > 1 && $1 - prev > 1 { gaps++; missing += $1 - prev - 1 }
     { prev = $1 }
     END { exit !(gaps == 1 && missing == d && d > 0) }' "$WORK/tiny.seq"
+}
+check "tiny buffer: $tiny_dropped samples missing in Prometheus, all in one run after the oldest delivered" \
+  wait_for 10 one_gap
 check "tiny buffer: the newest samples of the outage arrived" \
   awk 'NR > 1 && $1 - prev > 1 { after = 1 } after { n++ } { prev = $1 } END { exit !(n >= 5) }' "$WORK/tiny.seq"
 
