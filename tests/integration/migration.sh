@@ -58,8 +58,13 @@ check "h2's decode-sim checked and resumed all 64 sequences from h1" resumed h1 
 messages() { "$SIM" railctl --name $rack h1 --json peers | jq -e '(.peers[0].messages.delivered | tonumber) > 0'; }
 check "the daemons' messages went over the authenticated peer channel (railctl peers counts them)" messages
 
-# Back to h1 while h2's rail r0 (the one its messages use first) goes down mid-copy.
-( sleep 1.5; ip -n "rysim-$rack-h2" link set r0 down ) &
+# Back to h1 while h2's rail r0 (the one its messages use first) goes down
+# mid-copy: as soon as h2 reports its outgoing migration in the pre-copy.
+copying() {
+  "$SIM" railctl --name $rack "$1" --json workload |
+    jq -e 'any(.migrations[]?; .role == "source" and .state == "precopy")'
+}
+( wait_for 30 copying h2 && ip -n "rysim-$rack-h2" link set r0 down ) &
 check "a migration h2 -> h1 completes while rail r0 fails" migrate h2 h1
 wait $!
 check "the migration ran on when r0 went down (r0 is down on h2)" \
@@ -78,11 +83,13 @@ check "the failure says why" bash -c "'$SIM' railctl --name $rack h1 --json work
 check "h1 still serves all 64 sequences" serving h1 $sequences
 tokens_now() { wc -l <"$WORK/h1.tokens"; }
 before=$(tokens_now)
-sleep 1
-check "h1 keeps generating tokens after the failed migration" test "$(tokens_now)" -gt "$before"
+more_tokens() { (($(tokens_now) > before)); }
+check "h1 keeps generating tokens after the failed migration" wait_for 10 more_tokens
 
 kill -TERM "$(cat "$WORK/h1.decode.pid")" "$(cat "$WORK/h2.decode.pid")" 2>/dev/null
-sleep 0.5
+# Both decode-sims gone (their token logs complete) before the logs are read.
+decode_sims_gone() { ! kill -0 "$(cat "$WORK/h1.decode.pid")" && ! kill -0 "$(cat "$WORK/h2.decode.pid")"; }
+check "both decode-sims exit on SIGTERM" wait_for 10 decode_sims_gone
 check "token logs: every sequence contiguous across hosts, no token lost, repeated or wrong" \
   "$DECODE" --verify-logs "$WORK/h1.tokens" "$WORK/h2.tokens"
 cat "$WORK/last.out" | tail -5
