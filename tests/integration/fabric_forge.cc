@@ -114,6 +114,7 @@ int capture(const Options& o) {
       throw std::runtime_error("cannot capture on " + name);
     fds.push_back({.fd = fd, .events = POLLIN, .revents = 0});
   }
+  std::cout << "capturing" << std::endl;  // the sockets are bound: what is sent from now on is seen
   const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(o.number("seconds", 2) * 1000);
   std::vector<std::byte> buf(65536);
   size_t kept = 0;

@@ -55,9 +55,9 @@ check "rack-sim up, 2 hosts x 2 rails, packet_auth none, and a hostile namespace
 
 # --- a replayed INIT after a restart -------------------------------------
 replayed_init() {
-  forge capture --iface e0 --iface e1 --seconds 6 --out "$WORK/hs.cap" &
+  forge capture --iface e0 --iface e1 --seconds 6 --out "$WORK/hs.cap" >"$WORK/hs.out" &
   local cap=$!
-  sleep 0.5
+  wait_for 5 grep -q capturing "$WORK/hs.out" || return 1
   "$SIM" stop --name "$rack" h2 && "$SIM" start --name "$rack" h2 || return 1
   wait_for 10 established || return 1
   wait $cap || return 1
@@ -67,14 +67,16 @@ replayed_init() {
   wait_for 10 established || return 1
   local before after
   before=$(peer_json h1 | jq -c '[.session_id, .sessions_replaced]')
+  unexpected_before=$(refused h2 handshake_unexpected)
   forge replay --in "$WORK/hs.cap" --type init --to $H1 --times 5 || return 1
-  sleep 1.5
+  # h1 answered with challenges, which went to h2 (it started no handshake):
+  # once h2 has refused them as unexpected, the round trip is over.
+  wait_for 5 challenged || return 1
   after=$(peer_json h1 | jq -c '[.session_id, .sessions_replaced]')
   echo "h1 session, sessions replaced: before $before, after $after"
-  [[ $before == "$after" ]] || return 1
-  # Its challenges went to h2, which started no handshake: refused there as unexpected.
-  wait_for 3 bash -c "[[ \$('$SIM' railctl --name $rack h2 --json peers | jq -r '.peers[0].refused.handshake_unexpected // \"0\"') -gt 0 ]]"
+  [[ $before == "$after" ]]
 }
+challenged() { (($(refused h2 handshake_unexpected) > unexpected_before)); }
 check "an INIT captured earlier, replayed after the receiving daemon restarted, changes no session" replayed_init
 small_flow() { run_load small 50; }
 check "transfers verify after the replayed INIT" small_flow
@@ -156,7 +158,8 @@ prometheus_counted() {
 }
 check "and in Prometheus (railyard_fabric_refused_datagrams_total{peer,reason})" wait_for 3 prometheus_counted
 short_log() {
-  sleep 1.5  # the episode check runs once a second
+  # The episode check runs once a second: wait for its line, then count.
+  wait_for 5 grep -q 'refusing datagrams from peer h1: message_bad_tag' "$state/h2/railyardd.log" || return 1
   local added=$(($(log_lines) - $(cat "$WORK/lines_before")))
   echo "$added log lines during the attack:"
   tail -n "$added" "$state/h2/railyardd.log" "$state/h1/railyardd.log" | cut -c1-200
