@@ -346,7 +346,7 @@ bool DataPlane::receive(uint64_t now) {
             }
             std::span<std::byte> region;
             if (pkt.header.type == fabric::PacketType::data) {
-              const RegionView view = regions_.lookup(pkt.header.region);
+              const RegionView view = regions_.lookup(p.engines->receiver().region_of(pkt.header));
               region = std::span<std::byte>(view.base, view.length);
             }
             p.engines->on_packet(pkt, rail, frame.ecn_ce, region, now);
@@ -358,7 +358,7 @@ bool DataPlane::receive(uint64_t now) {
             on_handshake(pkt, frame.peer, rail, now);
             break;
           case fabric::PacketType::message: {
-            if (p.session == 0 || pkt.header.session != p.session) {
+            if (p.session == 0 || pkt.header.session != fabric::session_tag(p.session)) {
               ++p.stats.message_stale_session;
               break;
             }
@@ -503,7 +503,7 @@ void DataPlane::establish(PeerState& p, uint16_t index, uint64_t session, bool c
     if ((peers_[index].rail_mask & (1u << r)) != 0) chunk = std::min(chunk, rails_[r]->max_datagram());
   }
   const size_t tag = packet_auth_ == fabric::PacketAuth::mac ? fabric::kMacSize : 0;
-  config.sender.chunk_bytes = static_cast<uint32_t>(chunk - fabric::kHeaderSize - tag);
+  config.sender.chunk_bytes = static_cast<uint32_t>(std::min<size_t>(chunk - fabric::kDataHeaderSize - tag, UINT16_MAX));
   if (p.engines) p.retire_engines();
   p.engines = std::make_unique<fabric::PeerSession>(config, session, psk_, self_node_, peers_[index].node);
   p.confirming = !confirmed;

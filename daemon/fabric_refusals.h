@@ -23,7 +23,7 @@ struct RefusalReason {
 /// What a reason an honest peer never causes points to, and what to do.
 std::string_view forged_advice();
 
-inline constexpr size_t kPeerRefusalCount = 22;
+inline constexpr size_t kPeerRefusalCount = 23;
 using PeerRefusals = std::array<uint64_t, kPeerRefusalCount>;
 
 /// The reasons, in the order of peer_refusals()' counts.

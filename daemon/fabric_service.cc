@@ -189,7 +189,7 @@ FabricService::FabricService(asio::io_context& io, const config::Config& config,
   const std::vector<std::byte> psk = settings.psk;
   plane_ = std::make_unique<DataPlane>(std::move(settings), regions_);
   const fabric::PeerChannelConfig channel_config{
-      .max_fragment = plane_->message_datagram_limit() - fabric::kHeaderSize - fabric::kTagSize};
+      .max_fragment = plane_->message_datagram_limit() - fabric::kMessageHeaderSize - fabric::kTagSize};
   channels_.reserve(peer_config_.size());
   for (size_t p = 0; p < peer_config_.size(); ++p)
     channels_.emplace_back(psk, DataPlane::node_id(host_name_), DataPlane::node_id(peer_config_[p].name),

@@ -10,9 +10,10 @@
 
 /* UDP port of the fabric when the configuration does not say otherwise. */
 #define RAILYARD_FABRIC_PORT_DEFAULT 7470
-/* Header: u16 magic (big-endian) at 0, u8 version at 2, u8 type at 3, u8 class at 4. */
+/* Every datagram: u16 magic (big-endian) at 0, u8 version at 2, u8 type at 3,
+ * u8 class at 4; none is shorter than RAILYARD_FABRIC_MIN_DATAGRAM bytes. */
 #define RAILYARD_FABRIC_MAGIC 0x5259
-#define RAILYARD_FABRIC_HEADER_SIZE 92
+#define RAILYARD_FABRIC_MIN_DATAGRAM 24
 #define RAILYARD_FABRIC_OFF_TYPE 3
 #define RAILYARD_FABRIC_OFF_CLASS 4
 /* Traffic classes: 0 activation, 1 kv. */

@@ -76,8 +76,8 @@ int railyard_fi(struct xdp_md *ctx) {
 
   __u8 *fh = (__u8 *)(udp + 1);
   __u32 key = FI_STATS_MALFORMED_KEY;
-  if (bpf_ntohs(udp->len) < sizeof(*udp) + RAILYARD_FABRIC_HEADER_SIZE ||
-      (void *)(fh + RAILYARD_FABRIC_HEADER_SIZE) > data_end ||
+  if (bpf_ntohs(udp->len) < sizeof(*udp) + RAILYARD_FABRIC_MIN_DATAGRAM ||
+      (void *)(fh + RAILYARD_FABRIC_MIN_DATAGRAM) > data_end ||
       ((fh[0] << 8) | fh[1]) != RAILYARD_FABRIC_MAGIC || fh[RAILYARD_FABRIC_OFF_CLASS] >= RAILYARD_FABRIC_CLASSES) {
     struct fi_stats *bad = bpf_map_lookup_elem(&fi_stats, &key);
     if (bad) bad->seen++;

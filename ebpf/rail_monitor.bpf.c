@@ -92,7 +92,7 @@ static __always_inline void count_segment(__u32 direction, __u32 type, __u32 tra
  * checks it once, not once per iteration of the segment walk and per
  * combination of what earlier segments were. */
 __attribute__((noinline)) int classify(struct __sk_buff *skb, __u32 off, __u32 length, __u32 direction, __u32 ce) {
-  if (length < RAILYARD_FABRIC_HEADER_SIZE) return SEGMENT_MALFORMED;
+  if (length < RAILYARD_FABRIC_MIN_DATAGRAM) return SEGMENT_MALFORMED;
   struct fabric_peek h = {};
   if (bpf_skb_load_bytes(skb, off, &h, sizeof h) < 0) return SEGMENT_LOAD_ERROR;
   if (((h.magic_hi << 8) | h.magic_lo) != RAILYARD_FABRIC_MAGIC || h.traffic_class >= RAILYARD_FABRIC_CLASSES ||

@@ -65,13 +65,18 @@ void PacketMac::tag(EVP_MAC_CTX* ctx, std::span<const std::byte> header, std::sp
 }
 
 void PacketMac::sign(std::span<std::byte> head, std::span<const std::byte> payload) {
-  tag(sign_, head.first(kHeaderSize), head.subspan(kHeaderSize + kMacSize), payload, head.data() + kHeaderSize);
+  const size_t fixed = fixed_header_size(static_cast<PacketType>(std::to_integer<uint8_t>(head[3])));
+  tag(sign_, head.first(fixed), head.subspan(fixed + kMacSize), payload, head.data() + fixed);
 }
 
 bool PacketMac::verify(const Packet& p) {
   if (p.mac.size() != kMacSize) return false;
   std::array<std::byte, kMacSize> expect{};
-  tag(verify_, p.raw_header, p.body, {}, expect.data());
+  // Everything after the tag: DATA's meta (if any) and payload are contiguous
+  // in the datagram, as are an ACK's blocks.
+  const std::byte* after = p.mac.data() + kMacSize;
+  const std::byte* end = p.body.data() + p.body.size();
+  tag(verify_, p.raw_header, std::span<const std::byte>(after, end), {}, expect.data());
   return CRYPTO_memcmp(expect.data(), p.mac.data(), kMacSize) == 0;
 }
 

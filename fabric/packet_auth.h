@@ -41,10 +41,11 @@ class PacketMac {
   PacketMac(const PacketMac&) = delete;
   PacketMac& operator=(const PacketMac&) = delete;
 
-  /// Fills the tag of one encoded datagram: `head` starts with the header,
-  /// its tag room follows, and the rest of `head` and then `payload` are the
-  /// body (an ACK's body is in `head`, a DATA payload in `payload`).
-  /// Precondition: head.size() >= kHeaderSize + kMacSize.
+  /// Fills the tag of one encoded datagram: `head` starts with the type's
+  /// fixed header, its tag room follows, and the rest of `head` and then
+  /// `payload` are what the tag covers after it (an ACK's blocks or a DATA
+  /// packet's meta are in `head`, a DATA payload in `payload`).
+  /// Precondition: head holds the fixed header and the tag's room.
   void sign(std::span<std::byte> head, std::span<const std::byte> payload);
 
   /// True when `p` carries a tag and it is the peer's tag for its bytes.

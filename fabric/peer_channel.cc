@@ -18,7 +18,7 @@ constexpr std::string_view kKeyLabel = "railyard-msg-v2";
 PeerChannel::PeerChannel(std::span<const std::byte> psk, uint64_t self_node, uint64_t peer_node,
                          PeerChannelConfig config)
     : psk_(psk.begin(), psk.end()), self_(self_node), peer_(peer_node), config_(config) {
-  datagram_.resize(kHeaderSize + kTagSize + config_.max_fragment);
+  datagram_.resize(kMessageHeaderSize + kTagSize + config_.max_fragment);
 }
 
 size_t PeerChannel::reset(uint64_t session) {
@@ -64,18 +64,17 @@ ChannelSend PeerChannel::send(std::span<const std::byte> message, uint64_t now) 
   return ChannelSend::ok;
 }
 
-void PeerChannel::emit_fragment(const Fragment& f, uint64_t now, const Emit& emit) {
+void PeerChannel::emit_fragment(const Fragment& f, const Emit& emit) {
   Header h{.type = PacketType::message,
            .flags = f.more ? flag::kMore : uint8_t{0},
            .session = session_,
            .seq = f.seq,
-           .send_ts = now,
            .body_len = static_cast<uint32_t>(kTagSize + f.payload.size())};
-  encode_header(h, datagram_);
-  const Tag t = tag(out_key_, std::span(datagram_).first(kHeaderSize), f.payload);
-  std::memcpy(datagram_.data() + kHeaderSize, t.data(), kTagSize);
-  std::memcpy(datagram_.data() + kHeaderSize + kTagSize, f.payload.data(), f.payload.size());
-  emit(std::span(datagram_).first(kHeaderSize + kTagSize + f.payload.size()));
+  const size_t n = encode_header(h, datagram_);
+  const Tag t = tag(out_key_, std::span(datagram_).first(n), f.payload);
+  std::memcpy(datagram_.data() + n, t.data(), kTagSize);
+  std::memcpy(datagram_.data() + n + kTagSize, f.payload.data(), f.payload.size());
+  emit(std::span(datagram_).first(n + kTagSize + f.payload.size()));
 }
 
 void PeerChannel::poll(uint64_t now, const Emit& emit) {
@@ -86,22 +85,21 @@ void PeerChannel::poll(uint64_t now, const Emit& emit) {
              .flags = flag::kMessageAck,
              .session = session_,
              .seq = expected_,
-             .send_ts = now,
              .body_len = static_cast<uint32_t>(kTagSize)};
-    encode_header(h, datagram_);
-    const Tag t = tag(out_key_, std::span(datagram_).first(kHeaderSize), {});
-    std::memcpy(datagram_.data() + kHeaderSize, t.data(), kTagSize);
-    emit(std::span(datagram_).first(kHeaderSize + kTagSize));
+    const size_t n = encode_header(h, datagram_);
+    const Tag t = tag(out_key_, std::span(datagram_).first(n), {});
+    std::memcpy(datagram_.data() + n, t.data(), kTagSize);
+    emit(std::span(datagram_).first(n + kTagSize));
   }
   if (outbound_.empty()) return;
   if (sent_count_ > 0 && now >= last_progress_ + config_.retransmit_ns) {
-    for (size_t i = 0; i < sent_count_; ++i) emit_fragment(outbound_[i], now, emit);
+    for (size_t i = 0; i < sent_count_; ++i) emit_fragment(outbound_[i], emit);
     counters_.fragments_resent += sent_count_;
     last_progress_ = now;
   }
   const size_t limit = std::min(config_.window, outbound_.size());
   if (sent_count_ < limit && sent_count_ == 0) last_progress_ = now;
-  for (; sent_count_ < limit; ++sent_count_) emit_fragment(outbound_[sent_count_], now, emit);
+  for (; sent_count_ < limit; ++sent_count_) emit_fragment(outbound_[sent_count_], emit);
 }
 
 uint64_t PeerChannel::next_deadline() const {
@@ -114,7 +112,7 @@ uint64_t PeerChannel::next_deadline() const {
 
 ChannelReceive PeerChannel::on_datagram(const Packet& packet, uint64_t now, const Deliver& deliver) {
   const Header& h = packet.header;
-  if (session_ == 0 || h.session != session_) {
+  if (session_ == 0 || h.session != session_tag(session_)) {
     ++counters_.stale_session;
     return ChannelReceive::stale_session;
   }

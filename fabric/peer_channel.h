@@ -97,7 +97,7 @@ class PeerChannel {
     std::vector<std::byte> payload;
   };
   Tag tag(const SessionKey& key, std::span<const std::byte> header, std::span<const std::byte> payload);
-  void emit_fragment(const Fragment& f, uint64_t now, const Emit& emit);
+  void emit_fragment(const Fragment& f, const Emit& emit);
 
   const std::vector<std::byte> psk_;
   const uint64_t self_;

@@ -27,7 +27,7 @@ PeerSession::PeerSession(const SessionConfig& config, uint64_t session, std::spa
 }
 
 bool PeerSession::on_packet(const Packet& p, uint8_t rail, bool ecn_ce, std::span<std::byte> region, uint64_t now) {
-  if (p.header.session != session_) {
+  if (p.header.session != session_tag(session_)) {
     ++counters_.stale_session;
     return false;
   }

@@ -38,19 +38,26 @@ DataResult Receiver::refuse(const Header& h, uint8_t rail, uint64_t now, Verdict
   if (reject_count_ == kRejectQueue) {
     ++counters_.rejects_dropped;
   } else {
-    rejects_[reject_count_++] = {.seq = h.seq, .send_ts = h.send_ts, .recv_ns = now, .rail = rail,
-                                 .wire_rail = h.rail, .verdict = verdict};
+    rejects_[reject_count_++] = {.seq = h.seq, .recv_ns = now, .rail = rail, .wire_rail = h.rail, .verdict = verdict};
   }
   return result;
 }
 
+uint32_t Receiver::region_of(const Header& h) const {
+  if (h.flags & flag::kMeta) return h.meta.region;
+  const uint64_t id = widen_transfer_id(h.transfer, max_opened_);
+  const Inbound& t = inbound_[id % kTransferSlots];
+  return t.state != State::idle && t.id == id ? t.meta.region : kNoRegion;
+}
+
 DataResult Receiver::on_data(const Packet& p, uint8_t rail, bool ecn_ce, std::span<std::byte> region, uint64_t now) {
   const Header& h = p.header;
-  if (h.type != PacketType::data || rail >= config_.rails || h.chunk_size == 0 || h.transfer == 0) {
+  const uint64_t id = widen_transfer_id(h.transfer, max_opened_);
+  if (h.type != PacketType::data || rail >= config_.rails || id == 0) {
     ++counters_.protocol_errors;
     return DataResult::protocol_error;
   }
-  if (h.session != session_) {
+  if (h.session != session_tag(session_)) {
     ++counters_.stale_session;
     return DataResult::stale_session;
   }
@@ -64,33 +71,44 @@ DataResult Receiver::on_data(const Packet& p, uint8_t rail, bool ecn_ce, std::sp
 
   // Decide what to do with the payload before recording the sequence, so a
   // packet we do not take is never acknowledged as received.
+  const bool meta = (h.flags & flag::kMeta) != 0;
   bool duplicate = false;
-  Inbound& t = inbound_[h.transfer % kTransferSlots];
-  const uint32_t chunk = static_cast<uint32_t>(h.offset / h.chunk_size);
-  if (t.state != State::idle && t.id == h.transfer) {
-    if (t.total != h.total_len || t.chunk_size != h.chunk_size || t.region != h.region ||
-        t.region_offset != h.region_offset)
-      return refuse(h, rail, now, Verdict::conflict);
+  Inbound& t = inbound_[id % kTransferSlots];
+  if (t.state != State::idle && t.id == id) {
+    // The transfer is open here: the packet must agree with what opened it
+    // (parse() checked a meta packet's layout; a chunk without meta is
+    // checked against the stored one).
+    const bool agrees = meta ? h.meta == t.meta
+                             : !t.layout.carries_meta(h.chunk) && h.chunk < t.chunks &&
+                                   h.body_len == t.layout.length(h.chunk) &&
+                                   ((h.flags & flag::kLast) != 0) == (h.chunk + 1 == t.chunks);
+    if (!agrees) return refuse(h, rail, now, Verdict::conflict);
     if (t.state == State::rejected) return refuse(h, rail, now, Verdict::refused);
-    if (t.state == State::complete || t.landed.done(chunk)) {
+    if (t.state == State::complete || t.landed.done(h.chunk)) {
       duplicate = true;  // its bytes are in place: acknowledging it is the truth
-    } else if (uint64_t{chunk} - t.landed.base() >= kChunkWindow) {
+    } else if (uint64_t{h.chunk} - t.landed.base() >= kChunkWindow) {
       ++counters_.out_of_window;
       return DataResult::out_of_window;
     }
-  } else if (t.state == State::idle || h.transfer > t.id) {
-    if (h.transfer > max_opened_ && h.transfer - max_opened_ > kTransferSlots) {
+  } else if (t.state == State::idle || id > t.id) {
+    if (id > max_opened_ && id - max_opened_ > kTransferSlots) {
       ++counters_.transfer_out_of_window;
       return DataResult::transfer_out_of_window;
     }
-    if (chunk >= kChunkWindow) {
+    if (!meta) {
+      // Its meta chunks have not arrived (lost, or overtaken on another
+      // rail): nothing says where it goes. Unanswered, it is sent again.
+      ++counters_.unopened;
+      return DataResult::unopened;
+    }
+    if (h.chunk >= kChunkWindow) {
       ++counters_.out_of_window;
       return DataResult::out_of_window;
     }
     // A sender reuses a slot only once every chunk of the transfer in it is
     // acknowledged, so a newer id finds the slot complete (or refused).
     if (t.state == State::active) return refuse(h, rail, now, Verdict::conflict);
-    open(t, h);
+    open(t, h, id);
   } else {
     // Older than the transfer in its slot: that one could only have been
     // started after this one was acknowledged whole, so this is a late copy;
@@ -100,7 +118,7 @@ DataResult Receiver::on_data(const Packet& p, uint8_t rail, bool ecn_ce, std::sp
     return refuse(h, rail, now, Verdict::stale);
   }
   // The region is looked up per packet: it may have gone since the transfer began.
-  if (!duplicate && !fits(region, h.region_offset, h.total_len)) {
+  if (!duplicate && !fits(region, t.meta.region_offset, t.meta.total_len)) {
     t.state = State::rejected;  // unknown region, or the transfer does not fit in it
     return refuse(h, rail, now, Verdict::refused);
   }
@@ -115,7 +133,6 @@ DataResult Receiver::on_data(const Packet& p, uint8_t rail, bool ecn_ce, std::sp
   a.ecn = (a.pending && a.ecn) || ecn_ce;
   a.pending = true;
   a.seq = h.seq;
-  a.send_ts = h.send_ts;
   a.recv_ns = now;
   a.wire_rail = h.rail;
 
@@ -123,15 +140,12 @@ DataResult Receiver::on_data(const Packet& p, uint8_t rail, bool ecn_ce, std::sp
     ++counters_.duplicates;
     return DataResult::duplicate;
   }
-  // The one copy: fits() above bounds region_offset + total, and parse()
-  // bounds offset + length by total.
-  if (h.body_len != 0) std::memcpy(region.data() + h.region_offset + h.offset, p.body.data(), h.body_len);
-  t.landed.mark(chunk);
+  // The one copy: fits() above bounds region_offset + total, and the layout
+  // bounds the chunk's offset + length by total.
+  if (h.body_len != 0)
+    std::memcpy(region.data() + t.meta.region_offset + t.layout.offset(h.chunk), p.body.data(), h.body_len);
+  t.landed.mark(h.chunk);
   counters_.bytes_landed += h.body_len;
-  if ((h.flags & flag::kLast) && (h.flags & flag::kChecksumRequested)) {
-    t.crc = h.checksum;
-    t.crc_known = true;
-  }
   if (t.landed.base() >= t.chunks) {
     complete(t, region);
     return DataResult::completed;
@@ -139,33 +153,29 @@ DataResult Receiver::on_data(const Packet& p, uint8_t rail, bool ecn_ce, std::sp
   return DataResult::landed;
 }
 
-void Receiver::open(Inbound& t, const Header& h) {
-  t.id = h.transfer;
-  t.total = h.total_len;
-  t.region_offset = h.region_offset;
-  t.region = h.region;
-  t.chunk_size = h.chunk_size;
-  t.chunks = h.total_len == 0 ? 1 : static_cast<uint32_t>((h.total_len + h.chunk_size - 1) / h.chunk_size);
-  t.crc = 0;
-  t.crc_known = false;
+void Receiver::open(Inbound& t, const Header& h, uint64_t id) {
+  t.id = id;
+  t.meta = h.meta;
+  t.layout = h.meta.layout();
+  t.chunks = t.layout.count();
   t.checksum = (h.flags & flag::kChecksumRequested) != 0;
   t.cls = h.cls;
   t.state = State::active;
-  t.landed.reset(windows_.slot(h.transfer));
-  max_opened_ = std::max(max_opened_, h.transfer);
+  t.landed.reset(windows_.slot(id));
+  max_opened_ = std::max(max_opened_, id);
 }
 
 void Receiver::complete(Inbound& t, std::span<const std::byte> region) {
   t.state = State::complete;
   ++counters_.completed;
   RecvCompletion c{.transfer = t.id,
-                   .region = t.region,
-                   .region_offset = t.region_offset,
-                   .length = t.total,
+                   .region = t.meta.region,
+                   .region_offset = t.meta.region_offset,
+                   .length = t.meta.total_len,
                    .cls = t.cls,
-                   .checksum_requested = t.checksum || t.crc_known};
+                   .checksum_requested = t.checksum};
   if (c.checksum_requested) {
-    c.checksum_ok = t.crc_known && crc32c(region.subspan(t.region_offset, t.total)) == t.crc;
+    c.checksum_ok = crc32c(region.subspan(t.meta.region_offset, t.meta.total_len)) == t.meta.checksum;
     if (!c.checksum_ok) ++counters_.checksum_failures;
   }
   if (done_size_ == done_.size()) {
@@ -187,11 +197,11 @@ size_t Receiver::drain_completions(std::span<RecvCompletion> out) {
 
 void Receiver::on_probe(const Packet& p, uint8_t rail, uint64_t now) {
   if (p.header.type != PacketType::probe || rail >= config_.rails) return;
-  if (p.header.session != session_) {
+  if (p.header.session != session_tag(session_)) {
     ++counters_.probes_stale_session;
     return;
   }
-  probes_[rail] = {.pending = true, .seq = 0, .send_ts = p.header.send_ts, .recv_ns = now, .wire_rail = p.header.rail};
+  probes_[rail] = {.pending = true, .seq = 0, .ts = p.header.ts, .recv_ns = now, .wire_rail = p.header.rail};
 }
 
 uint8_t Receiver::ack_rail(uint8_t trigger_rail, uint32_t up_rails) const {
@@ -212,13 +222,7 @@ bool Receiver::emit_ack(TxBatch& batch, uint8_t out_rail, const PendingAck& a, V
   const uint64_t delay = now > a.recv_ns ? now - a.recv_ns : 0;
   body.ack_delay_ns = static_cast<uint32_t>(std::min<uint64_t>(delay, std::numeric_limits<uint32_t>::max()));
   if (a.ecn) flags |= flag::kEcnEcho;
-  const Header h{.type = PacketType::ack,
-                 .flags = flags,
-                 .rail = out_rail,
-                 .ext = ext_,
-                 .session = session_,
-                 .send_ts = now,
-                 .echo_ts = a.send_ts};
+  const Header h{.type = PacketType::ack, .flags = flags, .rail = out_rail, .ext = ext_, .session = session_};
   std::span<std::byte> room = batch.next_room();
   const size_t n = encode_ack(h, body, room);
   if (n == 0) return false;
@@ -234,7 +238,7 @@ size_t Receiver::poll_tx(uint64_t now, uint32_t up_rails, std::span<TxBatch> rai
     if (!pr.pending || rails[r].full()) continue;
     std::span<std::byte> room = rails[r].next_room();
     const Header h{.type = PacketType::probe_reply, .rail = pr.wire_rail, .ext = ext_, .session = session_,
-                   .send_ts = now, .echo_ts = pr.send_ts};
+                   .ts = pr.ts};
     const size_t len = encode_header(h, room);
     rails[r].frames[rails[r].count++] = {.header = room.first(len), .payload = {}, .peer = config_.peer_slot[r]};
     pr.pending = false;
@@ -253,7 +257,7 @@ size_t Receiver::poll_tx(uint64_t now, uint32_t up_rails, std::span<TxBatch> rai
   for (size_t i = 0; i < reject_count_; ++i) {
     const PendingReject& j = rejects_[i];
     const uint8_t out = ack_rail(j.rail, up_rails);
-    const PendingAck a{.pending = true, .seq = j.seq, .send_ts = j.send_ts, .recv_ns = j.recv_ns, .wire_rail = j.wire_rail};
+    const PendingAck a{.pending = true, .seq = j.seq, .recv_ns = j.recv_ns, .wire_rail = j.wire_rail};
     if (out < nrails && emit_ack(rails[out], out, a, j.verdict, now)) {
       ++counters_.rejects_sent;
       ++n;

@@ -7,7 +7,7 @@
 // No allocation after construction, no exceptions, no locks.
 //
 // Daemon loop, per peer:
-//   for each parsed DATA packet:  receiver.on_data(pkt, rail, ecn_ce, region_of(pkt.header.region), now)
+//   for each parsed DATA packet:  receiver.on_data(pkt, rail, ecn_ce, region(receiver.region_of(pkt.header)), now)
 //   for each parsed PROBE:        receiver.on_probe(pkt, rail, now)
 //   after the rx burst:           receiver.poll_tx(now, sender.up_mask(), batches); tx_burst them
 //   receiver.drain_completions(out)  -> inbound-transfer notifications
@@ -40,7 +40,8 @@ enum class DataResult : uint8_t {
   rejected,        ///< unknown region or range outside it: refused (Verdict::refused), nothing written
   out_of_window,   ///< beyond the sequence or chunk window the sender must respect: dropped
   transfer_out_of_window,  ///< a new transfer id beyond kTransferSlots above the highest opened: dropped
-  protocol_error,  ///< not DATA, an unknown rail, chunk size 0 or transfer id 0: dropped
+  unopened,        ///< a chunk without meta of a transfer not opened here (its meta chunks lost): dropped
+  protocol_error,  ///< not DATA, an unknown rail, or transfer id 0: dropped
 };
 
 struct RecvCompletion {
@@ -63,6 +64,7 @@ struct ReceiverCounters {
   uint64_t rejected = 0;
   uint64_t out_of_window = 0;           ///< sequence or chunk beyond its window
   uint64_t transfer_out_of_window = 0;  ///< transfer id beyond the window of new ids
+  uint64_t unopened = 0;                ///< chunks without meta before their transfer opened
   uint64_t protocol_errors = 0;
   uint64_t acks_sent = 0;
   uint64_t rejects_sent = 0;
@@ -78,8 +80,12 @@ class Receiver {
  public:
   Receiver(const ReceiverConfig& config, uint64_t session);
 
+  /// The region a DATA packet goes to: its meta's, or that of the transfer
+  /// it belongs to (kNoRegion when neither is known here).
+  uint32_t region_of(const Header& h) const;
+  static constexpr uint32_t kNoRegion = UINT32_MAX;
   /// One parsed DATA packet that arrived on `rail`. `region` is the whole
-  /// destination region named by p.header.region (empty if unknown).
+  /// destination region region_of() named (empty if unknown).
   DataResult on_data(const Packet& p, uint8_t rail, bool ecn_ce, std::span<std::byte> region, uint64_t now);
   /// One parsed PROBE that arrived on `rail`: answered on the same rail.
   void on_probe(const Packet& p, uint8_t rail, uint64_t now);
@@ -99,13 +105,9 @@ class Receiver {
   enum class State : uint8_t { idle, active, complete, rejected };
   struct Inbound {
     uint64_t id = 0;
-    uint64_t total = 0;
-    uint64_t region_offset = 0;
-    uint32_t region = 0;
-    uint32_t chunk_size = 0;
+    TransferMeta meta;  // as its first packet with meta gave it
+    ChunkLayout layout;
     uint32_t chunks = 0;
-    uint32_t crc = 0;
-    bool crc_known = false;
     bool checksum = false;
     TrafficClass cls = TrafficClass::kv;
     State state = State::idle;
@@ -114,14 +116,13 @@ class Receiver {
   struct PendingAck {
     bool pending = false;
     uint64_t seq = 0;
-    uint64_t send_ts = 0;
+    uint64_t ts = 0;  // a probe's send time, echoed
     uint64_t recv_ns = 0;
     uint8_t wire_rail = 0;  // the sender's index of the rail, from the header
     bool ecn = false;
   };
   struct PendingReject {
     uint64_t seq;
-    uint64_t send_ts;
     uint64_t recv_ns;
     uint8_t rail;
     uint8_t wire_rail;
@@ -131,8 +132,8 @@ class Receiver {
 
   /// Answers `h` with a refusal ACK (`verdict`); its sequence is not recorded.
   DataResult refuse(const Header& h, uint8_t rail, uint64_t now, Verdict verdict);
-  /// Takes the slot for the transfer `h` starts.
-  void open(Inbound& t, const Header& h);
+  /// Takes the slot for the transfer `h` (with meta) starts, as transfer `id`.
+  void open(Inbound& t, const Header& h, uint64_t id);
   void complete(Inbound& t, std::span<const std::byte> region);
   bool emit_ack(TxBatch& batch, uint8_t out_rail, const PendingAck& a, Verdict verdict, uint64_t now);
   uint8_t ack_rail(uint8_t trigger_rail, uint32_t up_rails) const;

@@ -6,6 +6,18 @@
 
 namespace railyard::fabric {
 
+uint64_t widen_transfer_id(uint32_t low, uint64_t reference) {
+  constexpr uint64_t kSpan = uint64_t{1} << 32;
+  constexpr uint64_t kHalf = kSpan / 2;
+  uint64_t id = (reference & ~(kSpan - 1)) | low;
+  if (id > reference && id - reference > kHalf && id >= kSpan) {
+    id -= kSpan;
+  } else if (id < reference && reference - id > kHalf && id <= UINT64_MAX - kSpan) {
+    id += kSpan;
+  }
+  return id;
+}
+
 // ---------------------------------------------------------------- ChunkWindow
 
 void ChunkWindow::reset(std::span<uint64_t> words) {

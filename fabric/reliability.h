@@ -22,6 +22,11 @@
 
 namespace railyard::fabric {
 
+/// The 64-bit transfer id whose low 32 bits a DATA header carries: the one
+/// nearest `reference` (the highest id the receiver opened). Ids in play lie
+/// within kTransferSlots of it, far less than 2^31, so this is never ambiguous.
+uint64_t widen_transfer_id(uint32_t low, uint64_t reference);
+
 class ChunkWindow {
  public:
   static constexpr size_t kWords = kChunkWindow / 64;

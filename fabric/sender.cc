@@ -9,9 +9,14 @@ uint8_t bump(uint8_t n) { return n == UINT8_MAX ? n : static_cast<uint8_t>(n + 1
 
 uint8_t header_ext(const SenderConfig& c) { return c.packet_mac ? ext::kMac : 0; }
 
+/// The header (and tag) in front of a chunk: a full packet is this plus chunk_bytes.
+uint32_t data_header_room(const SenderConfig& c) {
+  return static_cast<uint32_t>(header_room(Header{.type = PacketType::data, .ext = header_ext(c)}));
+}
+
 CongestionConfig rail_cc(const SenderConfig& c) {
   CongestionConfig cc = c.cc;
-  cc.packet_bytes = c.chunk_bytes + static_cast<uint32_t>(header_room(Header{.ext = header_ext(c)}));
+  cc.packet_bytes = c.chunk_bytes + data_header_room(c);
   return cc;
 }
 
@@ -21,8 +26,8 @@ Sender::Sender(const SenderConfig& config, uint64_t session)
     : config_(config),
       session_(session),
       ext_(header_ext(config)),
-      header_room_(static_cast<uint32_t>(header_room(Header{.ext = ext_}))),
-      queue_(config.chunk_bytes),
+      header_room_(data_header_room(config)),
+      queue_(config.chunk_bytes, config.meta_chunks),
       table_(config.inflight_capacity, config.rails),
       cc_(std::clamp<size_t>(config.rails, 1, kMaxRails), CongestionControl(rail_cc(config))),
       health_(cc_.size(), RailHealth(config.health)),
@@ -122,9 +127,8 @@ uint64_t Sender::next_deadline() {
 
 void Sender::emit_probe(uint8_t rail, TxBatch& batch, uint64_t now) {
   std::span<std::byte> room = batch.next_room();
-  // Probes carry sequence 0, outside the data sequence space; the reply
-  // echoes the send time, which gives the rail an RTT sample on its return.
-  Header h{.type = PacketType::probe, .rail = rail, .ext = ext_, .session = session_, .send_ts = now};
+  // The reply echoes the send time, which gives the rail an RTT sample on its return.
+  Header h{.type = PacketType::probe, .rail = rail, .ext = ext_, .session = session_, .ts = now};
   const size_t n = encode_header(h, room);
   batch.frames[batch.count++] = {.header = room.first(n), .payload = {}, .peer = config_.peer_slot[rail]};
   ProbeTimes& times = probe_times_[rail];
@@ -136,7 +140,7 @@ void Sender::emit_data(uint8_t rail, TrafficClass cls, TxBatch& batch, uint64_t 
   const uint64_t floor = table_.floor();
   const Slice s = queue_.take(cls);
   const SendQueue::Transfer& t = queue_.transfer(s.slot);
-  const uint32_t bytes = s.len + header_room_;
+  const uint32_t bytes = s.len + header_room_ + (s.meta ? static_cast<uint32_t>(kMetaSize) : 0);
   const uint64_t seq = table_.add({.sent_ns = now,
                                    .slot = s.slot,
                                    .chunk = s.chunk,
@@ -147,26 +151,28 @@ void Sender::emit_data(uint8_t rail, TrafficClass cls, TxBatch& batch, uint64_t 
   uint8_t flags = 0;
   if (s.last) flags |= flag::kLast;
   if (t.checksum) flags |= flag::kChecksumRequested;
-  const Header h{.type = PacketType::data,
-                 .cls = cls,
-                 .flags = flags,
-                 .rail = rail,
-                 .ext = ext_,
-                 .session = session_,
-                 .seq = seq,
-                 .send_ts = now,
-                 .transfer = t.id,
-                 .offset = s.offset,
-                 .total_len = t.total,
-                 .region_offset = t.region_offset,
-                 .region = t.region,
-                 .chunk_size = queue_.chunk_bytes(),
-                 .floor_delta = static_cast<uint32_t>(seq - floor),
-                 .checksum = (s.last && t.checksum) ? t.crc : 0,
-                 .body_len = s.len};
+  if (s.meta) flags |= flag::kMeta;
+  Header h{.type = PacketType::data,
+           .cls = cls,
+           .flags = flags,
+           .rail = rail,
+           .ext = ext_,
+           .session = session_,
+           .seq = seq,
+           .transfer = static_cast<uint32_t>(t.id),
+           .chunk = s.chunk,
+           .floor_delta = static_cast<uint16_t>(seq - floor),
+           .body_len = s.len};
+  if (s.meta)
+    h.meta = {.total_len = t.total,
+              .region_offset = t.region_offset,
+              .region = t.region,
+              .checksum = t.checksum ? t.crc : 0,
+              .meta_chunks = static_cast<uint16_t>(t.layout.meta_chunks),
+              .chunk_size = static_cast<uint16_t>(t.layout.chunk_size)};
   std::span<std::byte> room = batch.next_room();
-  encode_header(h, room);
-  batch.frames[batch.count++] = {.header = room.first(header_room_),
+  const size_t header = encode_header(h, room);
+  batch.frames[batch.count++] = {.header = room.first(header),
                                  .payload = t.source.subspan(s.offset, s.len),
                                  .peer = config_.peer_slot[rail]};
   cc_[rail].on_sent(bytes);
@@ -192,7 +198,7 @@ size_t Sender::poll_tx(uint64_t now, std::span<TxBatch> rails) {
       ++emitted;
     }
   }
-  const uint64_t packet_bytes = uint64_t{queue_.chunk_bytes()} + header_room_;
+  const uint64_t packet_bytes = uint64_t{queue_.chunk_bytes()} + header_room_;  // with or without meta
   std::array<RailChoice, kMaxRails> choice{};
   while (!table_.full()) {
     // Strict priority: a kv chunk goes only when no activation chunk is ready.
@@ -220,10 +226,9 @@ void Sender::on_tx_refused(uint8_t rail, std::span<const nic::TxFrame> refused, 
   (void)now;
   if (rail >= config_.rails) return;
   for (const nic::TxFrame& f : refused) {
-    if (f.peer != config_.peer_slot[rail] || f.header.size() < header_room_) continue;
-    if (std::to_integer<uint8_t>(f.header[3]) != static_cast<uint8_t>(PacketType::data)) continue;
+    if (f.peer != config_.peer_slot[rail]) continue;
     InFlight e;
-    if (!table_.remove(peek_seq(f.header), e)) continue;
+    if (!table_.remove(peek_data_seq(f.header), e)) continue;  // not DATA: 0, never in flight
     cc_[e.rail].release(e.bytes);
     ++counters_.tx_refused;
     // Not a loss: the chunk keeps its retransmit count.
@@ -247,7 +252,7 @@ TransferStatus failure_of(Verdict v) {
 
 void Sender::on_ack(const Packet& p, uint64_t now) {
   if (p.header.type != PacketType::ack) return;
-  if (p.header.session != session_) {
+  if (p.header.session != session_tag(session_)) {
     ++counters_.stale_session;
     return;
   }
@@ -272,12 +277,12 @@ void Sender::on_ack(const Packet& p, uint64_t now) {
   std::array<uint64_t, kMaxRails> acked{};
   std::array<bool, kMaxRails> heard{};
 
-  // The trigger's own record gives its rail and send time; the ACK's copies
-  // are only believed when they match it.
+  // The trigger's own record gives its rail and send time; the ACK's rail is
+  // only believed when it matches.
   uint64_t trigger_sent_ns = 0;
   uint8_t trigger_rail = 0;
   const bool trigger_known = trigger_sent && table_.sent_record(a.trigger_seq, trigger_sent_ns, trigger_rail) &&
-                             trigger_sent_ns == p.header.echo_ts && trigger_rail == a.trigger_rail;
+                             trigger_rail == a.trigger_rail;
 
   if (a.verdict != Verdict::none && trigger_sent) {
     // The trigger was not taken: out of flight without counting as delivered,
@@ -335,19 +340,19 @@ void Sender::on_ack(const Packet& p, uint64_t now) {
 
 void Sender::on_probe_reply(const Packet& p, uint64_t now) {
   if (p.header.type != PacketType::probe_reply) return;
-  if (p.header.session != session_) {
+  if (p.header.session != session_tag(session_)) {
     ++counters_.stale_session;
     return;
   }
   const uint8_t r = p.header.rail;
   if (r >= config_.rails) return;
   const auto& sent = probe_times_[r].sent;
-  if (p.header.echo_ts == 0 || std::find(sent.begin(), sent.end(), p.header.echo_ts) == sent.end()) {
+  if (p.header.ts == 0 || std::find(sent.begin(), sent.end(), p.header.ts) == sent.end()) {
     ++counters_.probe_replies_unmatched;
     return;
   }
   ++counters_.probe_replies;
-  if (now >= p.header.echo_ts) cc_[r].rtt().sample(now - p.header.echo_ts);
+  if (now >= p.header.ts) cc_[r].rtt().sample(now - p.header.ts);
   if (health_[r].on_probe_reply(now)) {
     ++counters_.rail_up;
     cc_[r].reset_window();

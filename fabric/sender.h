@@ -32,10 +32,16 @@ namespace railyard::fabric {
 
 struct SenderConfig {
   uint8_t rails = 1;
-  /// Payload bytes per packet, the same on every rail so that a chunk lost on
-  /// one rail can be resent unchanged on another: the smallest
-  /// max_datagram() - kHeaderSize over the peer's rails.
+  /// Payload bytes of a full packet, the same on every rail so that a chunk
+  /// lost on one rail can be resent unchanged on another: the smallest
+  /// max_datagram() - kDataHeaderSize (- kMacSize with packet_mac) over the
+  /// peer's rails. At most 65535.
   uint32_t chunk_bytes = 1400;
+  /// A transfer's first chunks that carry its meta (wire.h, ChunkLayout): no
+  /// later chunk goes before the peer answered one of them, so this many
+  /// should cover the rails' bandwidth-delay product (256 × 1.4 KB = 360 KB:
+  /// 1 ms at 2.9 Gbit/s).
+  uint32_t meta_chunks = 256;
   uint32_t inflight_capacity = kMaxInFlightPackets;  ///< power of two ≤ kMaxInFlightPackets
   /// SACK loss rule: the oldest packet of a rail is lost when this many of
   /// the next reorder_window packets sent on that rail are acknowledged.

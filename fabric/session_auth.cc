@@ -98,7 +98,7 @@ size_t PeerAuth::make_init(uint64_t wall_ns, const Nonce& nonce, uint8_t rail, s
   if (!valid()) return 0;
   HandshakeBody body{.from_node = self_, .to_node = peer_, .wall_ns = wall_ns, .init_nonce = nonce};
   body.tag = compute_tag(PacketType::handshake_init, 0, body);
-  Header h{.type = PacketType::handshake_init, .rail = rail, .send_ts = wall_ns};
+  Header h{.type = PacketType::handshake_init, .rail = rail, .ts = wall_ns};
   const size_t n = encode_handshake(h, body, out);
   if (n != 0) {
     pending_ = true;
@@ -115,7 +115,7 @@ AuthResult PeerAuth::on_init(const Packet& init, uint64_t wall_ns, const Nonce& 
   const HandshakeBody& in = init.handshake;
   if (in.wall_ns <= last_init_wall_) return AuthResult::replayed;
   if (pending_ && self_ < peer_) return AuthResult::crossed;
-  if (out.size() < kHeaderSize + kHandshakeBodySize) return AuthResult::no_room;
+  if (out.size() < kHandshakeHeaderSize + kHandshakeBodySize) return AuthResult::no_room;
 
   HandshakeBody body{.from_node = self_, .to_node = peer_, .wall_ns = wall_ns, .init_nonce = in.init_nonce,
                      .reply_nonce = reply_nonce};
@@ -124,7 +124,7 @@ AuthResult PeerAuth::on_init(const Packet& init, uint64_t wall_ns, const Nonce& 
   derive.reply_nonce = reply_nonce;
   const uint64_t session = derive_session(derive);
   body.tag = compute_tag(PacketType::handshake_reply, session, body);
-  Header h{.type = PacketType::handshake_reply, .rail = init.header.rail, .session = session, .send_ts = wall_ns};
+  Header h{.type = PacketType::handshake_reply, .rail = init.header.rail, .session = session, .ts = wall_ns};
   reply_len = encode_handshake(h, body, out);
   last_init_wall_ = in.wall_ns;
   pending_ = false;  // crossing INITs: we answered theirs, ours is dropped
@@ -137,7 +137,7 @@ size_t PeerAuth::write_confirm(uint64_t wall_ns, uint8_t rail, std::span<std::by
   HandshakeBody body{.from_node = self_, .to_node = peer_, .wall_ns = wall_ns, .init_nonce = confirming_.init,
                      .reply_nonce = confirming_.reply};
   body.tag = compute_tag(PacketType::handshake_confirm, confirming_.session, body);
-  Header h{.type = PacketType::handshake_confirm, .rail = rail, .session = confirming_.session, .send_ts = wall_ns};
+  Header h{.type = PacketType::handshake_confirm, .rail = rail, .session = confirming_.session, .ts = wall_ns};
   return encode_handshake(h, body, out);
 }
 
@@ -152,7 +152,7 @@ AuthResult PeerAuth::on_reply(const Packet& reply, uint64_t wall_ns, std::span<s
                        .reply_nonce = in.reply_nonce};
   const uint64_t s = derive_session(derive);
   if (s != reply.header.session) return AuthResult::bad_tag;
-  if (out.size() < kHeaderSize + kHandshakeBodySize) return AuthResult::no_room;
+  if (out.size() < kHandshakeHeaderSize + kHandshakeBodySize) return AuthResult::no_room;
   pending_ = false;
   confirming_ = {.init = pending_nonce_, .reply = in.reply_nonce, .session = s};
   confirm_len = write_confirm(wall_ns, reply.header.rail, out);

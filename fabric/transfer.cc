@@ -1,5 +1,6 @@
 #include "fabric/transfer.h"
 
+#include <algorithm>
 #include <cassert>
 #include <limits>
 
@@ -13,8 +14,9 @@ namespace {
 constexpr size_t kFreshScan = 16;
 }  // namespace
 
-SendQueue::SendQueue(uint32_t chunk_bytes)
-    : chunk_bytes_(chunk_bytes == 0 ? 1 : chunk_bytes),
+SendQueue::SendQueue(uint32_t chunk_bytes, uint32_t meta_chunks)
+    : chunk_bytes_(std::clamp<uint32_t>(chunk_bytes, kMetaSize + 1, UINT16_MAX)),
+      meta_chunks_(std::clamp<uint32_t>(meta_chunks, 1, UINT16_MAX)),
       slots_(kTransferSlots) {
   for (auto& r : fresh_) r.init(kTransferSlots);
   // A class never has more chunks queued for resending than the in-flight
@@ -24,10 +26,8 @@ SendQueue::SendQueue(uint32_t chunk_bytes)
 
 PostResult SendQueue::post(const OutboundTransfer& t, uint64_t& id) {
   const uint64_t total = t.source.size();
-  const uint64_t chunks = total == 0 ? 1 : (total + chunk_bytes_ - 1) / chunk_bytes_;
-  if (chunks > std::numeric_limits<uint32_t>::max() ||
-      t.dest_offset > std::numeric_limits<uint64_t>::max() - total)
-    return PostResult::too_large;
+  const ChunkLayout layout{.total = total, .chunk_size = chunk_bytes_, .meta_chunks = meta_chunks_};
+  if (!layout.valid() || t.dest_offset > std::numeric_limits<uint64_t>::max() - total) return PostResult::too_large;
   // Ids grow monotonically and map to slot id % kTransferSlots on both ends;
   // skip ids whose slot is still busy.
   for (uint64_t k = 0; k < kTransferSlots; ++k) {
@@ -41,8 +41,10 @@ PostResult SendQueue::post(const OutboundTransfer& t, uint64_t& id) {
     s.region_offset = t.dest_offset;
     s.cookie = t.cookie;
     s.region = t.dest_region;
-    s.chunks = static_cast<uint32_t>(chunks);
+    s.layout = layout;
+    s.chunks = layout.count();
     s.next_chunk = 0;
+    s.opened = false;
     s.outstanding = 0;
     s.cls = t.cls;
     s.checksum = t.checksum;
@@ -61,6 +63,8 @@ PostResult SendQueue::post(const OutboundTransfer& t, uint64_t& id) {
 bool SendQueue::sendable(const Transfer& t) const {
   if (t.failed != TransferStatus::ok || t.next_chunk >= t.chunks) return false;
   if (t.next_chunk == 0 && t.id > answered_high_ + kTransferSlots) return false;
+  // A chunk without meta waits until the peer has the meta.
+  if (!t.opened && !t.layout.carries_meta(t.next_chunk)) return false;
   return uint64_t{t.next_chunk} < uint64_t{t.acked.base()} + kChunkWindow;
 }
 
@@ -83,10 +87,13 @@ bool SendQueue::ready(TrafficClass c) {
 }
 
 Slice SendQueue::slice(const Transfer& t, uint32_t slot, uint32_t chunk, uint8_t retransmits) const {
-  Slice s{.slot = slot, .chunk = chunk, .offset = uint64_t{chunk} * chunk_bytes_, .retransmits = retransmits};
-  s.last = chunk + 1 == t.chunks;
-  s.len = static_cast<uint32_t>(s.last ? t.total - s.offset : chunk_bytes_);
-  return s;
+  return {.slot = slot,
+          .chunk = chunk,
+          .offset = t.layout.offset(chunk),
+          .len = t.layout.length(chunk),
+          .last = chunk + 1 == t.chunks,
+          .meta = t.layout.carries_meta(chunk),
+          .retransmits = retransmits};
 }
 
 Slice SendQueue::take(TrafficClass c) {
@@ -126,6 +133,7 @@ bool SendQueue::acked(uint32_t slot, uint32_t chunk) {
   Transfer& t = slots_[slot];
   --t.outstanding;
   answered(t.id);
+  t.opened = true;
   if (t.failed != TransferStatus::ok) return drained(t);
   t.acked.mark(chunk);
   return t.acked.base() >= t.chunks;

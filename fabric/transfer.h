@@ -47,14 +47,17 @@ struct Slice {
   uint64_t offset = 0;  ///< within the transfer
   uint32_t len = 0;
   bool last = false;
+  bool meta = false;    ///< carries the transfer's meta (ChunkLayout::carries_meta)
   uint8_t retransmits = 0;
 };
 
 class SendQueue {
  public:
-  /// `chunk_bytes`: payload per packet, the same for every rail (so a chunk
-  /// lost on one rail can be resent unchanged on any other).
-  explicit SendQueue(uint32_t chunk_bytes);
+  /// `chunk_bytes`: payload of a packet without meta, the same for every
+  /// rail (so a chunk lost on one rail can be resent unchanged on any other);
+  /// the first `meta_chunks` chunks of a transfer carry the meta instead of
+  /// kMetaSize of it (wire.h, ChunkLayout).
+  SendQueue(uint32_t chunk_bytes, uint32_t meta_chunks);
 
   PostResult post(const OutboundTransfer& t, uint64_t& id);
 
@@ -83,8 +86,10 @@ class SendQueue {
     uint64_t region_offset = 0;
     uint64_t cookie = 0;
     uint32_t region = 0;
+    ChunkLayout layout;
     uint32_t chunks = 0;       // ≥ 1: an empty transfer is one empty chunk
     uint32_t next_chunk = 0;   // first never sent
+    bool opened = false;       // the peer answered one of its packets: it has the meta
     uint32_t outstanding = 0;  // chunks in flight or queued for resending
     uint32_t crc = 0;
     TrafficClass cls = TrafficClass::kv;
@@ -94,6 +99,7 @@ class SendQueue {
   };
   const Transfer& transfer(uint32_t slot) const { return slots_[slot]; }
   uint32_t chunk_bytes() const { return chunk_bytes_; }
+  uint32_t meta_chunks() const { return meta_chunks_; }
   size_t active() const { return active_; }
 
  private:
@@ -133,6 +139,7 @@ class SendQueue {
   Slice slice(const Transfer& t, uint32_t slot, uint32_t chunk, uint8_t retransmits) const;
 
   uint32_t chunk_bytes_;
+  uint32_t meta_chunks_;
   std::vector<Transfer> slots_;
   ChunkWindowStore windows_;
   std::array<Ring<uint32_t>, kClassCount> fresh_;   // slots with unsent chunks, posting order

@@ -11,8 +11,10 @@
 
 namespace railyard::fabric {
 
-/// Room per frame in TxBatch::room: enough for an ACK with its tag and every SACK block.
-inline constexpr size_t kTxRoom = kHeaderSize + kMacSize + kMaxAckBody;
+/// Room per frame in TxBatch::room: enough for an ACK with its tag and every
+/// SACK block (a DATA header with its tag and meta takes less).
+inline constexpr size_t kTxRoom = kMaxAckSize + kMacSize;
+static_assert(kTxRoom >= kDataHeaderSize + kMacSize + kMetaSize);
 
 struct TxBatch {
   std::span<nic::TxFrame> frames;  ///< capacity: frames.size()

@@ -1,5 +1,6 @@
 #include "fabric/wire.h"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -32,44 +33,75 @@ uint64_t get64(const std::byte* p) {
 }
 
 constexpr uint64_t kU64Max = std::numeric_limits<uint64_t>::max();
+constexpr uint64_t kU32Max = std::numeric_limits<uint32_t>::max();
+
+bool taggable(PacketType t) {
+  return t == PacketType::data || t == PacketType::ack || t == PacketType::probe || t == PacketType::probe_reply;
+}
+
+size_t tag_room(const Header& h) { return (h.ext & ext::kMac) ? kMacSize : 0; }
+
+void put_prefix(const Header& h, std::byte* p) {
+  put16(p, kMagic);
+  put8(p + 2, kVersion);
+  put8(p + 3, static_cast<uint8_t>(h.type));
+  put8(p + 4, static_cast<uint8_t>(h.cls));
+  put8(p + 5, h.flags);
+  put8(p + 6, h.rail);
+  put8(p + 7, h.ext);
+}
+
+void put_meta(const TransferMeta& m, std::byte* p) {
+  put64(p, m.total_len);
+  put64(p + 8, m.region_offset);
+  put32(p + 16, m.region);
+  put32(p + 20, m.checksum);
+  put16(p + 24, m.meta_chunks);
+  put16(p + 26, m.chunk_size);
+}
+
+TransferMeta get_meta(const std::byte* p) {
+  return {.total_len = get64(p),
+          .region_offset = get64(p + 8),
+          .region = get32(p + 16),
+          .checksum = get32(p + 20),
+          .meta_chunks = get16(p + 24),
+          .chunk_size = get16(p + 26)};
+}
 
 ParseResult check_data(const Header& h) {
   if (h.flags & ~flag::kDataMask) return ParseResult::bad_flags;
-  if (h.chunk_size == 0 || h.body_len > h.chunk_size) return ParseResult::bad_range;
-  if (h.offset % h.chunk_size != 0) return ParseResult::bad_range;
-  if (h.body_len > h.total_len || h.offset > h.total_len - h.body_len) return ParseResult::bad_range;
-  const bool last = (h.flags & flag::kLast) != 0;
-  if (last) {
-    if (h.offset + h.body_len != h.total_len) return ParseResult::bad_range;
-  } else if (h.body_len != h.chunk_size || h.offset + h.body_len >= h.total_len) {
-    return ParseResult::bad_range;
-  }
-  if (h.total_len > kU64Max - h.region_offset) return ParseResult::bad_range;
-  // Chunk indices are 32-bit on both ends.
-  if (h.total_len / h.chunk_size > std::numeric_limits<uint32_t>::max()) return ParseResult::bad_range;
   if (h.floor_delta >= kMaxInFlightPackets || h.floor_delta > h.seq) return ParseResult::bad_range;
-  const bool crc_carried = last && (h.flags & flag::kChecksumRequested);
-  if (!crc_carried && h.checksum != 0) return ParseResult::nonzero_unused;
+  const bool last = (h.flags & flag::kLast) != 0;
+  if (!(h.flags & flag::kMeta)) return ParseResult::ok;  // checked against the transfer by the receiver
+  const TransferMeta& m = h.meta;
+  const ChunkLayout layout = m.layout();
+  if (!layout.valid() || !layout.carries_meta(h.chunk) || h.chunk >= layout.count()) return ParseResult::bad_range;
+  if (h.body_len != layout.length(h.chunk) || last != (h.chunk + 1 == layout.count())) return ParseResult::bad_range;
+  if (m.total_len > kU64Max - m.region_offset) return ParseResult::bad_range;
+  if (!(h.flags & flag::kChecksumRequested) && m.checksum != 0) return ParseResult::nonzero_unused;
   return ParseResult::ok;
 }
 
-ParseResult parse_ack(const Header& h, std::span<const std::byte> body, AckBody& ack) {
+ParseResult parse_ack(std::span<const std::byte> d, size_t room, Packet& out) {
+  const Header& h = out.header;
   if (h.flags & ~flag::kAckMask) return ParseResult::bad_flags;
-  if (body.size() < kAckBodyFixed) return ParseResult::bad_body;
-  const std::byte* p = body.data();
-  ack.cum = get64(p);
-  ack.trigger_seq = get64(p + 8);
-  ack.ack_delay_ns = get32(p + 16);
-  ack.trigger_rail = get8(p + 20);
-  ack.block_count = get8(p + 21);
-  const uint8_t verdict = get8(p + 22);
-  if (verdict >= kVerdictCount || get8(p + 23) != 0) return ParseResult::bad_flags;
+  const std::byte* p = d.data();
+  AckBody& ack = out.ack;
+  ack.cum = get64(p + 12);
+  ack.trigger_seq = get64(p + 20);
+  ack.ack_delay_ns = get32(p + 28);
+  ack.trigger_rail = get8(p + 32);
+  ack.block_count = get8(p + 33);
+  const uint8_t verdict = get8(p + 34);
+  if (verdict >= kVerdictCount || get8(p + 35) != 0) return ParseResult::bad_flags;
   ack.verdict = static_cast<Verdict>(verdict);
   if (ack.trigger_rail >= kMaxRails) return ParseResult::bad_rail;
   if (ack.block_count > kMaxSackBlocks) return ParseResult::bad_sack;
-  if (body.size() != kAckBodyFixed + ack.block_count * kSackBlockSize) return ParseResult::bad_body;
+  if (d.size() != room + ack.block_count * kSackBlockSize) return ParseResult::length_mismatch;
+  out.body = d.subspan(room);
   for (size_t i = 0; i < ack.block_count; ++i) {
-    const std::byte* b = p + kAckBodyFixed + i * kSackBlockSize;
+    const std::byte* b = out.body.data() + i * kSackBlockSize;
     SackBlock blk{.start = get64(b), .end = get64(b + 8)};
     // A block starts above a hole, so strictly above cum.
     if (blk.start >= blk.end || blk.start <= ack.cum) return ParseResult::bad_sack;
@@ -94,6 +126,48 @@ void decode_handshake_body(const std::byte* p, HandshakeBody& hs) {
 }
 
 }  // namespace
+
+size_t fixed_header_size(PacketType type) {
+  switch (type) {
+    case PacketType::data: return kDataHeaderSize;
+    case PacketType::ack: return kAckHeaderSize;
+    case PacketType::probe:
+    case PacketType::probe_reply: return kProbeHeaderSize;
+    case PacketType::message: return kMessageHeaderSize;
+    case PacketType::handshake_init:
+    case PacketType::handshake_reply:
+    case PacketType::handshake_confirm: return kHandshakeHeaderSize;
+  }
+  return 0;
+}
+
+bool ChunkLayout::valid() const {
+  if (chunk_size <= kMetaSize || meta_chunks == 0) return false;
+  const uint64_t small = chunk_size - kMetaSize;
+  const uint64_t head = uint64_t{meta_chunks} * small;
+  if (total <= head) return true;
+  return (total - head) / chunk_size < kU32Max - meta_chunks;
+}
+
+uint32_t ChunkLayout::count() const {
+  const uint64_t small = chunk_size - kMetaSize;
+  const uint64_t head = uint64_t{meta_chunks} * small;
+  if (total <= head) return total == 0 ? 1 : static_cast<uint32_t>((total + small - 1) / small);
+  return meta_chunks + static_cast<uint32_t>((total - head + chunk_size - 1) / chunk_size);
+}
+
+uint64_t ChunkLayout::offset(uint32_t chunk) const {
+  const uint64_t small = chunk_size - kMetaSize;
+  if (chunk <= meta_chunks) return uint64_t{chunk} * small;
+  return uint64_t{meta_chunks} * small + uint64_t{chunk - meta_chunks} * chunk_size;
+}
+
+uint32_t ChunkLayout::length(uint32_t chunk) const {
+  const uint64_t start = offset(chunk);
+  if (start >= total) return 0;
+  const uint64_t size = carries_meta(chunk) ? chunk_size - kMetaSize : chunk_size;
+  return static_cast<uint32_t>(std::min(size, total - start));
+}
 
 bool AckBody::operator==(const AckBody& o) const {
   if (cum != o.cum || trigger_seq != o.trigger_seq || ack_delay_ns != o.ack_delay_ns ||
@@ -131,7 +205,7 @@ uint64_t ParseCounters::rejected() const {
 }
 
 ParseResult parse(std::span<const std::byte> d, Packet& out) {
-  if (d.size() < kHeaderSize) return ParseResult::too_short;
+  if (d.size() < kMinDatagram) return ParseResult::too_short;
   const std::byte* p = d.data();
   if (get16(p) != kMagic) return ParseResult::bad_magic;
   if (get8(p + 2) != kVersion) return ParseResult::bad_version;
@@ -141,63 +215,75 @@ ParseResult parse(std::span<const std::byte> d, Packet& out) {
   const uint8_t cls = get8(p + 4);
   if (cls >= kClassCount) return ParseResult::bad_class;
   Header& h = out.header;
+  h = Header{};
   h.type = static_cast<PacketType>(type);
   h.cls = static_cast<TrafficClass>(cls);
   h.flags = get8(p + 5);
   h.rail = get8(p + 6);
   h.ext = get8(p + 7);
   if (h.ext & ~ext::kMask) return ParseResult::bad_flags;
+  if ((h.ext & ext::kMac) && !taggable(h.type)) return ParseResult::bad_flags;  // handshakes and messages carry their own HMAC
   if (h.rail >= kMaxRails) return ParseResult::bad_rail;
-  h.session = get64(p + 8);
-  h.seq = get64(p + 16);
-  h.send_ts = get64(p + 24);
-  h.echo_ts = get64(p + 32);
-  h.transfer = get64(p + 40);
-  h.offset = get64(p + 48);
-  h.total_len = get64(p + 56);
-  h.region_offset = get64(p + 64);
-  h.region = get32(p + 72);
-  h.chunk_size = get32(p + 76);
-  h.floor_delta = get32(p + 80);
-  h.checksum = get32(p + 84);
-  h.body_len = get32(p + 88);
-  const size_t room = header_room(h);
-  if (d.size() < room || h.body_len != d.size() - room) return ParseResult::length_mismatch;
-  out.raw_header = d.first(kHeaderSize);
-  out.mac = d.subspan(kHeaderSize, room - kHeaderSize);
-  out.body = d.subspan(room);
+  const size_t fixed = fixed_header_size(h.type);
+  const size_t room = fixed + tag_room(h);
+  if (d.size() < room) return ParseResult::too_short;
+  out.raw_header = d.first(fixed);
+  out.mac = d.subspan(fixed, room - fixed);
+  out.body = d.subspan(room);  // each type narrows it below
 
-  if (h.type == PacketType::data) return check_data(h);
-
-  if (h.transfer | h.offset | h.total_len | h.region_offset | h.region | h.chunk_size | h.floor_delta | h.checksum)
-    return ParseResult::nonzero_unused;
   switch (h.type) {
+    case PacketType::data: {
+      h.session = get32(p + 8);
+      h.seq = get64(p + 12);
+      h.transfer = get32(p + 20);
+      h.chunk = get32(p + 24);
+      h.floor_delta = get16(p + 28);
+      h.body_len = get16(p + 30);
+      size_t at = room;
+      if (h.flags & flag::kMeta) {
+        if (d.size() < at + kMetaSize) return ParseResult::length_mismatch;
+        h.meta = get_meta(p + at);
+        at += kMetaSize;
+      }
+      if (d.size() != at + h.body_len) return ParseResult::length_mismatch;
+      out.body = d.subspan(at);
+      return check_data(h);
+    }
     case PacketType::ack:
-      return parse_ack(h, out.body, out.ack);
-    case PacketType::handshake_init:
-    case PacketType::handshake_reply:
-    case PacketType::handshake_confirm:
-      // Handshakes carry their own HMAC (session_auth.h), never a packet tag.
-      if (h.flags != 0 || h.ext != 0) return ParseResult::bad_flags;
-      if (out.body.size() != kHandshakeBodySize) return ParseResult::bad_body;
-      decode_handshake_body(out.body.data(), out.handshake);
-      return ParseResult::ok;
+      h.session = get32(p + 8);
+      return parse_ack(d, room, out);
     case PacketType::probe:
     case PacketType::probe_reply:
       if (h.flags != 0) return ParseResult::bad_flags;
-      if (!out.body.empty()) return ParseResult::bad_body;
+      h.session = get32(p + 8);
+      if (get32(p + 12) != 0) return ParseResult::nonzero_unused;
+      h.ts = get64(p + 16);
+      if (d.size() != room) return ParseResult::length_mismatch;
       return ParseResult::ok;
     case PacketType::message: {
       // The tag leads the body; an ACK is the tag alone, a fragment has payload.
-      // Messages carry their own HMAC (peer_channel.h), never a packet tag.
-      if ((h.flags & ~flag::kMessageMask) != 0 || h.ext != 0) return ParseResult::bad_flags;
+      if ((h.flags & ~flag::kMessageMask) != 0) return ParseResult::bad_flags;
+      h.session = get32(p + 8);
+      h.seq = get64(p + 12);
+      h.body_len = get16(p + 20);
+      if (get16(p + 22) != 0) return ParseResult::nonzero_unused;
+      if (d.size() != room + h.body_len) return ParseResult::length_mismatch;
+      out.body = d.subspan(room);
       const bool ack = (h.flags & flag::kMessageAck) != 0;
       if (ack && (h.flags & flag::kMore) != 0) return ParseResult::bad_flags;
       if (ack ? out.body.size() != kTagSize : out.body.size() <= kTagSize) return ParseResult::bad_body;
       return ParseResult::ok;
     }
-    case PacketType::data:
-      break;
+    case PacketType::handshake_init:
+    case PacketType::handshake_reply:
+    case PacketType::handshake_confirm:
+      if (h.flags != 0) return ParseResult::bad_flags;
+      h.session = get64(p + 8);
+      h.ts = get64(p + 16);
+      if (d.size() != room + kHandshakeBodySize) return ParseResult::bad_body;
+      out.body = d.subspan(room);
+      decode_handshake_body(out.body.data(), out.handshake);
+      return ParseResult::ok;
   }
   return ParseResult::bad_type;
 }
@@ -208,55 +294,72 @@ ParseResult parse(std::span<const std::byte> datagram, Packet& out, ParseCounter
   return r;
 }
 
+size_t header_room(const Header& h) {
+  size_t n = fixed_header_size(h.type) + tag_room(h);
+  if (h.type == PacketType::data && (h.flags & flag::kMeta)) n += kMetaSize;
+  return n;
+}
+
 size_t encode_header(const Header& h, std::span<std::byte> out) {
   const size_t room = header_room(h);
-  if (out.size() < room) return 0;
+  if (room == 0 || out.size() < room) return 0;
   std::byte* p = out.data();
-  put16(p, kMagic);
-  put8(p + 2, kVersion);
-  put8(p + 3, static_cast<uint8_t>(h.type));
-  put8(p + 4, static_cast<uint8_t>(h.cls));
-  put8(p + 5, h.flags);
-  put8(p + 6, h.rail);
-  put8(p + 7, h.ext);
-  put64(p + 8, h.session);
-  put64(p + 16, h.seq);
-  put64(p + 24, h.send_ts);
-  put64(p + 32, h.echo_ts);
-  put64(p + 40, h.transfer);
-  put64(p + 48, h.offset);
-  put64(p + 56, h.total_len);
-  put64(p + 64, h.region_offset);
-  put32(p + 72, h.region);
-  put32(p + 76, h.chunk_size);
-  put32(p + 80, h.floor_delta);
-  put32(p + 84, h.checksum);
-  put32(p + 88, h.body_len);
-  std::memset(p + kHeaderSize, 0, room - kHeaderSize);
-  return room;
+  put_prefix(h, p);
+  const size_t fixed = fixed_header_size(h.type);
+  switch (h.type) {
+    case PacketType::data:
+      put32(p + 8, session_tag(h.session));
+      put64(p + 12, h.seq);
+      put32(p + 20, h.transfer);
+      put32(p + 24, h.chunk);
+      put16(p + 28, h.floor_delta);
+      put16(p + 30, static_cast<uint16_t>(h.body_len));
+      std::memset(p + fixed, 0, tag_room(h));
+      if (h.flags & flag::kMeta) put_meta(h.meta, p + fixed + tag_room(h));
+      return room;
+    case PacketType::probe:
+    case PacketType::probe_reply:
+      put32(p + 8, session_tag(h.session));
+      put32(p + 12, 0);
+      put64(p + 16, h.ts);
+      std::memset(p + fixed, 0, tag_room(h));
+      return room;
+    case PacketType::message:
+      put32(p + 8, session_tag(h.session));
+      put64(p + 12, h.seq);
+      put16(p + 20, static_cast<uint16_t>(h.body_len));
+      put16(p + 22, 0);
+      return room;
+    case PacketType::ack:
+    case PacketType::handshake_init:
+    case PacketType::handshake_reply:
+    case PacketType::handshake_confirm:
+      break;
+  }
+  return 0;
 }
 
 size_t encode_ack(Header h, const AckBody& ack, std::span<std::byte> out) {
-  const size_t blocks = ack.block_count > kMaxSackBlocks ? kMaxSackBlocks : ack.block_count;
-  const size_t body = kAckBodyFixed + blocks * kSackBlockSize;
-  const size_t room = header_room(h);
-  if (out.size() < room + body) return 0;
   h.type = PacketType::ack;
-  h.body_len = static_cast<uint32_t>(body);
-  encode_header(h, out);
-  std::byte* p = out.data() + room;
-  put64(p, ack.cum);
-  put64(p + 8, ack.trigger_seq);
-  put32(p + 16, ack.ack_delay_ns);
-  put8(p + 20, ack.trigger_rail);
-  put8(p + 21, static_cast<uint8_t>(blocks));
-  put8(p + 22, static_cast<uint8_t>(ack.verdict));
-  put8(p + 23, 0);
+  const size_t blocks = ack.block_count > kMaxSackBlocks ? kMaxSackBlocks : ack.block_count;
+  const size_t room = kAckHeaderSize + tag_room(h);
+  if (out.size() < room + blocks * kSackBlockSize) return 0;
+  std::byte* p = out.data();
+  put_prefix(h, p);
+  put32(p + 8, session_tag(h.session));
+  put64(p + 12, ack.cum);
+  put64(p + 20, ack.trigger_seq);
+  put32(p + 28, ack.ack_delay_ns);
+  put8(p + 32, ack.trigger_rail);
+  put8(p + 33, static_cast<uint8_t>(blocks));
+  put8(p + 34, static_cast<uint8_t>(ack.verdict));
+  put8(p + 35, 0);
+  std::memset(p + kAckHeaderSize, 0, tag_room(h));
   for (size_t i = 0; i < blocks; ++i) {
-    put64(p + kAckBodyFixed + i * kSackBlockSize, ack.blocks[i].start);
-    put64(p + kAckBodyFixed + i * kSackBlockSize + 8, ack.blocks[i].end);
+    put64(p + room + i * kSackBlockSize, ack.blocks[i].start);
+    put64(p + room + i * kSackBlockSize + 8, ack.blocks[i].end);
   }
-  return room + body;
+  return room + blocks * kSackBlockSize;
 }
 
 void encode_handshake_body(const HandshakeBody& b, std::span<std::byte, kHandshakeBodySize> out) {
@@ -270,15 +373,20 @@ void encode_handshake_body(const HandshakeBody& b, std::span<std::byte, kHandsha
 }
 
 size_t encode_handshake(Header h, const HandshakeBody& body, std::span<std::byte> out) {
-  if (out.size() < kHeaderSize + kHandshakeBodySize) return 0;
-  h.body_len = static_cast<uint32_t>(kHandshakeBodySize);
-  encode_header(h, out);
-  encode_handshake_body(body, out.subspan(kHeaderSize).first<kHandshakeBodySize>());
-  return kHeaderSize + kHandshakeBodySize;
+  if (out.size() < kHandshakeHeaderSize + kHandshakeBodySize) return 0;
+  h.ext = 0;
+  std::byte* p = out.data();
+  put_prefix(h, p);
+  put64(p + 8, h.session);
+  put64(p + 16, h.ts);
+  encode_handshake_body(body, out.subspan(kHandshakeHeaderSize).first<kHandshakeBodySize>());
+  return kHandshakeHeaderSize + kHandshakeBodySize;
 }
 
-uint64_t peek_seq(std::span<const std::byte> header) {
-  return header.size() >= kHeaderSize ? get64(header.data() + 16) : 0;
+uint64_t peek_data_seq(std::span<const std::byte> datagram) {
+  if (datagram.size() < kDataHeaderSize || get8(datagram.data() + 3) != static_cast<uint8_t>(PacketType::data))
+    return 0;
+  return get64(datagram.data() + 12);
 }
 
 }  // namespace railyard::fabric

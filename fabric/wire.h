@@ -1,37 +1,48 @@
 #pragma once
-// The fabric's wire format: one fixed-size header (network byte order) in
-// front of every datagram, followed by a type-specific body (DATA payload,
-// ACK body, HANDSHAKE body). Encoding writes into caller buffers and parse()
-// reads from driver buffers: no allocation, no exceptions.
+// The fabric's wire format (version 3): an 8-byte prefix common to every
+// datagram, then a fixed part per packet type, then (ext::kMac) a packet tag,
+// then the type's body. All integers big-endian. Encoding writes into caller
+// buffers and parse() reads from driver buffers: no allocation, no exceptions.
 //
-// Header layout (kHeaderSize = 92 bytes, all integers big-endian):
+// Prefix (every type):
+//   0 u16 magic 0x5259 "RY"   2 u8 version (3)   3 u8 type
+//   4 u8  traffic class       5 u8 flags         6 u8 rail   7 u8 extensions (ext::kMac)
 //
-//   0  u16 magic 0x5259 "RY"      2  u8 version (2)   3 u8 type
-//   4  u8  traffic class          5  u8 flags          6 u8 rail   7 u8 extensions (ext::kMac)
-//   8  u64 session id
-//  16  u64 packet sequence (per-peer space, never reused; a retransmission gets a new one)
-//  24  u64 send timestamp (sender's clock, ns)
-//  32  u64 echoed timestamp (ACK, PROBE_REPLY: the send timestamp of the packet answered)
-//  40  u64 transfer id                      DATA only, zero otherwise ─┐
-//  48  u64 offset within the transfer                                   │
-//  56  u64 transfer total length                                        │
-//  64  u64 transfer's base offset in the destination region             │
-//  72  u32 destination region id                                        │
-//  76  u32 chunk size (every packet of a transfer but the last carries  │
-//          exactly this many bytes, at an offset multiple of it)        │
-//  80  u32 seq floor delta: seq - (sender's lowest unacknowledged seq)  │
-//  84  u32 CRC32C of the whole transfer (LAST + CHECKSUM_REQUESTED)   ─┘
-//  88  u32 body length (bytes after the header; must match the datagram)
+// DATA (kDataHeaderSize = 32; what every payload packet pays):
+//   8 u32 session tag (low 32 bits of the session id)
+//  12 u64 packet sequence (per-peer space, never reused; a retransmission gets a new one)
+//  20 u32 transfer id, low 32 bits (the receiver widens it against the ids it has seen)
+//  24 u32 chunk index
+//  28 u16 seq floor delta: seq - (sender's lowest unacknowledged seq)
+//  30 u16 payload length
+//   then, with flag::kMeta, the transfer's meta (kMetaSize = 28):
+//   0 u64 total length  8 u64 base offset in the destination region  16 u32 region id
+//  20 u32 CRC32C of the whole transfer (with kChecksumRequested, else 0)
+//  24 u16 meta chunks  26 u16 chunk size (ChunkLayout)
+//   then the payload.
+// ACK (kAckHeaderSize = 36, then its SACK blocks, 16 bytes each):
+//   8 u32 session tag  12 u64 cum  20 u64 trigger seq  28 u32 ack delay (ns)
+//  32 u8 trigger rail  33 u8 block count  34 u8 verdict  35 u8 zero
+// PROBE, PROBE_REPLY (24):
+//   8 u32 session tag  12 u32 zero  16 u64 time (the probe's send time; a reply echoes it)
+// MESSAGE (24, then the peer channel's tag and payload):
+//   8 u32 session tag  12 u64 fragment sequence  20 u16 body length  22 u16 zero
+// HANDSHAKE_INIT / REPLY / CONFIRM (24, then kHandshakeBodySize):
+//   8 u64 session id (0 in an INIT)  16 u64 wall clock
 //
-// The header is the same size for every type so that a parser needs no
-// per-type layout table and a driver can reserve one fixed headroom.
+// The transfer's meta travels only in its first `meta chunks` chunks
+// (ChunkLayout): those carry chunk size − kMetaSize bytes of payload, every
+// later chunk a full chunk size, so a steady stream of a large transfer pays
+// 32 bytes a packet. The sender sends no chunk beyond them before the
+// receiver has answered one of the transfer's packets, so a chunk without meta
+// never reaches a receiver that has not opened its transfer (if one does, it
+// is dropped unanswered and sent again).
 //
-// With ext::kMac set, a kMacSize-byte tag follows the header and body_len
-// counts the bytes after the tag (fabric/packet_auth.h: the tag covers the
-// header and the body). Sessions run with `fabric.packet_auth = "mac"` tag
-// every DATA, ACK, PROBE and PROBE_REPLY; without it, packets after the
-// handshake carry the session id and nothing an outsider could not forge
-// (fabric/README.md, "Threat model").
+// With ext::kMac, a kMacSize-byte tag follows the fixed part (fabric/packet_auth.h:
+// the tag covers the fixed part and everything after the tag). Sessions run
+// with `fabric.packet_auth = "mac"` tag every DATA, ACK, PROBE and
+// PROBE_REPLY; without it, packets after the handshake carry the session tag
+// and nothing an outsider could not copy (fabric/README.md, "Threat model").
 
 #include <array>
 #include <cstddef>
@@ -42,8 +53,16 @@
 namespace railyard::fabric {
 
 inline constexpr uint16_t kMagic = 0x5259;  // "RY"
-inline constexpr uint8_t kVersion = 2;
-inline constexpr size_t kHeaderSize = 92;
+inline constexpr uint8_t kVersion = 3;
+inline constexpr size_t kPrefixSize = 8;
+inline constexpr size_t kDataHeaderSize = 32;
+inline constexpr size_t kAckHeaderSize = 36;
+inline constexpr size_t kProbeHeaderSize = 24;
+inline constexpr size_t kMessageHeaderSize = 24;
+inline constexpr size_t kHandshakeHeaderSize = 24;
+/// The shortest datagram of any type (what a classifier may rely on).
+inline constexpr size_t kMinDatagram = 24;
+inline constexpr size_t kMetaSize = 28;
 
 /// Protocol limits both ends rely on (they are not negotiated).
 /// A sender never has more than this many packet sequences outstanding
@@ -59,9 +78,8 @@ inline constexpr uint32_t kTransferSlots = 1024;
 /// chunks in a window of this many bits.
 inline constexpr uint32_t kChunkWindow = 8192;
 inline constexpr size_t kMaxSackBlocks = 32;
-inline constexpr size_t kAckBodyFixed = 24;
 inline constexpr size_t kSackBlockSize = 16;
-inline constexpr size_t kMaxAckBody = kAckBodyFixed + kMaxSackBlocks * kSackBlockSize;
+inline constexpr size_t kMaxAckSize = kAckHeaderSize + kMaxSackBlocks * kSackBlockSize;
 inline constexpr size_t kNonceSize = 16;
 inline constexpr size_t kTagSize = 32;
 inline constexpr size_t kHandshakeBodySize = 24 + 2 * kNonceSize + kTagSize;
@@ -80,6 +98,9 @@ enum class PacketType : uint8_t {
   handshake_confirm = 8,  ///< the initiator's answer to the responder's challenge (fabric/session_auth.h)
 };
 
+/// Bytes of the type's fixed header (0 for an unknown type).
+size_t fixed_header_size(PacketType type);
+
 enum class TrafficClass : uint8_t { activation = 0, kv = 1 };
 inline constexpr size_t kClassCount = 2;
 
@@ -87,19 +108,53 @@ inline constexpr size_t kClassCount = 2;
 namespace flag {
 inline constexpr uint8_t kLast = 0x01;               ///< DATA: the transfer's final chunk
 inline constexpr uint8_t kChecksumRequested = 0x02;  ///< DATA: verify the CRC32C at completion
+inline constexpr uint8_t kMeta = 0x04;               ///< DATA: the transfer's meta follows the header
 inline constexpr uint8_t kEcnEcho = 0x04;            ///< ACK: the triggering packet was CE-marked
 inline constexpr uint8_t kMore = 0x01;               ///< MESSAGE: more fragments of this message follow
 inline constexpr uint8_t kMessageAck = 0x02;         ///< MESSAGE: an acknowledgement (body: the tag only)
-inline constexpr uint8_t kDataMask = kLast | kChecksumRequested;
+inline constexpr uint8_t kDataMask = kLast | kChecksumRequested | kMeta;
 inline constexpr uint8_t kAckMask = kEcnEcho;
 inline constexpr uint8_t kMessageMask = kMore | kMessageAck;
 }  // namespace flag
 
 /// Header extension bits (byte 7).
 namespace ext {
-inline constexpr uint8_t kMac = 0x01;  ///< a kMacSize-byte tag follows the header
+inline constexpr uint8_t kMac = 0x01;  ///< a kMacSize-byte tag follows the fixed header
 inline constexpr uint8_t kMask = kMac;
 }  // namespace ext
+
+/// The low 32 bits of a session id: what DATA, ACK, PROBE and MESSAGE carry.
+inline uint32_t session_tag(uint64_t session) { return static_cast<uint32_t>(session); }
+
+/// How a transfer is cut into chunks: chunks 0 .. meta_chunks-1 carry the
+/// meta and chunk_size - kMetaSize bytes each, the rest chunk_size bytes; the
+/// last may be shorter. An empty transfer is one empty chunk.
+struct ChunkLayout {
+  uint64_t total = 0;
+  uint32_t chunk_size = 0;
+  uint32_t meta_chunks = 0;
+
+  /// chunk_size leaves room for the meta, there is a meta chunk, and the
+  /// chunk count fits 32 bits.
+  bool valid() const;
+  uint32_t count() const;
+  uint64_t offset(uint32_t chunk) const;
+  uint32_t length(uint32_t chunk) const;
+  bool carries_meta(uint32_t chunk) const { return chunk < meta_chunks; }
+  bool operator==(const ChunkLayout&) const = default;
+};
+
+/// What the first chunks of a transfer tell the receiver (flag::kMeta).
+struct TransferMeta {
+  uint64_t total_len = 0;
+  uint64_t region_offset = 0;
+  uint32_t region = 0;
+  uint32_t checksum = 0;     ///< CRC32C of the whole transfer, with kChecksumRequested
+  uint16_t meta_chunks = 0;
+  uint16_t chunk_size = 0;
+  ChunkLayout layout() const { return {.total = total_len, .chunk_size = chunk_size, .meta_chunks = meta_chunks}; }
+  bool operator==(const TransferMeta&) const = default;
+};
 
 struct Header {
   PacketType type = PacketType::data;
@@ -107,19 +162,18 @@ struct Header {
   uint8_t flags = 0;
   uint8_t rail = 0;
   uint8_t ext = 0;  ///< ext:: bits
+  /// Handshakes: the session id. Every other type: its session_tag() (what
+  /// the wire carries; encoding takes the low 32 bits).
   uint64_t session = 0;
-  uint64_t seq = 0;
-  uint64_t send_ts = 0;
-  uint64_t echo_ts = 0;
+  uint64_t seq = 0;  ///< DATA: packet sequence; MESSAGE: fragment sequence
+  uint64_t ts = 0;   ///< PROBE: send time; PROBE_REPLY: the probe's, echoed; handshakes: wall clock
   // DATA only:
-  uint64_t transfer = 0;
-  uint64_t offset = 0;
-  uint64_t total_len = 0;
-  uint64_t region_offset = 0;
-  uint32_t region = 0;
-  uint32_t chunk_size = 0;
-  uint32_t floor_delta = 0;
-  uint32_t checksum = 0;
+  uint32_t transfer = 0;  ///< low 32 bits of the transfer id
+  uint32_t chunk = 0;
+  uint16_t floor_delta = 0;
+  TransferMeta meta;      ///< with flag::kMeta
+  /// DATA: payload bytes; MESSAGE: the peer channel's tag and payload. Other
+  /// types have no body length on the wire (their size is their layout's).
   uint32_t body_len = 0;
 
   bool operator==(const Header&) const = default;
@@ -174,18 +228,18 @@ struct HandshakeBody {
 
 enum class ParseResult : uint8_t {
   ok = 0,
-  too_short,          ///< fewer bytes than a header
+  too_short,          ///< fewer bytes than the type's fixed header
   bad_magic,
   bad_version,
   bad_type,
   bad_class,
   bad_flags,          ///< a flag or extension bit not defined for this type, or a reserved byte set
   bad_rail,           ///< rail index (header or ACK trigger) beyond kMaxRails
-  length_mismatch,    ///< body length field disagrees with the datagram size
-  nonzero_unused,     ///< a DATA-only field set in another type
-  bad_body,           ///< body of the wrong size for its type (ACK, HANDSHAKE, PROBE)
+  length_mismatch,    ///< the datagram's size is not what its header says
+  nonzero_unused,     ///< a field that must be zero is not
+  bad_body,           ///< body of the wrong size for its type (HANDSHAKE, MESSAGE)
   bad_sack,           ///< too many blocks, empty, below cum or overlapping blocks
-  bad_range,          ///< offset/length/total/chunk inconsistent or overflowing
+  bad_range,          ///< chunk, length, total or layout inconsistent or overflowing
   count_,
 };
 inline constexpr size_t kParseResultCount = static_cast<size_t>(ParseResult::count_);
@@ -200,38 +254,45 @@ struct ParseCounters {
   uint64_t rejected() const;
 };
 
-/// A validated datagram. `body` points into the parsed buffer: for DATA the
-/// payload, for ACK and HANDSHAKE the raw body (also decoded into ack / handshake).
+/// A validated datagram. `raw_header` is the fixed header as it arrived (what
+/// a packet tag covers, with the body), `mac` the tag when there is one.
+/// `body` points into the parsed buffer: DATA's payload, a MESSAGE's tag and
+/// payload, a handshake's raw body (also decoded into `handshake`); an ACK's
+/// blocks (also decoded into `ack`); it ends where the datagram ends.
 struct Packet {
   Header header;
-  std::span<const std::byte> raw_header;  ///< the kHeaderSize bytes as they arrived
-  std::span<const std::byte> mac;         ///< the tag (ext::kMac), else empty
+  std::span<const std::byte> raw_header;
+  std::span<const std::byte> mac;
   std::span<const std::byte> body;
   AckBody ack;              ///< valid when header.type == ack
-  HandshakeBody handshake;  ///< valid for handshake_init / handshake_reply
+  HandshakeBody handshake;  ///< valid for handshake_init / handshake_reply / handshake_confirm
 };
 
-/// Validates everything a receiver relies on; `out` is meaningful only on ok.
+/// Validates everything a receiver can check without the session's state;
+/// `out` is meaningful only on ok.
 ParseResult parse(std::span<const std::byte> datagram, Packet& out);
 /// parse() and count the result.
 ParseResult parse(std::span<const std::byte> datagram, Packet& out, ParseCounters& counters);
 
-/// Bytes before the body: the header, and the tag's room when h.ext has kMac.
-inline size_t header_room(const Header& h) { return kHeaderSize + ((h.ext & ext::kMac) ? kMacSize : 0); }
+/// Bytes before a DATA packet's payload (or a MESSAGE's body): the fixed
+/// header, the tag's room with ext::kMac, the meta with flag::kMeta.
+size_t header_room(const Header& h);
 
-/// Writes the header (h.body_len as given) into out[0, kHeaderSize) and, with
-/// ext::kMac, zeroes the tag's room after it (fabric/packet_auth.h fills it);
-/// returns header_room(h), or 0 when `out` is too small.
+/// Writes the fixed header, zeroes the tag's room (ext::kMac; fabric/packet_auth.h
+/// fills it) and, for DATA with flag::kMeta, writes the meta. h.body_len as
+/// given. Returns header_room(h), or 0 when `out` is too small or h is an ACK
+/// or a handshake (encode_ack, encode_handshake).
 size_t encode_header(const Header& h, std::span<std::byte> out);
-/// Writes header (+ tag room) + ACK body; sets the header's body_len. Returns bytes written or 0.
+/// Writes an ACK (fixed header, tag room, blocks). Returns bytes written or 0.
 size_t encode_ack(Header h, const AckBody& ack, std::span<std::byte> out);
-/// Writes header + handshake body; sets the header's body_len. Returns bytes written or 0.
+/// Writes header + handshake body. Returns bytes written or 0.
 size_t encode_handshake(Header h, const HandshakeBody& body, std::span<std::byte> out);
 /// Writes the handshake body alone (the bytes the HMAC covers are a prefix of it).
 void encode_handshake_body(const HandshakeBody& body, std::span<std::byte, kHandshakeBodySize> out);
 
-/// Reads the sequence number of an encoded header without parsing it (for a
-/// sender taking back frames its rail refused). Needs kHeaderSize bytes.
-uint64_t peek_seq(std::span<const std::byte> header);
+/// Reads the sequence number of an encoded DATA header without parsing it
+/// (for a sender taking back frames its rail refused); 0 for another type or
+/// too few bytes.
+uint64_t peek_data_seq(std::span<const std::byte> datagram);
 
 }  // namespace railyard::fabric

@@ -98,7 +98,7 @@ struct Wire {
 };
 
 Result run(const Settings& s) {
-  const uint32_t header = static_cast<uint32_t>(kHeaderSize + (s.mac ? kMacSize : 0));
+  const uint32_t header = static_cast<uint32_t>(kDataHeaderSize + (s.mac ? kMacSize : 0));
   const uint32_t chunk = s.mtu - 28 - header;  // IPv4 + UDP, then the fabric's
   SessionConfig config{.auth = s.mac ? PacketAuth::mac : PacketAuth::none};
   config.sender.rails = config.receiver.rails = s.rails;

@@ -155,7 +155,7 @@ int show(const Options& o) {
     if (p.header.session != session) session = p.header.session, max_seq = max_transfer = count = 0;
     ++count;
     max_seq = std::max(max_seq, p.header.seq);
-    max_transfer = std::max(max_transfer, p.header.transfer);
+    max_transfer = std::max<uint64_t>(max_transfer, p.header.transfer);
   }
   if (session == 0) throw std::runtime_error("no session datagram from " + o.get("from") + " to " + o.get("to"));
   std::cout << fmt::format("session {:#x} max_seq {} max_transfer {} count {}\n", session, max_seq, max_transfer,
@@ -235,7 +235,7 @@ int ack(const Options& o) {
     body.blocks[0] = {.start = std::stoull(sack.substr(0, colon)), .end = std::stoull(sack.substr(colon + 1))};
     body.block_count = 1;
   }
-  std::vector<std::byte> d(fabric::kHeaderSize + fabric::kMacSize + fabric::kMaxAckBody);
+  std::vector<std::byte> d(fabric::kMaxAckSize + fabric::kMacSize);
   const fabric::Header h{.type = fabric::PacketType::ack,
                          .ext = static_cast<uint8_t>(o.mac ? fabric::ext::kMac : 0),
                          .session = std::stoull(o.required("session"), nullptr, 0)};
@@ -246,29 +246,35 @@ int ack(const Options& o) {
   return 0;
 }
 
+// The first chunk (with the transfer's meta) of a transfer of --total bytes.
 int data(const Options& o) {
-  const uint64_t total = o.number("total", 1024);
-  const uint32_t len = static_cast<uint32_t>(std::min<uint64_t>(total, 1024));
+  const fabric::TransferMeta meta{.total_len = o.number("total", 1024),
+                                  .region_offset = o.number("region-offset", 0),
+                                  .region = static_cast<uint32_t>(o.number("region", 1)),
+                                  .meta_chunks = 256,
+                                  .chunk_size = 1024};
+  const fabric::ChunkLayout layout = meta.layout();
   std::mt19937_64 rng(7);
   Spoofer s;
   const uint64_t seq0 = o.number("seq", 1), transfer0 = o.number("transfer", 1), step = o.number("transfer-step", 0);
   for (uint64_t i = 0, n = o.number("count", 1); i < n; ++i) {
     const fabric::Header h{.type = fabric::PacketType::data,
                            .cls = fabric::TrafficClass::kv,
-                           .flags = static_cast<uint8_t>(len == total ? fabric::flag::kLast : 0),
+                           .flags = static_cast<uint8_t>(fabric::flag::kMeta | (layout.count() == 1 ? fabric::flag::kLast : 0)),
                            .ext = static_cast<uint8_t>(o.mac ? fabric::ext::kMac : 0),
                            .session = std::stoull(o.required("session"), nullptr, 0),
                            .seq = seq0 + i,
-                           .transfer = transfer0 + i * step,
-                           .total_len = total,
-                           .region_offset = o.number("region-offset", 0),
-                           .region = static_cast<uint32_t>(o.number("region", 1)),
-                           .chunk_size = 1024,
-                           .floor_delta = static_cast<uint32_t>(o.number("floor-delta", 0)),
-                           .body_len = len};
-    std::vector<std::byte> d(fabric::header_room(h) + len);
-    fabric::encode_header(h, d);
-    for (size_t k = fabric::kHeaderSize; k < d.size(); ++k) d[k] = std::byte(rng());  // garbage, and a guessed tag
+                           .transfer = static_cast<uint32_t>(transfer0 + i * step),
+                           .chunk = 0,
+                           .floor_delta = static_cast<uint16_t>(o.number("floor-delta", 0)),
+                           .meta = meta,
+                           .body_len = layout.length(0)};
+    std::vector<std::byte> d(fabric::header_room(h) + h.body_len);
+    const size_t room = fabric::encode_header(h, d);
+    // Garbage for payload, and a guessed tag.
+    for (size_t k = room; k < d.size(); ++k) d[k] = std::byte(rng());
+    if (o.mac)
+      for (size_t k = fabric::kDataHeaderSize; k < fabric::kDataHeaderSize + fabric::kMacSize; ++k) d[k] = std::byte(rng());
     s.send(ipv4(o.required("from")), ipv4(o.required("to")), d);
   }
   report("data", s);
@@ -283,9 +289,9 @@ int message(const Options& o) {
                            .session = std::stoull(o.required("session"), nullptr, 0),
                            .seq = 1 + i % 4,
                            .body_len = static_cast<uint32_t>(fabric::kTagSize + 16)};
-    std::vector<std::byte> d(fabric::kHeaderSize + h.body_len);
-    fabric::encode_header(h, d);
-    for (size_t k = fabric::kHeaderSize; k < d.size(); ++k) d[k] = std::byte(rng());
+    std::vector<std::byte> d(fabric::kMessageHeaderSize + h.body_len);
+    const size_t room = fabric::encode_header(h, d);
+    for (size_t k = room; k < d.size(); ++k) d[k] = std::byte(rng());
     s.send(ipv4(o.required("from")), ipv4(o.required("to")), d);
   }
   report("message", s);

@@ -86,9 +86,8 @@ std::vector<std::byte> forge(Input& in, bool mac) {
            .ext = static_cast<uint8_t>(mac ? ext::kMac : 0),
            .session = (in.u8() & 1) ? SessionPair::kSession : in.u64(),
            .seq = in.u8() < 128 ? in.u16() : in.u64(),
-           .send_ts = in.u64(),
-           .echo_ts = in.u64()};
-  std::vector<std::byte> out(kHeaderSize + kMacSize + kMaxAckBody + kChunk);
+           .ts = in.u64()};
+  std::vector<std::byte> out(kMaxAckSize + kMacSize + kMetaSize + 2 * kMaxTransferBytes);
   size_t n = 0;
   if (h.type == PacketType::ack) {
     h.flags &= flag::kAckMask;
@@ -104,29 +103,35 @@ std::vector<std::byte> forge(Input& in, bool mac) {
       at = end + 1;
     }
     n = encode_ack(h, a, out);
-  } else {
-    if (h.type == PacketType::data) {
-      h.flags &= flag::kDataMask;
-      h.transfer = in.u8() < 200 ? in.u16() : in.u64();
-      h.chunk_size = kChunk;
-      h.total_len = in.u16() % (2 * kMaxTransferBytes);
-      h.offset = uint64_t{in.u8()} * kChunk;
-      h.region_offset = in.u16() % kRegionBytes;
-      h.region = SessionPair::kRegion;
-      h.floor_delta = in.u16() % kMaxInFlightPackets;
-      if (h.offset >= h.total_len) h.offset = 0;
-      h.body_len = static_cast<uint32_t>(std::min<uint64_t>(kChunk, h.total_len - h.offset));
-      if (h.offset + h.body_len == h.total_len) h.flags |= flag::kLast;
+  } else if (h.type == PacketType::data) {
+    h.flags &= flag::kDataMask;
+    h.transfer = in.u8() < 200 ? in.u16() : static_cast<uint32_t>(in.u64());
+    h.chunk = in.u8() % 16;
+    h.floor_delta = static_cast<uint16_t>(in.u16() % kMaxInFlightPackets);
+    if (h.flags & flag::kMeta) {
+      h.meta = {.total_len = in.u16() % (2 * kMaxTransferBytes),
+                .region_offset = in.u16() % kRegionBytes,
+                .region = SessionPair::kRegion,
+                .checksum = (h.flags & flag::kChecksumRequested) ? static_cast<uint32_t>(in.u64()) : 0,
+                .meta_chunks = static_cast<uint16_t>(1 + in.u8() % 8),
+                .chunk_size = static_cast<uint16_t>(kMetaSize + 1 + in.u16() % (2 * kChunk))};
+      const ChunkLayout layout = h.meta.layout();
+      if (h.chunk >= layout.count() || !layout.carries_meta(h.chunk)) h.chunk = 0;
+      h.body_len = layout.length(h.chunk);
+      h.flags = static_cast<uint8_t>((h.flags & ~flag::kLast) | (h.chunk + 1 == layout.count() ? flag::kLast : 0));
     } else {
-      h.flags = 0;
+      h.body_len = in.u16() % (2 * kChunk);
     }
     n = encode_header(h, out);
     if (n != 0) n += h.body_len;
+  } else {
+    h.flags = 0;
+    n = encode_header(h, out);
   }
   out.resize(n);
-  if (mac && n >= kHeaderSize + kMacSize) {
+  if (mac && n >= fixed_header_size(h.type) + kMacSize) {
     const auto guess = in.bytes(kMacSize);  // a forger's best guess at the tag
-    std::memcpy(out.data() + kHeaderSize, guess.data(), guess.size());
+    std::memcpy(out.data() + fixed_header_size(h.type), guess.data(), guess.size());
   }
   return out;
 }
@@ -151,7 +156,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint8_t mode = in.u8();
   const bool mac = (mode & 1) != 0;
   const uint8_t rails = static_cast<uint8_t>(1 + (mode >> 1) % 3);
-  SessionPair pair(rails, mac ? PacketAuth::mac : PacketAuth::none, kChunk, kRegionBytes);
+  const uint32_t meta_chunks = 1 + (mode >> 3) % 4;  // transfers of up to 8 chunks: most have chunks without meta
+  SessionPair pair(rails, mac ? PacketAuth::mac : PacketAuth::none, kChunk, kRegionBytes, meta_chunks);
   std::vector<Posted> posted;  // index: the transfer's cookie
   std::vector<SessionPair::Datagram> captured;  // honest datagrams seen, for replays
   uint64_t now = 1'000'000'000;

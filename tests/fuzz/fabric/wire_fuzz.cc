@@ -15,8 +15,8 @@ using namespace railyard::fabric;
 
 namespace {
 
-std::vector<std::byte> reencode(const Packet& p) {
-  std::vector<std::byte> out(kHeaderSize + kMacSize + p.body.size() + kMaxAckBody + kHandshakeBodySize);
+std::vector<std::byte> reencode(const Packet& p, size_t size) {
+  std::vector<std::byte> out(size + kMaxAckSize + kMacSize + kHandshakeBodySize);
   size_t n = 0;
   switch (p.header.type) {
     case PacketType::ack:
@@ -38,7 +38,7 @@ std::vector<std::byte> reencode(const Packet& p) {
       }
       break;
   }
-  if (n != 0 && !p.mac.empty()) std::memcpy(out.data() + kHeaderSize, p.mac.data(), p.mac.size());
+  if (n != 0 && !p.mac.empty()) std::memcpy(out.data() + p.raw_header.size(), p.mac.data(), p.mac.size());
   out.resize(n);
   return out;
 }
@@ -52,9 +52,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const ParseResult r = parse(in, p, counters);
   if (counters[r] != 1 || counters.rejected() != (r == ParseResult::ok ? 0u : 1u)) std::abort();
   if (r != ParseResult::ok) return 0;
-  if (p.body.size() != p.header.body_len || p.body.data() != in.data() + header_room(p.header)) std::abort();
-  if (p.raw_header.data() != in.data() || p.raw_header.size() != kHeaderSize) std::abort();
-  const std::vector<std::byte> again = reencode(p);
+  if (p.raw_header.data() != in.data() || p.raw_header.size() != fixed_header_size(p.header.type)) std::abort();
+  if (p.body.data() + p.body.size() != in.data() + in.size()) std::abort();  // the body runs to the end
+  if (p.header.type == PacketType::data &&
+      (p.body.size() != p.header.body_len || p.body.data() != in.data() + header_room(p.header)))
+    std::abort();
+  const std::vector<std::byte> again = reencode(p, size);
   if (again.size() != size || std::memcmp(again.data(), data, size) != 0) std::abort();
   Packet q;
   if (parse(again, q) != ParseResult::ok || !(q.header == p.header)) std::abort();
@@ -63,6 +66,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
        p.header.type == PacketType::handshake_confirm) &&
       !(q.handshake == p.handshake))
     std::abort();
-  if (peek_seq(in) != p.header.seq) std::abort();
+  if (p.header.type == PacketType::data && peek_data_seq(in) != p.header.seq) std::abort();
+  if (p.header.type == PacketType::data && (p.header.flags & flag::kMeta)) {
+    // A packet with meta is one chunk of a valid layout, exactly its length.
+    const ChunkLayout layout = p.header.meta.layout();
+    if (!layout.valid() || p.header.chunk >= layout.count() || p.body.size() != layout.length(p.header.chunk))
+      std::abort();
+  }
   return 0;
 }

@@ -205,7 +205,10 @@ int scenario_drop(const Args& a, int ifindex) {
       std::string(injector.mode()).c_str());
   expect(WIFEXITED(status) && WEXITSTATUS(status) == 0 && reply.at("completed").to_number<int>() == 50,
          "railctl send --count 50 --size 1M completes every transfer");
-  expect(f.matched > 1000, "the rail carried a share of 50 MiB");
+  // The fabric moves load off a lossy rail (the point of it), so the rail may
+  // carry well under half; 500 packets still make 5 sigma a test (at 20 %:
+  // ±9 points), and a rail that carried none fails here.
+  expect(f.matched > 500, "the rail carried a share of 50 MiB");
   expect(binomial_ok(f.dropped, f.matched, a.p), "drop ratio within 5 sigma of the setting");
   expect(a.p == 0 || retransmits > 0, "the sender retransmitted");
   // Everything the injector let through reached tc ingress (the monitor), and nothing else.

@@ -20,9 +20,24 @@ void put32(uint8_t* p, uint32_t v) {
 }  // namespace
 
 std::vector<uint8_t> fabric_datagram(const fabric::Header& h, uint8_t fill) {
-  std::vector<uint8_t> out(fabric::kHeaderSize + h.body_len, fill);
+  std::vector<uint8_t> out(fabric::kMaxAckSize + fabric::kHandshakeBodySize + h.body_len, fill);
   const auto bytes = std::as_writable_bytes(std::span(out));
-  if (fabric::encode_header(h, bytes) != fabric::kHeaderSize) throw std::logic_error("encode_header");
+  size_t n = 0;
+  switch (h.type) {
+    case fabric::PacketType::ack:
+      n = fabric::encode_ack(h, fabric::AckBody{.cum = 1, .trigger_seq = 1}, bytes);
+      break;
+    case fabric::PacketType::handshake_init:
+    case fabric::PacketType::handshake_reply:
+    case fabric::PacketType::handshake_confirm:
+      n = fabric::encode_handshake(h, fabric::HandshakeBody{}, bytes);
+      break;
+    default:
+      n = fabric::encode_header(h, bytes);
+      if (n != 0) n += h.body_len;
+  }
+  if (n == 0) throw std::logic_error("cannot encode the fabric header");
+  out.resize(n);
   return out;
 }
 

@@ -34,7 +34,8 @@ struct Udp {
   uint16_t dport = 7470;
 };
 
-/// One fabric datagram (UDP payload): the header plus `h.body_len` bytes of body.
+/// One fabric datagram (UDP payload) of h.type: DATA, PROBE, MESSAGE with
+/// `h.body_len` bytes of body; an ACK without blocks; a handshake with its body.
 std::vector<uint8_t> fabric_datagram(const fabric::Header& h, uint8_t fill = 0x5a);
 
 /// A frame around `payload` (one or several concatenated datagrams).
@@ -51,22 +52,20 @@ uint16_t ipv4_checksum(const uint8_t* header, size_t length);
 void fix_ipv4_checksum(Frame& f);
 
 inline fabric::Header data_header(fabric::TrafficClass cls, uint32_t body) {
+  // A chunk without meta: the header the bulk of a transfer's packets carry.
   return fabric::Header{.type = fabric::PacketType::data,
                         .cls = cls,
                         .rail = 0,
-                        .session = 0x1122334455667788,
+                        .session = 0x55667788,
                         .seq = 42,
-                        .send_ts = 1000,
                         .transfer = 7,
-                        .offset = 0,
-                        .total_len = body,
-                        .region = 255,
-                        .chunk_size = body,
+                        .chunk = 300,
                         .body_len = body};
 }
 
 inline fabric::Header control_header(fabric::PacketType type, fabric::TrafficClass cls, uint32_t body) {
-  return fabric::Header{.type = type, .cls = cls, .session = 9, .seq = 3, .send_ts = 5, .body_len = body};
+  return fabric::Header{.type = type, .cls = cls, .session = 9, .seq = type == fabric::PacketType::message ? 3u : 0u,
+                        .body_len = body};
 }
 
 }  // namespace railyard::ebpf::test

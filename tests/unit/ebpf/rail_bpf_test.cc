@@ -43,7 +43,7 @@
 
 // The programs' view of the wire format is the fabric's.
 static_assert(RAILYARD_FABRIC_MAGIC == railyard::fabric::kMagic);
-static_assert(RAILYARD_FABRIC_HEADER_SIZE == railyard::fabric::kHeaderSize);
+static_assert(RAILYARD_FABRIC_MIN_DATAGRAM == railyard::fabric::kMinDatagram);
 static_assert(RAILYARD_FABRIC_CLASSES == railyard::fabric::kClassCount);
 static_assert(RAILYARD_FABRIC_TYPE_DATA == static_cast<int>(railyard::fabric::PacketType::data));
 static_assert(RAILYARD_FABRIC_TYPE_MAX == static_cast<int>(railyard::fabric::PacketType::handshake_confirm));
@@ -109,9 +109,9 @@ TEST_F(MonitorTest, CountsDataPerDirectionAndClassAndLeavesThePacketAlone) {
   EXPECT_EQ(b.out, kv);
 
   const MonitorCounters c = monitor.counters();
-  EXPECT_EQ(c.egress.classes[0], (ClassCounters{.packets = 1, .bytes = 1092, .data_packets = 1, .data_bytes = 1092}));
+  EXPECT_EQ(c.egress.classes[0], (ClassCounters{.packets = 1, .bytes = 1032, .data_packets = 1, .data_bytes = 1032}));
   EXPECT_EQ(c.egress.classes[1], ClassCounters{});
-  EXPECT_EQ(c.ingress.classes[1], (ClassCounters{.packets = 3, .bytes = 3 * 1492, .data_packets = 3, .data_bytes = 3 * 1492}));
+  EXPECT_EQ(c.ingress.classes[1], (ClassCounters{.packets = 3, .bytes = 3 * 1432, .data_packets = 3, .data_bytes = 3 * 1432}));
   EXPECT_EQ(c.ingress.classes[0], ClassCounters{});
   EXPECT_EQ(c.egress.by_type[1], 1u);
   EXPECT_EQ(c.ingress.by_type[1], 3u);
@@ -121,14 +121,14 @@ TEST_F(MonitorTest, CountsDataPerDirectionAndClassAndLeavesThePacketAlone) {
 
 TEST_F(MonitorTest, CountsControlPacketsByType) {
   const std::pair<PacketType, uint32_t> kinds[] = {
-      {PacketType::ack, fabric::kAckBodyFixed},        {PacketType::handshake_init, fabric::kHandshakeBodySize},
-      {PacketType::handshake_reply, fabric::kHandshakeBodySize}, {PacketType::probe, 8},
-      {PacketType::probe_reply, 8},          {PacketType::message, fabric::kTagSize + 8},
-      {PacketType::handshake_confirm, fabric::kHandshakeBodySize}};
+      {PacketType::ack, 0},         {PacketType::handshake_init, 0}, {PacketType::handshake_reply, 0},
+      {PacketType::probe, 0},       {PacketType::probe_reply, 0},    {PacketType::message, fabric::kTagSize + 8},
+      {PacketType::handshake_confirm, 0}};
   uint64_t bytes = 0;
   for (const auto& [type, body] : kinds) {
-    egress(test::fabric_frame(test::control_header(type, TrafficClass::activation, body)));
-    bytes += fabric::kHeaderSize + body;
+    const auto datagram = test::fabric_datagram(test::control_header(type, TrafficClass::activation, body));
+    egress(test::frame(datagram));
+    bytes += datagram.size();
   }
   const MonitorCounters c = monitor.counters();
   EXPECT_EQ(c.egress.classes[0].packets, 7u);
@@ -194,14 +194,15 @@ TEST_F(MonitorTest, CountsEcnCongestionExperienced) {
 }
 
 TEST_F(MonitorTest, SplitsAGsoSuperDatagramIntoItsSegments) {
-  // Six segments of 200 B (UDP payload) and a last one of 150 B, mixed classes:
-  // the UDP rail batches same-size frames to one peer whatever their class.
+  // Six segments of 200 B (UDP payload: a 32-byte DATA header and 168 of
+  // payload) and a last one of 150 B, mixed classes: the UDP rail batches
+  // same-size frames to one peer whatever their class.
   const TrafficClass classes[] = {TrafficClass::activation, TrafficClass::kv, TrafficClass::kv, TrafficClass::activation,
                                   TrafficClass::kv, TrafficClass::kv, TrafficClass::activation};
   std::vector<uint8_t> payload;
   uint64_t bytes[2] = {};
   for (size_t i = 0; i < std::size(classes); ++i) {
-    const uint32_t body = i + 1 < std::size(classes) ? 108 : 58;
+    const uint32_t body = i + 1 < std::size(classes) ? 200 - fabric::kDataHeaderSize : 150 - fabric::kDataHeaderSize;
     const auto d = test::fabric_datagram(test::data_header(classes[i], body));
     payload.insert(payload.end(), d.begin(), d.end());
     bytes[static_cast<int>(classes[i])] += d.size();

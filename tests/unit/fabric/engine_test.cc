@@ -19,6 +19,9 @@ using Datagram = std::vector<std::byte>;
 
 constexpr uint64_t kSession = 0xabcdef;
 constexpr uint32_t kChunk = 1000;
+// Every transfer here is shorter than SenderConfig::meta_chunks chunks, so
+// each of its packets carries the meta and kChunk - kMetaSize of payload.
+constexpr uint32_t kPayload = kChunk - kMetaSize;
 constexpr uint64_t kUs = 1000;
 constexpr uint64_t kMs = 1000 * kUs;
 
@@ -129,7 +132,7 @@ TEST(Engine, OneTransferLandsAndCompletes) {
 
 TEST(Engine, SackWithHoleDuplicateAndReordering) {
   Rig rig;
-  const auto src = pattern(10 * kChunk, 2);
+  const auto src = pattern(10 * kPayload, 2);
   post(rig, src, 0);
   auto out = rig.send(0)[0];
   ASSERT_EQ(out.size(), 10u);  // sequences 1..10
@@ -140,7 +143,7 @@ TEST(Engine, SackWithHoleDuplicateAndReordering) {
   }
   EXPECT_EQ(rig.deliver(out[4], 0, 6 * kUs), DataResult::duplicate);
   EXPECT_EQ(rig.receiver.counters().duplicates, 1u);
-  EXPECT_EQ(rig.receiver.counters().bytes_landed, 9u * kChunk);
+  EXPECT_EQ(rig.receiver.counters().bytes_landed, 9u * kPayload);
   rig.ack_back(10 * kUs);
   Packet ack;
   ASSERT_EQ(parse(rig.last_ack, ack), ParseResult::ok);
@@ -154,7 +157,7 @@ TEST(Engine, SackWithHoleDuplicateAndReordering) {
   ASSERT_EQ(again.size(), 1u);
   const Header h = header_of(again[0]);
   EXPECT_EQ(h.seq, 11u);              // a new sequence for the retransmission...
-  EXPECT_EQ(h.offset, 2u * kChunk);   // ...of the same bytes
+  EXPECT_EQ(h.chunk, 2u);             // ...of the same bytes
   EXPECT_EQ(h.floor_delta, 0u);       // nothing older is outstanding
   EXPECT_EQ(rig.sender.counters().retransmits, 1u);
   // The original was only late: it completes the transfer, and the
@@ -169,7 +172,7 @@ TEST(Engine, SackWithHoleDuplicateAndReordering) {
 
 TEST(Engine, DuplicateAcksAndAckReorderingAreHarmless) {
   Rig rig;
-  const auto src = pattern(6 * kChunk, 3);
+  const auto src = pattern(6 * kPayload, 3);
   post(rig, src, 0);
   auto out = rig.send(0)[0];
   std::vector<Datagram> acks;
@@ -207,7 +210,7 @@ TEST(Engine, RetransmitsOnTimeout) {
   ASSERT_EQ(again.size(), 1u);
   EXPECT_EQ(rig.sender.counters().lost_timeout, 1u);
   EXPECT_EQ(header_of(again[0]).seq, 2u);
-  EXPECT_EQ(header_of(again[0]).offset, 0u);
+  EXPECT_EQ(header_of(again[0]).chunk, 0u);
   EXPECT_EQ(rig.sender.rail_status(0).rto_ns, 2 * rto);  // backed off until a sample
   EXPECT_EQ(rig.deliver(again[0], 0, rto + 10 * kUs), DataResult::completed);
   rig.ack_back(rto + 20 * kUs);
@@ -217,7 +220,7 @@ TEST(Engine, RetransmitsOnTimeout) {
 
 TEST(Engine, RailDownReturnsItsPacketsForOtherRails) {
   Rig rig(2);
-  const auto src = pattern(40 * kChunk, 5);
+  const auto src = pattern(40 * kPayload, 5);
   post(rig, src, 0);
   auto out = rig.send(0);
   ASSERT_EQ(out[0].size() + out[1].size(), 40u);
@@ -248,7 +251,7 @@ TEST(Engine, RailDownReturnsItsPacketsForOtherRails) {
 
 TEST(Engine, AckSilenceTakesARailDownAndProbesBringItBack) {
   Rig rig(2);
-  const auto src = pattern(40 * kChunk, 6);
+  const auto src = pattern(40 * kPayload, 6);
   post(rig, src, 0);
   uint64_t now = 0;
   bool rail1_dead = true;
@@ -283,10 +286,10 @@ TEST(Engine, AckSilenceTakesARailDownAndProbesBringItBack) {
 
 TEST(Engine, ActivationGoesBeforeKv) {
   SenderConfig c = sender_config(1);
-  c.cc.initial_window_bytes = 8 * (kChunk + kHeaderSize);  // room for 8 packets
+  c.cc.initial_window_bytes = 8 * (kChunk + kDataHeaderSize);  // room for 8 packets
   Rig rig(1, c);
-  const auto kv = pattern(50 * kChunk, 7);
-  const auto act = pattern(3 * kChunk, 8);
+  const auto kv = pattern(50 * kPayload, 7);
+  const auto act = pattern(3 * kPayload, 8);
   post(rig, kv, 0, TrafficClass::kv);
   post(rig, act, 100'000, TrafficClass::activation);
   auto out = rig.send(0)[0];
@@ -294,7 +297,7 @@ TEST(Engine, ActivationGoesBeforeKv) {
   for (size_t i = 0; i < out.size(); ++i)
     EXPECT_EQ(header_of(out[i]).cls, i < 3 ? TrafficClass::activation : TrafficClass::kv) << i;
   // An activation transfer posted while kv is under way overtakes the rest of the kv.
-  const auto act2 = pattern(2 * kChunk, 9);
+  const auto act2 = pattern(2 * kPayload, 9);
   post(rig, act2, 200'000, TrafficClass::activation);
   for (const Datagram& d : out) rig.deliver(d, 0, 10 * kUs);
   rig.ack_back(20 * kUs);
@@ -308,7 +311,7 @@ TEST(Engine, ActivationGoesBeforeKv) {
 TEST(Engine, OutOfRangeIsRejectedWithoutWriting) {
   Rig rig;
   rig.region.resize(64 * 1024);
-  const auto src = pattern(5 * kChunk, 10);
+  const auto src = pattern(5 * kPayload, 10);
   const uint64_t id = post(rig, src, 62 * 1024);  // runs past the end of the region
   auto out = rig.send(0)[0];
   for (const Datagram& d : out) EXPECT_EQ(rig.deliver(d, 0, 10 * kUs), DataResult::rejected);
@@ -331,7 +334,7 @@ TEST(Engine, OutOfRangeIsRejectedWithoutWriting) {
 TEST(Engine, OtherSessionsAreDropped) {
   Rig rig;
   Receiver stranger({.rails = 1}, kSession + 1);
-  const auto src = pattern(2 * kChunk, 11);
+  const auto src = pattern(2 * kPayload, 11);
   post(rig, src, 0);
   auto out = rig.send(0)[0];
   Packet p;
@@ -358,12 +361,12 @@ TEST(Engine, OtherSessionsAreDropped) {
 TEST(Engine, ChecksumVerifiedAtCompletion) {
   for (bool corrupt : {false, true}) {
     Rig rig;
-    const auto src = pattern(3 * kChunk + 17, 12);
+    const auto src = pattern(3 * kPayload + 17, 12);
     post(rig, src, 0, TrafficClass::kv, true);
     auto out = rig.send(0)[0];
     ASSERT_EQ(out.size(), 4u);
-    EXPECT_NE(header_of(out[3]).checksum, 0u);
-    if (corrupt) out[1][kHeaderSize + 5] ^= std::byte{1};  // a bit flipped on the wire
+    EXPECT_NE(header_of(out[3]).meta.checksum, 0u);
+    if (corrupt) out[1][out[1].size() - 5] ^= std::byte{1};  // a payload bit flipped on the wire
     for (const Datagram& d : out) rig.deliver(d, 0, 1);
     std::vector<RecvCompletion> rc(1);
     ASSERT_EQ(rig.receiver.drain_completions(rc), 1u);
@@ -373,13 +376,82 @@ TEST(Engine, ChecksumVerifiedAtCompletion) {
   }
 }
 
+TEST(Engine, ChunksWithoutMetaWaitForTheFirstAnswerThenPay32Bytes) {
+  SenderConfig c = sender_config(1);
+  c.meta_chunks = 4;
+  Rig rig(1, c);
+  const auto src = pattern(4 * kPayload + 16 * kChunk, 21);
+  post(rig, src, 0);
+  auto first = rig.send(0)[0];
+  ASSERT_EQ(first.size(), 4u) << "only the meta chunks before the receiver has answered";
+  for (const Datagram& d : first) {
+    EXPECT_EQ(d.size(), kDataHeaderSize + kMetaSize + kPayload);
+    EXPECT_EQ(header_of(d).flags & flag::kMeta, flag::kMeta);
+  }
+  EXPECT_TRUE(rig.send(1 * kUs)[0].empty());
+  for (const Datagram& d : first) EXPECT_EQ(rig.deliver(d, 0, 5 * kUs), DataResult::landed);
+  rig.ack_back(10 * kUs);
+  auto rest = rig.send(20 * kUs)[0];
+  ASSERT_EQ(rest.size(), 16u);
+  for (size_t i = 0; i < rest.size(); ++i) {
+    EXPECT_EQ(rest[i].size(), kDataHeaderSize + kChunk) << "a full chunk with the lean header";
+    EXPECT_EQ(header_of(rest[i]).flags & flag::kMeta, 0);
+    const DataResult want = i + 1 == rest.size() ? DataResult::completed : DataResult::landed;
+    EXPECT_EQ(rig.deliver(rest[i], 0, 30 * kUs), want) << i;
+  }
+  rig.ack_back(40 * kUs);
+  const auto done = rig.completions();
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0].status, TransferStatus::ok);
+  EXPECT_TRUE(std::equal(src.begin(), src.end(), rig.region.begin()));
+}
+
+TEST(Engine, AChunkWithoutMetaIsDroppedUnansweredWhereItsTransferIsNotOpen) {
+  SenderConfig c = sender_config(1);
+  c.meta_chunks = 2;
+  Rig rig(1, c);
+  const auto src = pattern(2 * kPayload + 3 * kChunk, 22);
+  post(rig, src, 0);
+  const auto meta = rig.send(0)[0];
+  for (const Datagram& d : meta) rig.deliver(d, 0, 1 * kUs);
+  rig.ack_back(2 * kUs);
+  const auto rest = rig.send(3 * kUs)[0];
+  ASSERT_EQ(rest.size(), 3u);
+  // A receiver that never saw the meta chunks (they took another path and
+  // were lost): nothing says where the bytes go.
+  Receiver fresh({.rails = 1}, kSession);
+  Packet p;
+  ASSERT_EQ(parse(rest[0], p), ParseResult::ok);
+  EXPECT_EQ(fresh.region_of(p.header), Receiver::kNoRegion);
+  EXPECT_EQ(fresh.on_data(p, 0, false, rig.region, 4 * kUs), DataResult::unopened);
+  EXPECT_EQ(fresh.counters().unopened, 1u);
+  testing::Batches out(1);
+  EXPECT_EQ(fresh.poll_tx(5 * kUs, 1, out.all()), 0u) << "not answered: the sender resends it";
+}
+
+TEST(Engine, AChunkWithoutMetaThatContradictsItsTransferIsAConflict) {
+  SenderConfig c = sender_config(1);
+  c.meta_chunks = 1;
+  Rig rig(1, c);
+  post(rig, pattern(kPayload + 4 * kChunk, 23), 0);
+  const auto meta = rig.send(0)[0];
+  for (const Datagram& d : meta) rig.deliver(d, 0, 1 * kUs);
+  rig.ack_back(2 * kUs);
+  auto rest = rig.send(3 * kUs)[0];
+  ASSERT_EQ(rest.size(), 4u);
+  Datagram beyond = rest[0];
+  beyond[27] = std::byte{9};  // chunk 9 of a 5-chunk transfer
+  EXPECT_EQ(rig.deliver(beyond, 0, 4 * kUs), DataResult::conflict);
+  EXPECT_EQ(rig.deliver(rest[0], 0, 4 * kUs), DataResult::landed);
+}
+
 TEST(Engine, EmptyTransferCompletes) {
   Rig rig;
   const std::vector<std::byte> none;
   post(rig, none, 0);
   auto out = rig.send(0)[0];
   ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(out[0].size(), kHeaderSize);
+  EXPECT_EQ(out[0].size(), kDataHeaderSize + kMetaSize);
   EXPECT_EQ(rig.deliver(out[0], 0, 1), DataResult::completed);
   rig.ack_back(2);
   EXPECT_EQ(rig.completions().size(), 1u);
@@ -387,7 +459,7 @@ TEST(Engine, EmptyTransferCompletes) {
 
 TEST(Engine, RefusedFramesAreResentWithoutPenalty) {
   Rig rig;
-  const auto src = pattern(4 * kChunk, 13);
+  const auto src = pattern(4 * kPayload, 13);
   post(rig, src, 0);
   rig.tx.clear();
   rig.sender.poll_tx(0, rig.tx.all());
@@ -410,7 +482,7 @@ TEST(Engine, RefusedFramesAreResentWithoutPenalty) {
 
 TEST(Engine, EcnMarkIsEchoedAndShrinksTheRailWindow) {
   Rig rig;
-  const auto src = pattern(4 * kChunk, 14);
+  const auto src = pattern(4 * kPayload, 14);
   post(rig, src, 0);
   auto out = rig.send(1 * kMs)[0];
   const uint64_t window = rig.sender.rail_status(0).window_bytes;

@@ -22,29 +22,36 @@ using Bytes = std::vector<std::byte>;
 
 constexpr uint64_t kUs = 1000;
 constexpr uint32_t kChunk = 1000;
+// The transfers here are all shorter than SenderConfig::meta_chunks chunks:
+// each packet carries the meta and kChunk - kMetaSize of payload.
+constexpr uint32_t kPayload = kChunk - kMetaSize;
 
-Bytes forged_ack(const AckBody& body, uint64_t echo_ts = 0) {
-  Bytes out(kHeaderSize + kMaxAckBody);
-  const Header h{.type = PacketType::ack, .session = SessionPair::kSession, .echo_ts = echo_ts};
+Bytes forged_ack(const AckBody& body) {
+  Bytes out(kMaxAckSize);
+  const Header h{.type = PacketType::ack, .session = SessionPair::kSession};
   out.resize(encode_ack(h, body, out));
   return out;
 }
 
-Bytes forged_data(uint64_t seq, uint32_t floor_delta, uint64_t transfer, uint64_t total, uint64_t region_offset,
+/// A forged first packet (chunk 0, with meta) of a transfer of `total` bytes.
+Bytes forged_data(uint64_t seq, uint16_t floor_delta, uint64_t transfer, uint64_t total, uint64_t region_offset,
                   uint8_t fill = 0xee) {
-  const uint32_t len = static_cast<uint32_t>(std::min<uint64_t>(total, kChunk));
+  const TransferMeta meta{.total_len = total,
+                          .region_offset = region_offset,
+                          .region = SessionPair::kRegion,
+                          .meta_chunks = 256,
+                          .chunk_size = kChunk};
+  const ChunkLayout layout = meta.layout();
   const Header h{.type = PacketType::data,
-                 .flags = static_cast<uint8_t>(len == total ? flag::kLast : 0),
+                 .flags = static_cast<uint8_t>(flag::kMeta | (layout.count() == 1 ? flag::kLast : 0)),
                  .session = SessionPair::kSession,
                  .seq = seq,
-                 .transfer = transfer,
-                 .total_len = total,
-                 .region_offset = region_offset,
-                 .region = SessionPair::kRegion,
-                 .chunk_size = kChunk,
+                 .transfer = static_cast<uint32_t>(transfer),
+                 .chunk = 0,
                  .floor_delta = floor_delta,
-                 .body_len = len};
-  Bytes out(kHeaderSize + len, std::byte{fill});
+                 .meta = meta,
+                 .body_len = layout.length(0)};
+  Bytes out(header_room(h) + h.body_len, std::byte{fill});
   encode_header(h, out);
   return out;
 }
@@ -71,10 +78,10 @@ TEST(Hostile, AnAckBeyondWhatWasSentIsDroppedWhole) {
   // or a loop at 100 % CPU once slot 0 was in use.
   SessionPair pair(1, PacketAuth::none, kChunk, 1 << 20);
   uint64_t now = 1'000'000;
-  const Bytes first = pattern(kChunk, 1);
+  const Bytes first = pattern(kPayload, 1);
   post(pair, first, 0);
   run(pair, now);  // slot 1 used and freed; what follows runs in slot 2
-  const Bytes src = pattern(10 * kChunk, 2);
+  const Bytes src = pattern(10 * kPayload, 2);
   const uint64_t id = post(pair, src, 4096);
   pair.poll(now);
   ASSERT_EQ(pair.a.sender().rail_status(0).inflight_packets, 10u);
@@ -107,7 +114,7 @@ TEST(Hostile, AForgedFloorCannotCarryTheReceiveWindowAway) {
   // in flight (acknowledged unsent, or a crash at the sender).
   SessionPair pair(1, PacketAuth::none, kChunk, 1 << 20);
   uint64_t now = 1'000'000;
-  const Bytes src = pattern(20 * kChunk, 3);
+  const Bytes src = pattern(20 * kPayload, 3);
   const uint64_t id = post(pair, src, 0);
   pair.poll(now);
   ASSERT_EQ(pair.net.size(), 20u);
@@ -118,14 +125,14 @@ TEST(Hostile, AForgedFloorCannotCarryTheReceiveWindowAway) {
   ASSERT_TRUE(pair.deliver(forged_data(1'000'000'000, 0, id, src.size(), 0), 0, true, now));
   ASSERT_TRUE(pair.deliver(forged_data(1'000'000'001, 0, id + 1, 7 * kChunk, 0), 0, true, now));
   EXPECT_EQ(pair.b.receiver().counters().out_of_window, 2u);
-  EXPECT_EQ(pair.b.receiver().counters().bytes_landed, kChunk) << "nothing of the forgery written";
+  EXPECT_EQ(pair.b.receiver().counters().bytes_landed, kPayload) << "nothing of the forgery written";
   pair.poll(now);
   Packet ack;
   ASSERT_FALSE(pair.net.empty());
   ASSERT_EQ(parse(pair.net.back().bytes, ack), ParseResult::ok);
   ASSERT_EQ(ack.header.type, PacketType::ack);
   EXPECT_EQ(ack.ack.cum, 2u) << "the window stayed where the real packets put it";
-  const Bytes next = pattern(2 * kChunk, 33);
+  const Bytes next = pattern(2 * kPayload, 33);
   EXPECT_EQ(post(pair, next, 100'000), id + 1);
   run(pair, now);
   const auto done = pair.sent;
@@ -149,7 +156,7 @@ TEST(Hostile, TransferIdsFarAboveAnySeenTakeNoSlot) {
   std::map<uint64_t, std::pair<Bytes, uint64_t>> posted;  // id -> bytes, offset
   std::mt19937 rng(5);
   for (uint64_t i = 0; i < 500; ++i) {
-    Bytes src = pattern(1 + rng() % (3 * kChunk), static_cast<uint32_t>(i));
+    Bytes src = pattern(1 + rng() % (3 * kPayload), static_cast<uint32_t>(i));
     const uint64_t offset = i * 4 * kChunk;
     uint64_t id = 0;
     // Posting faster than they complete: retry as slots free up.
@@ -185,7 +192,7 @@ TEST(Hostile, AStaleVerdictFailsTheTransferInsteadOfCompletingIt) {
   SessionPair pair(1, PacketAuth::none, kChunk, 1 << 20);
   uint64_t now = 1'000'000;
   std::vector<uint64_t> ids;
-  for (uint32_t i = 0; i < 10; ++i) ids.push_back(post(pair, pattern(kChunk, i), i * kChunk));
+  for (uint32_t i = 0; i < 10; ++i) ids.push_back(post(pair, pattern(kPayload, i), i * kChunk));
   pair.poll(now);
   ASSERT_EQ(pair.net.size(), 10u);
   const SessionPair::Datagram first = pair.net.front();  // transfer ids[0], slot ids[0] % 1024
@@ -212,7 +219,7 @@ TEST(Hostile, AConflictingFirstPacketFailsTheTransferRatherThanHangingIt) {
   SessionPair pair(1, PacketAuth::none, kChunk, 1 << 20);
   uint64_t now = 1'000'000;
   ASSERT_TRUE(pair.deliver(forged_data(1, 0, 1, 5 * kChunk, 0), 0, true, now));
-  const uint64_t id = post(pair, pattern(3 * kChunk, 9), 0);
+  const uint64_t id = post(pair, pattern(3 * kPayload, 9), 0);
   ASSERT_EQ(id, 1u);
   run(pair, now, 200);
   const auto done = pair.sent;
@@ -228,9 +235,9 @@ TEST(Hostile, AProbeReplyMustEchoAProbeOfOurs) {
   pair.a.sender().set_link(1, nic::LinkState::down, now);
   pair.a.sender().set_link(1, nic::LinkState::up, now);
   ASSERT_FALSE(pair.a.sender().rail_up(1)) << "a rail comes back on a probe reply, not on link-up";
-  Bytes reply(kHeaderSize);
+  Bytes reply(kProbeHeaderSize);
   encode_header(Header{.type = PacketType::probe_reply, .rail = 1, .session = SessionPair::kSession,
-                       .send_ts = now, .echo_ts = now - 50 * kUs},
+                       .ts = now - 50 * kUs},
                 reply);
   ASSERT_TRUE(pair.deliver(reply, 1, false, now));
   EXPECT_FALSE(pair.a.sender().rail_up(1)) << "a forged reply brings nothing up";
@@ -243,16 +250,21 @@ TEST(Hostile, AProbeReplyMustEchoAProbeOfOurs) {
   EXPECT_EQ(pair.a.sender().counters().probe_replies, 1u);
 }
 
-TEST(Hostile, AnAckWhoseEchoIsNotTheTriggersSendTimeGivesNoRttSample) {
-  SessionPair pair(1, PacketAuth::none, kChunk, 1 << 20);
+TEST(Hostile, AnAckNamingAnotherRailForItsTriggerGivesNoRttSample) {
+  // The RTT comes from the trigger's own send record; an ACK whose trigger
+  // rail disagrees with it is no sample, whatever it claims.
+  SessionPair pair(2, PacketAuth::none, kChunk, 1 << 20);
   uint64_t now = 2'000'000'000;
-  post(pair, pattern(4 * kChunk, 4), 0);
+  post(pair, pattern(4 * kPayload, 4), 0);
   pair.poll(now);
-  const uint64_t srtt_before = pair.a.sender().rail_status(0).srtt_ns;
-  AckBody body{.cum = 1, .trigger_seq = 2};  // acknowledges nothing; claims a 0.9 s round trip
-  ASSERT_TRUE(pair.deliver(forged_ack(body, now - 900'000'000), 0, false, now));
+  Packet first;
+  ASSERT_EQ(parse(pair.net.front().bytes, first), ParseResult::ok);
+  const uint8_t other = pair.net.front().rail == 0 ? 1 : 0;
+  const uint64_t srtt_before = pair.a.sender().rail_status(other).srtt_ns;
+  AckBody body{.cum = 1, .trigger_seq = first.header.seq, .trigger_rail = other};  // acknowledges nothing
+  ASSERT_TRUE(pair.deliver(forged_ack(body), 0, false, now + 900'000'000));
   EXPECT_EQ(pair.a.sender().counters().rtt_discarded, 1u);
-  EXPECT_EQ(pair.a.sender().rail_status(0).srtt_ns, srtt_before);
+  EXPECT_EQ(pair.a.sender().rail_status(other).srtt_ns, srtt_before);
 }
 
 TEST(Hostile, AChunkLandsEvenWhenAForgeryTookItsSequenceFirst) {
@@ -262,7 +274,7 @@ TEST(Hostile, AChunkLandsEvenWhenAForgeryTookItsSequenceFirst) {
   // sender reported the transfer ok and the receiver never completed it.
   SessionPair pair(1, PacketAuth::none, kChunk, 1 << 20);
   uint64_t now = 1'000'000;
-  const Bytes src = pattern(3 * kChunk, 12);
+  const Bytes src = pattern(3 * kPayload, 12);
   const uint64_t id = post(pair, src, 0);
   pair.poll(now);
   ASSERT_EQ(pair.net.size(), 3u);  // sequences 1, 2, 3
@@ -284,7 +296,7 @@ TEST(Hostile, AReceiveWindowMovedByAForgeryDesynchronisesTheSessionInsteadOfStal
   // rather than resending forever.
   SessionPair pair(1, PacketAuth::none, kChunk, 1 << 20);
   uint64_t now = 1'000'000;
-  const uint64_t id = post(pair, pattern(8 * kChunk, 8), 0);
+  const uint64_t id = post(pair, pattern(8 * kPayload, 8), 0);
   pair.poll(now);
   ASSERT_TRUE(pair.deliver(forged_data(5000, 0, id, 8 * kChunk, 0), 0, true, now));
   bool desynchronised = false;
@@ -306,16 +318,16 @@ Bytes strip_mac(const Bytes& tagged) {
   EXPECT_EQ(parse(tagged, p), ParseResult::ok);
   Header h = p.header;
   h.ext = 0;
-  Bytes out(kHeaderSize + p.body.size());
-  encode_header(h, out);
-  std::copy(p.body.begin(), p.body.end(), out.begin() + kHeaderSize);
+  Bytes out(header_room(h) + p.body.size());
+  const size_t n = encode_header(h, out);
+  std::copy(p.body.begin(), p.body.end(), out.begin() + static_cast<ptrdiff_t>(n));
   return out;
 }
 
 TEST(HostileMac, ForgedAlteredStrippedAndReflectedPacketsAreRefused) {
   SessionPair pair(1, PacketAuth::mac, kChunk - kMacSize, 1 << 20);
   uint64_t now = 1'000'000;
-  const Bytes src = pattern(5 * (kChunk - kMacSize), 6);
+  const Bytes src = pattern(5 * (kChunk - kMacSize - kMetaSize), 6);
   post(pair, src, 0);
   pair.poll(now);
   ASSERT_EQ(pair.net.size(), 5u);
@@ -328,13 +340,13 @@ TEST(HostileMac, ForgedAlteredStrippedAndReflectedPacketsAreRefused) {
   altered.back() ^= std::byte{1};  // one payload bit
   pair.deliver(altered, 0, true, now);
   Bytes moved = data;
-  moved[kHeaderSize - 20] ^= std::byte{1};  // the region offset, in the header
+  moved[kDataHeaderSize + kMacSize + 8 + 7] ^= std::byte{1};  // the region offset, in the meta
   pair.deliver(moved, 0, true, now);
   EXPECT_EQ(pair.b.counters().mac_bad, 2u);
   pair.deliver(strip_mac(data), 0, true, now);
   EXPECT_EQ(pair.b.counters().mac_missing, 1u);
   // Forged without the key: the forger's best guess at a tag.
-  Bytes forged(kHeaderSize + kMacSize + kMaxAckBody);
+  Bytes forged(kMaxAckSize + kMacSize);
   forged.resize(encode_ack(Header{.type = PacketType::ack, .ext = ext::kMac, .session = SessionPair::kSession},
                            AckBody{.cum = 6, .trigger_seq = 5}, forged));
   pair.deliver(forged, 0, false, now);
@@ -359,7 +371,7 @@ TEST(HostileMac, ForgedAlteredStrippedAndReflectedPacketsAreRefused) {
 
 TEST(HostileMac, APacketWithATagReachesNoSessionWithoutMac) {
   SessionPair pair(1, PacketAuth::none, kChunk, 1 << 20);
-  Bytes tagged(kHeaderSize + kMacSize);
+  Bytes tagged(kProbeHeaderSize + kMacSize);
   encode_header(Header{.type = PacketType::probe, .ext = ext::kMac, .session = SessionPair::kSession}, tagged);
   pair.deliver(tagged, 0, true, 1000);
   EXPECT_EQ(pair.b.counters().mac_unexpected, 1u);

@@ -200,7 +200,7 @@ TEST(PeerChannel, DeadlineFollowsPendingWork) {
 
 TEST(PeerChannelWire, ParserChecksMessageShapes) {
   auto datagram = [](uint8_t flags, size_t body) {
-    Bytes d(kHeaderSize + body);
+    Bytes d(kMessageHeaderSize + body);
     encode_header(Header{.type = PacketType::message, .flags = flags, .session = 1, .seq = 1,
                          .body_len = static_cast<uint32_t>(body)},
                   d);

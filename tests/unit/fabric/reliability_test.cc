@@ -82,7 +82,7 @@ TEST(RecvWindow, BlocksAreCappedAndStayValid) {
   EXPECT_EQ(a.blocks[0], (SackBlock{198, 199}));
   EXPECT_EQ(a.blocks[1], (SackBlock{2, 3}));
   // The ACK encodes and parses (blocks disjoint, above cum).
-  std::vector<std::byte> buf(kHeaderSize + kMaxAckBody);
+  std::vector<std::byte> buf(kMaxAckSize);
   const size_t n = encode_ack(Header{}, a, buf);
   buf.resize(n);
   Packet p;
@@ -134,6 +134,18 @@ TEST(InFlightTable, TimeoutTakesTheOldestFirstAndFullness) {
   EXPECT_EQ(drained, 63u);
   EXPECT_EQ(t.live(), 0u);
   EXPECT_EQ(t.floor(), t.next_seq());
+}
+
+TEST(TransferIds, WidenedToTheNearestWithTheSameLowBits) {
+  EXPECT_EQ(widen_transfer_id(5, 0), 5u);
+  EXPECT_EQ(widen_transfer_id(1030, 1000), 1030u);
+  EXPECT_EQ(widen_transfer_id(990, 1000), 990u);
+  constexpr uint64_t kSpan = uint64_t{1} << 32;
+  // Across the 2^32 boundary, both ways.
+  EXPECT_EQ(widen_transfer_id(3, kSpan - 10), kSpan + 3);
+  EXPECT_EQ(widen_transfer_id(0xfffffff0u, kSpan + 3), kSpan - 16);
+  EXPECT_EQ(widen_transfer_id(0xfffffff0u, 3), 0xfffffff0u) << "nothing below 0 to wrap to";
+  EXPECT_EQ(widen_transfer_id(7, 5 * kSpan + 2), 5 * kSpan + 7);
 }
 
 }  // namespace

@@ -47,7 +47,7 @@ uint64_t handshake(Pair& p, uint64_t now, uint8_t na, uint8_t nb) {
 TEST(SessionAuth, HandshakeAgreesOnAFreshSession) {
   Pair p;
   const size_t n = p.a.make_init(kNow, nonce(1), 0, p.buf);
-  ASSERT_EQ(n, kHeaderSize + kHandshakeBodySize);
+  ASSERT_EQ(n, kHandshakeHeaderSize + kHandshakeBodySize);
   EXPECT_TRUE(p.a.pending());
   size_t reply_len = 0, confirm_len = 0;
   uint64_t sb = 0, sa = 0;

@@ -30,9 +30,10 @@ class SessionPair {
     bool to_b = true;  ///< a → b; false: b → a
   };
 
-  SessionPair(uint8_t rails, PacketAuth auth, uint32_t chunk_bytes, size_t region_bytes)
-      : a(config(rails, auth, chunk_bytes), kSession, psk(), kNodeA, kNodeB),
-        b(config(rails, auth, chunk_bytes), kSession, psk(), kNodeB, kNodeA),
+  SessionPair(uint8_t rails, PacketAuth auth, uint32_t chunk_bytes, size_t region_bytes,
+              uint32_t meta_chunks = SenderConfig{}.meta_chunks)
+      : a(config(rails, auth, chunk_bytes, meta_chunks), kSession, psk(), kNodeA, kNodeB),
+        b(config(rails, auth, chunk_bytes, meta_chunks), kSession, psk(), kNodeB, kNodeA),
         region_a(region_bytes),
         region_b(region_bytes),
         tx_(rails) {}
@@ -75,7 +76,7 @@ class SessionPair {
     PeerSession& to = to_b ? b : a;
     std::vector<std::byte>& region = to_b ? region_b : region_a;
     std::span<std::byte> dest;
-    if (p.header.type == PacketType::data && p.header.region == kRegion) dest = region;
+    if (p.header.type == PacketType::data && to.receiver().region_of(p.header) == kRegion) dest = region;
     to.on_packet(p, rail, false, dest, now);
     return true;
   }
@@ -97,10 +98,11 @@ class SessionPair {
   std::vector<RecvCompletion> received;  // b's
 
  private:
-  static SessionConfig config(uint8_t rails, PacketAuth auth, uint32_t chunk_bytes) {
+  static SessionConfig config(uint8_t rails, PacketAuth auth, uint32_t chunk_bytes, uint32_t meta_chunks) {
     SessionConfig c{.auth = auth};
     c.sender.rails = c.receiver.rails = rails;
     c.sender.chunk_bytes = chunk_bytes;
+    c.sender.meta_chunks = meta_chunks;
     c.sender.cc.initial_window_bytes = 1 << 20;
     return c;
   }
