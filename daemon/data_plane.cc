@@ -401,10 +401,10 @@ void DataPlane::handshake(PeerState& p, uint16_t index, uint64_t now) {
     }
     if (p.engines->sender().desynchronized(now)) {
       ++p.stats.sessions_desynchronized;
-      log::warning("fabric: peer {} acknowledges sequences this host never sent, over and over: its receive window was "
-                   "moved by datagrams that were not ours (forged, on a rail that lets them in); starting a new "
-                   "session, unfinished transfers are resent. fabric.packet_auth = \"mac\" on every host refuses such "
-                   "datagrams",
+      log::warning("fabric: the session with peer {} cannot make progress: its ACKs keep naming sequences this host "
+                   "never sent, or it keeps losing a chunk it should take. Its state no longer matches ours, moved by "
+                   "datagrams that were not ours (forged, on a rail that lets them in); starting a new session, "
+                   "unfinished transfers are resent. fabric.packet_auth = \"mac\" on every host refuses such datagrams",
                    peers_[index].name);
       drop_session(p, index, now);
       return;

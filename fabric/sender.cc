@@ -72,6 +72,11 @@ size_t Sender::drain_completions(std::span<SendCompletion> out) {
 
 void Sender::lost(const InFlight& e) {
   ++rail_counters_[e.rail].losses;
+  // A chunk lost this many times in a row while its rails answer probes is
+  // not a lossy path but a receiver that will not take it: its state no
+  // longer matches what we believe it has (forged ACKs told us it opened the
+  // transfer, say). A new session starts both ends from nothing.
+  if (e.retransmits + 1 >= kDesyncRetransmits) unanswerable_ = true;
   if (queue_.requeue(e.slot, e.chunk, bump(e.retransmits))) finished(e.slot);
 }
 
@@ -361,7 +366,7 @@ void Sender::on_probe_reply(const Packet& p, uint64_t now) {
 }
 
 bool Sender::desynchronized(uint64_t now) const {
-  return unsent_streak_ >= kDesyncAcks && now - unsent_since_ >= kDesyncNs;
+  return unanswerable_ || (unsent_streak_ >= kDesyncAcks && now - unsent_since_ >= kDesyncNs);
 }
 
 void Sender::request_probe(uint8_t rail) {

@@ -131,10 +131,12 @@ class Sender {
   /// dropped whole and changes nothing; blocks or a trigger beyond them are
   /// ignored (both counted in ack_unsent).
   void on_ack(const Packet& ack, uint64_t now);
-  /// Every ACK for a while has been dropped for a cumulative point beyond
-  /// anything sent: the peer's receive window was moved by a datagram we did
-  /// not send, and this session cannot make progress. The caller starts a new
-  /// session (its transfers are resent there).
+  /// This session cannot make progress: every ACK for a while has been
+  /// dropped for a cumulative point beyond anything sent (the peer's receive
+  /// window was moved by a datagram we did not send), or a chunk has been
+  /// lost kDesyncRetransmits times in a row (the peer will not take it: its
+  /// state is not what we believe). The caller starts a new session; its
+  /// transfers are resent there.
   bool desynchronized(uint64_t now) const;
   /// A parsed PROBE_REPLY: may bring its rail back up, if it echoes one of
   /// the last probes sent on that rail.
@@ -193,6 +195,9 @@ class Sender {
   static constexpr uint64_t kDesyncNs = 100'000'000;
   uint32_t unsent_streak_ = 0;
   uint64_t unsent_since_ = 0;
+  // 16 losses of one chunk in a row: at 5 % random loss, 1.5e-21.
+  static constexpr uint8_t kDesyncRetransmits = 16;
+  bool unanswerable_ = false;
   uint32_t probe_requested_ = 0;  // bit r: request_probe(r)
   RailScheduler scheduler_;
   std::vector<uint32_t> done_;  // ring of finished slots awaiting drain_completions

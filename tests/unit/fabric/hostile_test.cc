@@ -311,6 +311,32 @@ TEST(Hostile, AReceiveWindowMovedByAForgeryDesynchronisesTheSessionInsteadOfStal
   for (const SendCompletion& c : pair.sent) EXPECT_NE(c.status, TransferStatus::ok) << "nothing counted delivered";
 }
 
+TEST(Hostile, AChunkThePeerWillNotTakeDesynchronisesTheSessionInsteadOfLoopingForever) {
+  // A forged ACK of the transfer's only meta chunk, which never arrived: the
+  // sender believes the receiver has the meta and sends the rest, which the
+  // receiver cannot place and never answers. After 16 losses of one chunk
+  // in a row the session is declared desynchronised (the daemon starts a new
+  // one) rather than retransmitting forever.
+  SessionPair pair(1, PacketAuth::none, kChunk, 1 << 20, 1);
+  uint64_t now = 1'000'000;
+  post(pair, pattern(kPayload + 3 * kChunk, 31), 0);
+  pair.poll(now);
+  ASSERT_EQ(pair.net.size(), 1u) << "the meta chunk alone";
+  pair.net.clear();  // lost
+  ASSERT_TRUE(pair.deliver(forged_ack(AckBody{.cum = 2, .trigger_seq = 1}), 0, false, now));
+  bool desynchronised = false;
+  for (int i = 0; i < 5000 && !desynchronised; ++i) {
+    pair.poll(now);
+    pair.flush(now);
+    now += 1'000'000;
+    desynchronised = pair.a.sender().desynchronized(now);
+  }
+  EXPECT_TRUE(desynchronised);
+  EXPECT_GT(pair.b.receiver().counters().unopened, 0u);
+  EXPECT_TRUE(pair.received.empty());
+  for (const SendCompletion& c : pair.sent) EXPECT_NE(c.status, TransferStatus::ok);
+}
+
 // ---- packet_auth = mac ----------------------------------------------------
 
 Bytes strip_mac(const Bytes& tagged) {
