@@ -21,6 +21,9 @@
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103  // linux/udp.h; older libc headers lack it
 #endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
 
 namespace railyard::nic {
 
@@ -31,7 +34,8 @@ constexpr size_t kMaxUdpPayload = 65535 - kIpv4UdpHeaders;  // 65507
 constexpr uint32_t kMaxGsoSegments = 64;                    // UDP_MAX_SEGMENTS on every kernel we support
 constexpr unsigned kMaxBurst = 1024;                        // UIO_MAXIOV-sized batches are the kernel's limit too
 constexpr size_t kTxControl = CMSG_SPACE(sizeof(uint16_t));
-constexpr size_t kRxControl = CMSG_SPACE(sizeof(int)) * 2;  // IP_TOS, with room for one more
+constexpr size_t kRxControl = CMSG_SPACE(sizeof(int)) * 3;  // IP_TOS and UDP_GRO, with room for one more
+constexpr unsigned kGroSlots = 16;  // receives of up to 64 KiB each per recvmmsg with GRO
 
 uint64_t source_key(in_addr address, uint16_t port_host) {
   return (uint64_t{ntohl(address.s_addr)} << 16) | port_host;
@@ -162,13 +166,15 @@ UdpRail::UdpRail(const UdpRailConfig& config, LinkMonitor* links, UdpSyscalls ca
   tx_bytes_.resize(burst_);
   tx_control_ = std::make_unique<std::byte[]>(kTxControl * burst_);
 
-  rx_slot_ = (max_datagram_ + 63) & ~size_t{63};
-  rx_ring_ = std::make_unique<std::byte[]>(rx_slot_ * burst_);
-  rx_control_ = std::make_unique<std::byte[]>(kRxControl * burst_);
-  rx_msgs_.resize(burst_);
-  rx_iov_.resize(burst_);
-  rx_from_.resize(burst_);
-  for (unsigned i = 0; i < burst_; ++i) {
+  // With GRO a receive holds up to a whole UDP payload of same-size datagrams.
+  rx_slots_ = gro_ ? std::min(burst_, kGroSlots) : burst_;
+  rx_slot_ = ((gro_ ? kMaxUdpPayload : max_datagram_) + 63) & ~size_t{63};
+  rx_ring_ = std::make_unique<std::byte[]>(rx_slot_ * rx_slots_);
+  rx_control_ = std::make_unique<std::byte[]>(kRxControl * rx_slots_);
+  rx_msgs_.resize(rx_slots_);
+  rx_iov_.resize(rx_slots_);
+  rx_from_.resize(rx_slots_);
+  for (unsigned i = 0; i < rx_slots_; ++i) {
     rx_iov_[i] = iovec{.iov_base = rx_ring_.get() + i * rx_slot_, .iov_len = rx_slot_};
     msghdr& h = rx_msgs_[i].msg_hdr;
     h = msghdr{};
@@ -179,8 +185,9 @@ UdpRail::UdpRail(const UdpRailConfig& config, LinkMonitor* links, UdpSyscalls ca
   }
 
   if (links != nullptr) link_ = &links->state(ifindex_);
-  log::info("udp rail {}: {} {}:{}, {} peers, max datagram {}, burst {}, gso {}", name_, interface_, config.address,
-            local_port_, config.peers.size(), max_datagram_, burst_, gso_ ? "on" : "off");
+  log::info("udp rail {}: {} {}:{}, {} peers, max datagram {}, burst {}, gso {}, gro {}", name_, interface_,
+            config.address, local_port_, config.peers.size(), max_datagram_, burst_, gso_ ? "on" : "off",
+            gro_ ? "on" : "off");
 }
 
 void UdpRail::open_socket(const UdpRailConfig& config, in_addr local) {
@@ -203,6 +210,8 @@ void UdpRail::open_socket(const UdpRailConfig& config, in_addr local) {
   // ECT(0) so ECN-capable queues mark CE instead of dropping; IP_RECVTOS to read the marks.
   if (!set(IPPROTO_IP, IP_TOS, (config.dscp << 2) | kEct0)) close_and_fail(fd_, error, fmt::format("IP_TOS: {}", errno_text(errno)));
   if (!set(IPPROTO_IP, IP_RECVTOS, 1)) close_and_fail(fd_, error, fmt::format("IP_RECVTOS: {}", errno_text(errno)));
+  // A kernel without UDP_GRO (before 5.0) delivers datagrams one by one: still correct.
+  gro_ = config.gro && set(SOL_UDP, UDP_GRO, 1);
   try {
     set_buffer(error, fd_, SO_SNDBUFFORCE, SO_SNDBUF, config.send_buffer, "send", "net.core.wmem_max");
     set_buffer(error, fd_, SO_RCVBUFFORCE, SO_RCVBUF, config.receive_buffer, "receive", "net.core.rmem_max");
@@ -369,45 +378,74 @@ size_t UdpRail::tx_burst(std::span<const TxFrame> frames) {
   }
 }
 
+void UdpRail::take_message(unsigned j) {
+  msghdr& h = rx_msgs_[j].msg_hdr;
+  RxMessage m{.length = rx_msgs_[j].msg_len};
+  m.segment = m.length;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
+    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS && c->cmsg_len >= CMSG_LEN(1)) {
+      uint8_t tos = 0;
+      std::memcpy(&tos, CMSG_DATA(c), 1);
+      m.ce = (tos & kEcnMask) == kEcnCe;
+    } else if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+      int segment = 0;
+      std::memcpy(&segment, CMSG_DATA(c), sizeof segment);
+      if (segment > 0) m.segment = static_cast<size_t>(segment);
+    }
+  }
+  // Larger than max_datagram(): reassembled fragments (or a GRO segment size
+  // no rail of ours sends), not fabric frames.
+  m.truncated = (h.msg_flags & MSG_TRUNC) != 0 || m.segment > max_datagram_;
+  m.peer = h.msg_namelen >= sizeof(sockaddr_in) ? peer_of(rx_from_[j]) : kUnknownPeer;
+  if (m.segment < m.length) ++stats_.rx_gro_messages;
+  rx_current_ = m;
+}
+
 size_t UdpRail::rx_burst(std::span<RxFrame> frames) {
-  const auto n = static_cast<unsigned>(std::min<size_t>(frames.size(), burst_));
-  if (n == 0) return 0;
-  for (unsigned j = 0; j < n; ++j) {
-    msghdr& h = rx_msgs_[j].msg_hdr;  // the kernel rewrites these three on every call
-    h.msg_namelen = sizeof(sockaddr_in);
-    h.msg_controllen = kRxControl;
-    h.msg_flags = 0;
-  }
-  const int got = calls_.recvmmsg(fd_, rx_msgs_.data(), n, MSG_DONTWAIT, nullptr);
-  if (got <= 0) {
-    if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ++counters_.rx_errors;
-    return 0;
-  }
   size_t out = 0;
-  for (int j = 0; j < got; ++j) {
-    msghdr& h = rx_msgs_[j].msg_hdr;
-    const size_t length = rx_msgs_[j].msg_len;
-    if (h.msg_flags & MSG_TRUNC) {  // larger than max_datagram(): reassembled fragments, not a fabric frame
+  while (out < frames.size()) {
+    if (rx_next_ == rx_got_) {  // everything handed out: receive more
+      if (out != 0) break;      // one recvmmsg per call
+      const auto n = static_cast<unsigned>(rx_slots_);
+      for (unsigned j = 0; j < n; ++j) {
+        msghdr& h = rx_msgs_[j].msg_hdr;  // the kernel rewrites these three on every call
+        h.msg_namelen = sizeof(sockaddr_in);
+        h.msg_controllen = kRxControl;
+        h.msg_flags = 0;
+      }
+      const int got = calls_.recvmmsg(fd_, rx_msgs_.data(), n, MSG_DONTWAIT, nullptr);
+      if (got <= 0) {
+        if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ++counters_.rx_errors;
+        return 0;
+      }
+      ++stats_.rx_syscalls;
+      rx_got_ = static_cast<unsigned>(got);
+      rx_next_ = 0;
+      rx_offset_ = 0;
+      take_message(0);
+    }
+    const RxMessage& m = rx_current_;
+    const std::byte* base = rx_ring_.get() + static_cast<size_t>(rx_next_) * rx_slot_;
+    if (m.truncated) {
       ++counters_.rx_errors;
       ++stats_.rx_truncated;
-      continue;
+      rx_offset_ = m.length;
+    } else {
+      // One datagram: the next segment of the message (the last may be shorter).
+      const size_t length = std::min(m.segment, m.length - rx_offset_);
+      if (m.peer == kUnknownPeer) ++counters_.rx_unknown_source;
+      if (m.ce) ++counters_.rx_ecn_ce;
+      ++counters_.rx_frames;
+      counters_.rx_bytes += length;
+      frames[out++] = RxFrame{.bytes = std::span<const std::byte>(base + rx_offset_, length), .peer = m.peer,
+                              .ecn_ce = m.ce};
+      rx_offset_ += length;
     }
-    bool ce = false;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
-      if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS && c->cmsg_len >= CMSG_LEN(1)) {
-        uint8_t tos = 0;
-        std::memcpy(&tos, CMSG_DATA(c), 1);
-        ce = (tos & kEcnMask) == kEcnCe;
-      }
+    if (rx_offset_ >= m.length) {  // on to the next message of this receive
+      ++rx_next_;
+      rx_offset_ = 0;
+      if (rx_next_ < rx_got_) take_message(rx_next_);
     }
-    const PeerSlot peer = h.msg_namelen >= sizeof(sockaddr_in) ? peer_of(rx_from_[j]) : kUnknownPeer;
-    if (peer == kUnknownPeer) ++counters_.rx_unknown_source;
-    if (ce) ++counters_.rx_ecn_ce;
-    ++counters_.rx_frames;
-    counters_.rx_bytes += length;
-    frames[out++] = RxFrame{.bytes = std::span<const std::byte>(rx_ring_.get() + static_cast<size_t>(j) * rx_slot_, length),
-                            .peer = peer,
-                            .ecn_ce = ce};
   }
   return out;
 }
@@ -419,6 +457,7 @@ LinkState UdpRail::link_state() const {
 UdpRailStats UdpRail::stats() const {
   UdpRailStats s = stats_;
   s.gso_active = gso_;
+  s.gro_active = gro_;
   return s;
 }
 

@@ -1,8 +1,9 @@
 #pragma once
 // The kernel UDP rail: one non-blocking UDP socket bound to the rail's
-// interface and address, driven with one sendmmsg/recvmmsg per burst. The
-// portable driver, and the fallback in production where DPDK or verbs are not
-// available.
+// interface and address, driven with one sendmmsg/recvmmsg per burst, UDP GSO
+// on the way out and UDP GRO on the way in (a peer's same-size datagrams come
+// up as one buffer, cut here). The portable driver, and the fallback in
+// production where DPDK or verbs are not available.
 //
 // Data path (tx_burst, rx_burst): no allocation, no locks, no exceptions, one
 // syscall per burst; failures are counted in RailCounters. Opening throws
@@ -46,6 +47,11 @@ struct UdpRailConfig {
   /// UDP_SEGMENT super-datagram (the kernel or NIC cuts it). Turned off at run
   /// time if the device refuses it.
   bool gso = true;
+  /// UDP GRO: the kernel may deliver a peer's consecutive same-size datagrams
+  /// as one buffer (a GSO super-datagram that crossed a veth whole, or what a
+  /// NIC's GRO merged), which rx_burst cuts back into datagrams: one copy and
+  /// one socket queue entry for up to 64 datagrams. Off where the kernel lacks it.
+  bool gro = true;
 };
 
 /// The syscalls of the data path, replaceable in tests (a constructor
@@ -60,7 +66,10 @@ struct UdpRailStats {
   uint64_t tx_gso_messages = 0;  // super-datagrams sent with UDP_SEGMENT
   uint64_t tx_syscalls = 0;      // sendmmsg calls that were made
   uint64_t rx_truncated = 0;     // datagrams larger than max_datagram() (also in rx_errors)
+  uint64_t rx_gro_messages = 0;  // receives that held several datagrams (UDP_GRO)
+  uint64_t rx_syscalls = 0;      // recvmmsg calls that returned datagrams
   bool gso_active = false;
+  bool gro_active = false;
 };
 
 class UdpRail final : public Rail {
@@ -94,6 +103,8 @@ class UdpRail final : public Rail {
   const sockaddr_in* peer_address(PeerSlot slot) const;
   PeerSlot peer_of(const sockaddr_in& from) const;
   void open_socket(const UdpRailConfig& config, in_addr local);
+  /// Reads what the kernel said of receive `j`: its source, CE mark and GRO segment size.
+  void take_message(unsigned j);
 
   std::string name_;
   std::string interface_;
@@ -103,6 +114,7 @@ class UdpRail final : public Rail {
   size_t max_datagram_ = 0;
   unsigned burst_ = 0;
   bool gso_ = false;
+  bool gro_ = false;
   UdpSyscalls calls_;
   const std::atomic<LinkState>* link_ = nullptr;
 
@@ -122,8 +134,21 @@ class UdpRail final : public Rail {
   std::vector<iovec> rx_iov_;
   std::vector<sockaddr_in> rx_from_;
   std::unique_ptr<std::byte[]> rx_control_;
-  std::unique_ptr<std::byte[]> rx_ring_;  // burst × slot bytes
-  size_t rx_slot_ = 0;
+  std::unique_ptr<std::byte[]> rx_ring_;  // rx_slots_ × rx_slot_ bytes
+  size_t rx_slot_ = 0;    // max_datagram(), or a whole UDP payload with GRO
+  unsigned rx_slots_ = 0; // receives per recvmmsg
+  // Datagrams of the last recvmmsg not yet handed out (GRO buffers can hold
+  // more than a caller's burst): message `rx_next_` from byte `rx_offset_`.
+  unsigned rx_got_ = 0;
+  unsigned rx_next_ = 0;
+  size_t rx_offset_ = 0;
+  struct RxMessage {
+    size_t length = 0;
+    size_t segment = 0;  // GRO segment size; the whole length when not coalesced
+    PeerSlot peer = kUnknownPeer;
+    bool ce = false;
+    bool truncated = false;
+  } rx_current_;
 
   RailCounters counters_;
   UdpRailStats stats_;

@@ -163,6 +163,9 @@ TEST_P(UdpRailExchange, GathersHeaderAndPayloadAndMapsPeers) {
   EXPECT_EQ(c.rx_frames, 10u);
   EXPECT_EQ(c.rx_bytes, 9u * 1004 + 8);
   EXPECT_EQ(c.rx_unknown_source, 0u);
+  // On loopback a GSO super-datagram reaches a GRO socket whole: one receive, cut here.
+  EXPECT_TRUE(b.stats().gro_active);
+  EXPECT_EQ(b.stats().rx_gro_messages, GetParam() ? 1u : 0u);
 
   // And back: B to A.
   const std::string h = "reply", p = "!";
@@ -172,6 +175,30 @@ TEST_P(UdpRailExchange, GathersHeaderAndPayloadAndMapsPeers) {
   ASSERT_EQ(reply.size(), 1u);
   EXPECT_EQ(reply[0].bytes, "reply!");
   EXPECT_EQ(reply[0].peer, kSlotOfB);
+}
+
+TEST(UdpRail, ACoalescedReceiveLargerThanTheCallersBurstComesOutOverSeveralCalls) {
+  Pair pair;
+  std::vector<std::string> payloads;
+  std::vector<TxFrame> frames;
+  const std::string header = "H|";
+  for (int i = 0; i < 20; ++i) payloads.push_back(std::string(500, static_cast<char>('A' + i)));
+  for (const auto& p : payloads) frames.push_back({bytes_of(header), bytes_of(p), kSlotOfB});
+  ASSERT_EQ(pair.a->tx_burst(frames), 20u);
+  std::vector<std::string> got;
+  std::array<RxFrame, 3> small{};  // fewer than one receive holds
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (got.size() < 20 && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{.fd = pair.b->wait_fd(), .events = POLLIN, .revents = 0};
+    ::poll(&p, 1, 20);
+    const size_t n = pair.b->rx_burst(small);
+    EXPECT_LE(n, small.size());
+    for (size_t i = 0; i < n; ++i) got.push_back(text_of(small[i].bytes));
+  }
+  ASSERT_EQ(got.size(), 20u);
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], header + payloads[i]) << i;
+  EXPECT_EQ(pair.b->stats().rx_gro_messages, 1u);
+  EXPECT_EQ(pair.b->stats().rx_syscalls, 1u) << "one receive for all twenty";
 }
 
 INSTANTIATE_TEST_SUITE_P(Gso, UdpRailExchange, ::testing::Bool(),
