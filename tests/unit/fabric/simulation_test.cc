@@ -107,6 +107,11 @@ struct Scenario {
   uint8_t fail_rail = 1;
   bool tell_link = true;
   double heal_at = -1;  ///< the failed rail comes back at this share
+  /// At this simulated time rail `squeeze_rail` drops to squeeze_bytes_per_us
+  /// (a tbf rate change under load, as P2 does).
+  uint64_t squeeze_at_ns = UINT64_MAX;
+  uint8_t squeeze_rail = 1;
+  double squeeze_bytes_per_us = 0;
 };
 
 struct Outcome {
@@ -118,6 +123,8 @@ struct Outcome {
   SenderCounters sc;
   ReceiverCounters rc;
   std::array<RailStatus, kMaxRails> status{};
+  std::vector<uint64_t> landed_per_ms;  ///< payload bytes landed at the receiver in each simulated ms
+  std::array<uint64_t, kMaxRails> packets_after_squeeze{};
 };
 
 Outcome run(const Scenario& s) {
@@ -149,7 +156,8 @@ Outcome run(const Scenario& s) {
   };
 
   size_t next_post = 0, completed = 0, active = 0;
-  bool failed = false, healed = false;
+  bool failed = false, healed = false, squeezed = false;
+  std::array<uint64_t, kMaxRails> sent_at_squeeze{};
   uint64_t now = 1 * kMs;
   std::vector<SendCompletion> sdone(64);
   std::vector<RecvCompletion> rdone(64);
@@ -167,6 +175,11 @@ Outcome run(const Scenario& s) {
       failed = true;
       net.rail(s.fail_rail).dead = true;
       if (s.tell_link) sender.set_link(s.fail_rail, nic::LinkState::down, now);
+    }
+    if (!squeezed && now >= s.squeeze_at_ns) {
+      squeezed = true;
+      net.rail(s.squeeze_rail).bytes_per_us = s.squeeze_bytes_per_us;
+      for (uint8_t r = 0; r < nrails; ++r) sent_at_squeeze[r] = net.sent(r);
     }
     if (failed && !healed && s.heal_at >= 0 && share >= s.heal_at) {
       healed = true;
@@ -187,7 +200,11 @@ Outcome run(const Scenario& s) {
       EXPECT_EQ(parse(bytes, p), ParseResult::ok);
       if (to_receiver) {
         if (p.header.type == PacketType::data) {
+          const uint64_t before = receiver.counters().bytes_landed;
           const DataResult r = receiver.on_data(p, rail, false, region, now);
+          const size_t ms = static_cast<size_t>(now / kMs);
+          if (out.landed_per_ms.size() <= ms) out.landed_per_ms.resize(ms + 1);
+          out.landed_per_ms[ms] += receiver.counters().bytes_landed - before;
           EXPECT_NE(r, DataResult::rejected);
           EXPECT_NE(r, DataResult::protocol_error);
           EXPECT_NE(r, DataResult::out_of_window);
@@ -238,6 +255,7 @@ Outcome run(const Scenario& s) {
   for (uint8_t r = 0; r < nrails; ++r) {
     out.packets[r] = net.sent(r);
     out.status[r] = sender.rail_status(r);
+    if (squeezed) out.packets_after_squeeze[r] = net.sent(r) - sent_at_squeeze[r];
   }
   out.sc = sender.counters();
   out.rc = receiver.counters();
@@ -307,6 +325,48 @@ TEST(Simulation, SpraysInProportionToRailCapacity) {
   EXPECT_LT(ratio, 4.5);
   // Delay-based control keeps the queues short: little loss at the 500 µs buffers.
   EXPECT_LT(o.sc.lost_sack + o.sc.lost_timeout, o.sc.data_packets / 50);
+}
+
+TEST(Simulation, LoadLeavesASqueezedRailWithin100ms) {
+  // P2 at 1 Gbit/s: two rails behind tbf-like queues (20 ms of buffer), a
+  // stream of 4 MiB kv transfers; at 300 ms rail 1 drops to 100 Mbit/s. The
+  // goodput must be back to 90 % of what the rails can still carry within
+  // 100 ms, and rail 1 must not keep more than its share of the packets.
+  Scenario s;
+  s.rails.assign(2, RailModel{.bytes_per_us = 125, .delay_ns = 30 * kUs, .jitter_ns = 20 * kUs,
+                              .queue_ns = 20 * kMs});
+  s.transfers = 120;
+  s.max_size = 4 << 20;
+  s.concurrent = 8;
+  s.squeeze_at_ns = 300 * kMs;
+  s.squeeze_rail = 1;
+  s.squeeze_bytes_per_us = 12.5;
+  const Outcome o = run(s);
+  expect_all_delivered(s, o);
+  // Payload a packet carries over what the line spends on it (1400 of 1400 + 92 + 28): the most goodput can be.
+  const double efficiency = 1400.0 / (1400 + kDataHeaderSize + 28);
+  const double left_bytes_per_ms = (125 + 12.5) * 1000 * efficiency;
+  size_t reached = 0;
+  const size_t from = static_cast<size_t>(s.squeeze_at_ns / kMs);
+  std::string timeline;
+  for (size_t ms = from; ms + 10 <= o.landed_per_ms.size(); ms += 10) {
+    uint64_t bytes = 0;
+    for (size_t k = ms; k < ms + 10; ++k) bytes += o.landed_per_ms[k];
+    const double share = static_cast<double>(bytes) / 10 / left_bytes_per_ms;
+    timeline += std::to_string(static_cast<int>(share * 100)) + " ";
+    if (reached == 0 && share >= 0.9) reached = ms - from + 10;
+  }
+  std::printf("after the squeeze, %% of what is left per 10 ms: %s\nreached 90 %% after %zu ms; rail 1 carried %.1f %% "
+              "of the packets after it\n",
+              timeline.c_str(), reached,
+              100.0 * static_cast<double>(o.packets_after_squeeze[1]) /
+                  static_cast<double>(o.packets_after_squeeze[0] + o.packets_after_squeeze[1]));
+  EXPECT_GT(reached, 0u) << "never reached 90 % of the remaining capacity";
+  EXPECT_LE(reached, 100u);
+  EXPECT_LT(static_cast<double>(o.packets_after_squeeze[1]) /
+                static_cast<double>(o.packets_after_squeeze[0] + o.packets_after_squeeze[1]),
+            0.15)
+      << "the squeezed rail has 9 % of the capacity";
 }
 
 }  // namespace
