@@ -6,6 +6,7 @@
 #include <array>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <utility>
 
 #include "drivers/bmc/redfish/json_reader.h"
@@ -161,6 +162,7 @@ class Extractor {
   void cooling_unit(const json::object& o);
   void cooling_loop(const json::object& o);
   void collection(const json::object& o, ResourceKind kind);
+  std::optional<std::string> member_ref(const json::object& m, std::string_view where);
 
   std::string uri_;
   std::string chassis_;
@@ -168,6 +170,19 @@ class Extractor {
   ExtractResult& result_;
   JsonReader reader_;
 };
+
+// A member's own @odata.id, canonical, when it names a resource of this
+// service: anything else ("?x", "http://elsewhere/...", "") would give a
+// reading no identity, or another host's, so it is counted and not used.
+std::optional<std::string> Extractor::member_ref(const json::object& m, std::string_view where) {
+  const auto id = reader_.string(m, "@odata.id", where);
+  if (!id) return std::nullopt;
+  auto ref = canonical_ref(*id);
+  if (is_service_uri(ref)) return ref;
+  reader_.report(ProblemKind::id_mismatch, pointer(where, "@odata.id"),
+                 fmt::format("@odata.id {:?} is not a /redfish/v1 path", std::string_view(*id).substr(0, 80)));
+  return std::nullopt;
+}
 
 Reading Extractor::base(std::string id, std::string name) const {
   Reading r;
@@ -280,11 +295,12 @@ void Extractor::collection(const json::object& o, ResourceKind kind) {
       continue;
     }
     if (m->size() <= 1) continue;  // a bare link: not expanded
-    const auto id = reader_.string(*m, "@odata.id", where);
-    if (!id) {
+    if (!m->contains("@odata.id")) {
       reader_.missing(where, "@odata.id");
       continue;
     }
+    const auto id = member_ref(*m, where);
+    if (!id) continue;
     ExtractContext member_context{.chassis_id = chassis_, .read_at = read_at_,
                                   .hint = member_kind(kind)};
     // Members of a chassis collection belong to themselves, not to the caller's chassis.
@@ -440,12 +456,7 @@ void Extractor::health_reading(const json::object& o, std::string_view name,
 void Extractor::legacy_member(const json::object& m, std::string_view array, std::size_t index,
                               std::string_view value_key, Kind kind, std::string_view ucum) {
   const auto where = pointer(pointer("", array), index);
-  std::string id;
-  if (auto member_id = reader_.string(m, "@odata.id", where); member_id && !member_id->empty()) {
-    id = canonical_ref(*member_id);
-  } else {
-    id = uri_ + "#" + where;
-  }
+  std::string id = member_ref(m, where).value_or(uri_ + "#" + where);
   std::string name = name_of(m, where, "");
   if (name.empty()) {
     if (auto fan_name = reader_.string(m, "FanName", where)) name = *fan_name;  // Thermal v1_0
@@ -566,10 +577,7 @@ void Extractor::legacy_power(const json::object& o) {
         reader_.report(ProblemKind::wrong_type, where, "not an object");
         continue;
       }
-      std::string id = uri_ + "#" + where;
-      if (auto member_id = reader_.string(*m, "@odata.id", where); member_id && !member_id->empty()) {
-        id = canonical_ref(*member_id);
-      }
+      const std::string id = member_ref(*m, where).value_or(uri_ + "#" + where);
       const std::string name = name_of(*m, where, fmt::format("PowerSupplies {}", i));
       const auto st = status(*m, where);
       if (m->contains("Status")) {

@@ -485,6 +485,34 @@ TEST(Current, ExpandedCollectionReadsEveryMember) {
   EXPECT_TRUE(res.problems.empty()) << res.problems.summary();
 }
 
+TEST(Broken, MemberIdThatIsNotAServicePathGivesNoIdentity) {
+  // Found by fuzz_redfish: "?redfish/..." canonicalised to "", and the
+  // expanded member became a reading with an empty id.
+  const auto res = run("/redfish/v1/Chassis/1/Sensors", R"({
+    "@odata.type": "#SensorCollection.SensorCollection",
+    "Members": [
+      {"@odata.id": "?redfish/v1/Chassis/1/Sensors/A", "ReadingType": "Power",
+       "ReadingUnits": "W", "Reading": 1},
+      {"@odata.id": "http://other-bmc/redfish/v1/Chassis/1/Sensors/B", "ReadingType": "Power",
+       "ReadingUnits": "W", "Reading": 2},
+      {"@odata.id": "/redfish/v1/Chassis/1/Sensors/C", "ReadingType": "Power",
+       "ReadingUnits": "W", "Reading": 3}
+    ]})");
+  EXPECT_EQ(res.problems.count(ProblemKind::id_mismatch), 2u) << res.problems.summary();
+  ASSERT_EQ(res.readings.size(), 1u);
+  EXPECT_EQ(res.readings[0].id, "/redfish/v1/Chassis/1/Sensors/C");
+
+  // Legacy members fall back to their place in the document.
+  const auto power = run("/redfish/v1/Chassis/1/Power", R"({
+    "@odata.type": "#Power.v1_0_0.Power",
+    "PowerControl": [{"@odata.id": "?", "PowerConsumedWatts": 410}],
+    "PowerSupplies": [{"@odata.id": "#", "PowerInputWatts": 500}]})");
+  EXPECT_EQ(power.problems.count(ProblemKind::id_mismatch), 2u) << power.problems.summary();
+  ASSERT_EQ(power.readings.size(), 2u);
+  EXPECT_EQ(power.readings[0].id, "/redfish/v1/Chassis/1/Power#/PowerControl/0");
+  EXPECT_EQ(power.readings[1].id, "/redfish/v1/Chassis/1/Power#/PowerSupplies/0/PowerInputWatts");
+}
+
 TEST(Current, CoolingLoopLevelAndHealth) {
   const auto res = run("/redfish/v1/ThermalEquipment/CoolingLoops/A", R"({
     "@odata.type": "#CoolingLoop.v1_0_3.CoolingLoop", "Name": "Loop A",
