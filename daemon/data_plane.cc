@@ -332,7 +332,7 @@ bool DataPlane::receive(uint64_t now) {
           ++counts_.rx_unknown_source;
           continue;
         }
-        fabric::Packet pkt;
+        fabric::Packet& pkt = rx_packet_;
         if (fabric::parse(frame.bytes, pkt, counts_.malformed) != fabric::ParseResult::ok) continue;
         PeerState& p = *state_[frame.peer];
         switch (pkt.header.type) {

@@ -269,7 +269,8 @@ struct Packet {
 };
 
 /// Validates everything a receiver can check without the session's state;
-/// `out` is meaningful only on ok.
+/// `out` is meaningful only on ok. Reuse one Packet for many datagrams (it
+/// is large; parse() sets what each type uses).
 ParseResult parse(std::span<const std::byte> datagram, Packet& out);
 /// parse() and count the result.
 ParseResult parse(std::span<const std::byte> datagram, Packet& out, ParseCounters& counters);

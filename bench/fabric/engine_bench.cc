@@ -115,6 +115,7 @@ Result run(const Settings& s) {
   std::array<RecvCompletion, 64> landed{};
   uint64_t next_slot = 0;
   size_t outstanding = 0;
+  Packet packet;
 
   auto post = [&] {
     while (outstanding < kOutstanding) {
@@ -146,7 +147,7 @@ Result run(const Settings& s) {
         for (size_t i = 0; i + 1 < w.count; ++i)
           if (coin(rng) < s.reorder) std::swap(w.buf[i], w.buf[i + 1]), std::swap(w.len[i], w.len[i + 1]);
       for (size_t i = 0; i < w.count; ++i) {
-        Packet p;
+        Packet& p = packet;  // one for every datagram, as the daemon's data plane keeps
         if (parse(std::span(w.buf[i]).first(w.len[i]), p) != ParseResult::ok) continue;
         to.on_packet(p, static_cast<uint8_t>(r), false,
                      p.header.type == PacketType::data ? std::span<std::byte>(region) : std::span<std::byte>(), now);
