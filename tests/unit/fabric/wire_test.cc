@@ -147,6 +147,26 @@ TEST(Wire, DataRoundTripWithAndWithoutMeta) {
   EXPECT_EQ(b[18], std::byte{0x03});
 }
 
+TEST(Wire, AReusedPacketKeepsNothingOfTheLastDatagram) {
+  // The data plane parses every datagram into one Packet.
+  Header with_everything = data_header(0, 10'000);
+  with_everything.flags |= flag::kChecksumRequested;
+  with_everything.meta.checksum = 0xdeadbeef;
+  const std::vector<Bytes> datagrams = {encode_data(with_everything), encode_probe(PacketType::probe),
+                                        encode_data(data_header(4, 10'000)), encode_hs(PacketType::handshake_init),
+                                        encode_ack_bytes(sample_ack())};
+  Packet reused;
+  for (size_t i = 0; i < datagrams.size(); ++i) {
+    Packet fresh;
+    ASSERT_EQ(parse(datagrams[i], fresh), ParseResult::ok) << i;
+    ASSERT_EQ(parse(datagrams[i], reused), ParseResult::ok) << i;
+    EXPECT_EQ(reused.header, fresh.header) << i;
+    ASSERT_EQ(parse(datagrams[0], reused), ParseResult::ok);  // everything set again
+    ASSERT_EQ(parse(datagrams[i], reused), ParseResult::ok) << i;
+    EXPECT_EQ(reused.header, fresh.header) << i;
+  }
+}
+
 TEST(Wire, ChecksumTravelsInTheMetaOnlyWhenRequested) {
   Header h = data_header(0, 500);
   h.flags |= flag::kChecksumRequested;
