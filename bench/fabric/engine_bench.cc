@@ -7,16 +7,18 @@
 //
 // The "wire" is a ring of datagram buffers per rail: each frame the sender
 // emits is gathered into one (a NIC's DMA: timed apart and left out of the
-// engine's figure, as a NIC does it without the CPU), parsed by the receiving side and handed to its session, which places the
-// payload in the destination region (the one copy the fabric makes). ACKs go
-// back the same way. Loss drops a DATA datagram at random; reordering swaps
-// neighbours on a rail.
+// engine's figure, as a NIC does it without the CPU), parsed by the
+// receiving side and handed to its session, which places the payload in the
+// destination region (the one copy the fabric makes). ACKs go back the same
+// way. Loss drops a DATA datagram at random; reordering swaps neighbours on
+// a rail.
 //
-//   engine_bench [--seconds 3] [--rails 2] [--mtu 1500] [--loss 0] [--reorder 0] [--mac] [--table]
+//   engine_bench [--seconds 3] [--rails 2] [--mtu 1500] [--loss 0] [--reorder 0] [--mac]
+//                [--transfers 16] [--transfer-kib 4096] [--table]
 //
 // --table runs the standard set (MTU 1500 and 9000; clean, 1 % loss, 1 %
-// reordering; packet_auth none and mac) and prints the Markdown table kept
-// in bench/README.md.
+// reordering; packet_auth none and mac; then a region that stays in the
+// core's L2) and prints the Markdown table kept in bench/README.md.
 #include <sys/resource.h>
 #include <time.h>
 
@@ -40,8 +42,6 @@ namespace {
 constexpr uint64_t kSession = 0x5e55'1011'2233'4455;
 constexpr uint32_t kRegion = 1;
 constexpr size_t kBurst = 64;          // frames per rail per poll, as the daemon's kBurst
-constexpr size_t kTransfer = 4 << 20;  // 4 MiB kv transfers, as P1
-constexpr size_t kOutstanding = 16;    // kept posted
 
 struct Settings {
   double seconds = 3;
@@ -50,6 +50,11 @@ struct Settings {
   double loss = 0;
   double reorder = 0;
   bool mac = false;
+  // 16 x 4 MiB kv transfers kept posted, as P1: the region (64 MiB) is out
+  // of the core's caches. --transfers 1 --transfer-kib 1024 keeps it in L2,
+  // which shows the engine's own work apart from the placement's memory.
+  size_t transfer = 4 << 20;
+  size_t outstanding = 16;
 };
 
 struct Result {
@@ -106,8 +111,8 @@ Result run(const Settings& s) {
   config.sender.chunk_bytes = chunk;
   const std::vector<std::byte> psk(32, std::byte{7});
   PeerSession a(config, kSession, psk, 1, 2), b(config, kSession, psk, 2, 1);
-  std::vector<std::byte> source(kTransfer * kOutstanding, std::byte{0x5a});
-  std::vector<std::byte> region(kTransfer * kOutstanding);
+  std::vector<std::byte> source(s.transfer * s.outstanding, std::byte{0x5a});
+  std::vector<std::byte> region(s.transfer * s.outstanding);
   Out out_a(s.rails), out_b(s.rails);
   std::vector<Wire> wire(s.rails, Wire(s.mtu));
   std::mt19937_64 rng(1);
@@ -120,12 +125,12 @@ Result run(const Settings& s) {
   Packet packet;
 
   auto post = [&] {
-    while (outstanding < kOutstanding) {
-      const size_t i = next_slot++ % kOutstanding;
+    while (outstanding < s.outstanding) {
+      const size_t i = next_slot++ % s.outstanding;
       uint64_t id = 0;
-      const OutboundTransfer t{.source = std::span(source).subspan(i * kTransfer, kTransfer),
+      const OutboundTransfer t{.source = std::span(source).subspan(i * s.transfer, s.transfer),
                                .dest_region = kRegion,
-                               .dest_offset = i * kTransfer,
+                               .dest_offset = i * s.transfer,
                                .cls = TrafficClass::kv};
       if (a.sender().post(t, id) != PostResult::ok) break;
       ++outstanding;
@@ -187,8 +192,9 @@ Result run(const Settings& s) {
 std::string row(const Settings& s, const Result& r) {
   const double pps = static_cast<double>(r.packets) / r.cpu_seconds;
   const double packets = static_cast<double>(r.packets);
-  return fmt::format("| {} | {} | {} | {:.1f} % | {:.1f} % | {:.2f} | {:.0f} | {:.2f} | {:.1f} | {:.0f} |", s.mtu,
-                     s.rails, s.mac ? "mac" : "none", s.loss * 100, s.reorder * 100, pps / 1e6, 1e9 / pps,
+  return fmt::format("| {} | {} | {} | {:.1f} % | {:.1f} % | {} x {} KiB | {:.2f} | {:.0f} | {:.2f} | {:.1f} | {:.0f} |",
+                     s.mtu, s.rails, s.mac ? "mac" : "none", s.loss * 100, s.reorder * 100, s.outstanding,
+                     s.transfer >> 10, pps / 1e6, 1e9 / pps,
                      static_cast<double>(r.payload) * 8 / r.cpu_seconds / 1e9,
                      packets / static_cast<double>(r.acks ? r.acks : 1), r.wire_seconds * 1e9 / packets);
 }
@@ -213,18 +219,22 @@ int main(int argc, char** argv) {
     else if (a == "--loss") s.loss = std::stod(value()) / 100;
     else if (a == "--reorder") s.reorder = std::stod(value()) / 100;
     else if (a == "--mac") s.mac = true;
+    else if (a == "--transfers") s.outstanding = std::stoul(value());
+    else if (a == "--transfer-kib") s.transfer = std::stoul(value()) << 10;
     else if (a == "--table") table = true;
     else {
-      std::fprintf(stderr, "usage: engine_bench [--seconds 3] [--rails 2] [--mtu 1500] [--loss PCT] [--reorder PCT] [--mac] [--table]\n");
+      std::fprintf(stderr, "usage: engine_bench [--seconds 3] [--rails 2] [--mtu 1500] [--loss PCT] [--reorder PCT] [--mac]\n"
+                           "                    [--transfers 16] [--transfer-kib 4096] [--table]\n");
       return 2;
     }
   }
-  if (s.rails < 1 || s.rails > kMaxRails || s.mtu < 576 || s.mtu > 9000) {
-    std::fprintf(stderr, "engine_bench: --rails 1..8, --mtu 576..9000\n");
+  if (s.rails < 1 || s.rails > kMaxRails || s.mtu < 576 || s.mtu > 9000 || s.outstanding < 1 ||
+      s.outstanding > 64 || s.transfer < 1024 || s.transfer > (size_t{64} << 20)) {
+    std::fprintf(stderr, "engine_bench: --rails 1..8, --mtu 576..9000, --transfers 1..64, --transfer-kib 1..65536\n");
     return 2;
   }
-  std::puts("| MTU | rails | packet_auth | loss | reordering | Mpps per core (sender + receiver) | ns per packet | payload Gbit/s per core | DATA per ACK | wire ns per packet (left out) |");
-  std::puts("|---|---|---|---|---|---|---|---|---|---|");
+  std::puts("| MTU | rails | packet_auth | loss | reordering | transfers posted | Mpps per core (sender + receiver) | ns per packet | payload Gbit/s per core | DATA per ACK | wire ns per packet (left out) |");
+  std::puts("|---|---|---|---|---|---|---|---|---|---|---|");
   if (!table) {
     std::puts(row(s, run(s)).c_str());
     return 0;
@@ -241,6 +251,14 @@ int main(int argc, char** argv) {
         std::fflush(stdout);
       }
     }
+  }
+  for (uint32_t mtu : {1500u, 9000u}) {
+    Settings t = s;
+    t.mtu = mtu;
+    t.outstanding = 1;
+    t.transfer = 1 << 20;
+    std::puts(row(t, run(t)).c_str());
+    std::fflush(stdout);
   }
   return 0;
 }
