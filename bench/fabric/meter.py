@@ -4,8 +4,11 @@
   meter.py ctl SOCKET rails|transfers        one control-API reply as JSON
   meter.py run --rx-pid PID --seconds D [--hz 1000] [--fault-at T --fault CMD]
                [--ctl SOCKET --ctl-hz 200] --rate-bps R --rails N
-               --mode squeeze|down|none [--squeeze 0.1] [--out FILE]
+               --mode squeeze|down|none [--squeeze 0.1] [--chunk 1440]
+               [--cpu-pids PID...] [--out FILE]
   meter.py cpu PID... --seconds D            CPU % of processes over D seconds
+  meter.py mark --ctl SOCKET --pid-file FILE [--pids PID...] [--timeout S]
+                                             CPU seconds when the first transfer starts
 
 `run` samples the kernel byte counters of every rail interface (r0, r1, ...)
 of the namespace that process --rx-pid lives in (/proc/PID/net/dev, the
@@ -16,7 +19,20 @@ frames as the veth counts them, i.e. what tbf's rate is charged for). At
 sampling. With --ctl (a railyardd control socket, the sender's) it also
 samples the daemon's per-rail counters and its completed transfers at
 --ctl-hz over one persistent connection. It prints one JSON line of results
-and, with --out, writes every sample there (JSON).
+and, with --out, writes every sample there (JSON). With --cpu-pids it also
+gives the user + system CPU-seconds of those processes over the run
+(/proc/PID/stat at its start and end), and with --ctl the bytes of the
+transfers the sender completed meanwhile.
+
+`mark` takes the CPU-seconds of a workload's processes at the moment its
+transfers start, so that its set-up (connecting, registering and filling its
+region) is left out of its CPU per byte: it prints {"ready":true} once it is
+connected to the sender's daemon (--ctl), then polls the daemon's transfers
+(~1 kHz) until one is in flight or has ended, and at once reads the CPU-seconds
+of the process whose pid is in --pid-file (written by bench/dpdk/cputime.py
+run) and of --pids, in that order. It prints {"ok":true,"pid_file_cpu":S,
+"cpu":[S,...]}, or {"ok":false,"why":...} if the process exited first or
+--timeout passed.
 
 The control API is spoken directly (length-prefixed protobuf, see
 proto/railyard/v1/control.proto) with the few fields needed, so sampling
@@ -319,6 +335,7 @@ def cmd_run(args):
     next_ctl = start
     fault, t0, t0_done = None, None, None
     dropped = 0
+    cpu_start = [cpu_seconds(p) for p in args.cpu_pids]
     while True:
         now = time.monotonic()
         if now - start >= args.seconds:
@@ -343,6 +360,7 @@ def cmd_run(args):
         sleep = period - (time.monotonic() - t)
         if sleep > 0:
             time.sleep(sleep)
+    cpu_end = [cpu_seconds(p) for p in args.cpu_pids]
     if fault is not None:
         fault.wait()
         if t0_done is None:
@@ -361,6 +379,13 @@ def cmd_run(args):
         per_rail[n] = {"bytes": rb[-1] - rb[0], "frames": samples[-1][1][n][1] - samples[0][1][n][1]}
     res["rx_per_rail"] = per_rail
     res["samples_dropped"] = dropped
+    if args.cpu_pids:
+        # CPU of the given processes over the whole run (start to end of sampling).
+        res["cpu_s"] = round(sum(b - a for a, b in zip(cpu_start, cpu_end)), 3)
+    if len(ctl_samples) >= 2:
+        # Bytes of the transfers the sender completed over the control samples.
+        res["ctl_window_s"] = round(ctl_samples[-1]["t"] - ctl_samples[0]["t"], 3)
+        res["bytes_out_window"] = ctl_samples[-1]["transfers"]["bytes_out"] - ctl_samples[0]["transfers"]["bytes_out"]
     print(json.dumps(res))
     if args.out:
         with open(args.out, "w") as f:
@@ -378,7 +403,11 @@ def cmd_ctl(args):
 def cpu_ticks(pid):
     with open(f"/proc/{pid}/stat") as f:
         v = f.read().rpartition(")")[2].split()
-    return int(v[11]) + int(v[12])  # utime + stime
+    return int(v[11]) + int(v[12])  # utime + stime, every thread of the process
+
+
+def cpu_seconds(pid):
+    return cpu_ticks(pid) / os.sysconf("SC_CLK_TCK")
 
 
 def cmd_cpu(args):
@@ -389,6 +418,41 @@ def cmd_cpu(args):
     b = [cpu_ticks(p) for p in args.pids]
     dt = time.monotonic() - t
     print(json.dumps({str(p): round(100.0 * (y - x) / hz / dt, 1) for p, x, y in zip(args.pids, a, b)}))
+    return 0
+
+
+def cmd_mark(args):
+    ctl = Control(args.ctl)
+    first = ctl.transfers()
+    ended0 = first["completed_out"] + first["failed_out"]
+    print(json.dumps({"ready": True}), flush=True)
+    deadline = time.monotonic() + args.timeout
+    pid = None
+    while True:
+        tr = ctl.transfers()
+        if tr["in_flight"] > 0 or tr["completed_out"] + tr["failed_out"] != ended0:
+            break
+        if pid is None and os.path.exists(args.pid_file):
+            with open(args.pid_file) as f:
+                text = f.read().strip()
+            pid = int(text) if text else None
+        if pid is not None and not os.path.exists(f"/proc/{pid}"):
+            print(json.dumps({"ok": False, "why": f"process {pid} exited before a transfer started"}))
+            return 1
+        if time.monotonic() > deadline:
+            print(json.dumps({"ok": False, "why": f"no transfer started within {args.timeout} s"}))
+            return 1
+        time.sleep(args.interval)
+    try:
+        if pid is None:
+            with open(args.pid_file) as f:
+                pid = int(f.read().strip())
+        first_cpu = cpu_seconds(pid)   # the workload first: it is the one still moving
+        cpu = [cpu_seconds(p) for p in args.pids]
+    except (OSError, ValueError) as e:
+        print(json.dumps({"ok": False, "why": f"cannot read the CPU time: {e}"}))
+        return 1
+    print(json.dumps({"ok": True, "pid_file_cpu": first_cpu, "cpu": cpu, "in_flight": tr["in_flight"]}))
     return 0
 
 
@@ -415,13 +479,22 @@ def main():
     r.add_argument("--target", type=float, default=0.9)
     r.add_argument("--steady", type=float, default=1.5, help="steady-state window at the end (s)")
     r.add_argument("--max-read-s", type=float, default=0.0005, help="drop samples whose read took longer")
-    r.add_argument("--chunk", type=int, default=1380, help="railyard payload bytes per packet")
+    r.add_argument("--chunk", type=int, default=1440,
+                   help="railyard payload bytes per packet (MTU - IP 20 - UDP 8 - DATA header 32)")
+    r.add_argument("--cpu-pids", type=int, nargs="*", default=[],
+                   help="processes whose CPU-seconds over the run to report (cpu_s)")
     r.add_argument("--out")
     u = sub.add_parser("cpu")
     u.add_argument("pids", type=int, nargs="+")
     u.add_argument("--seconds", type=float, default=2)
+    k = sub.add_parser("mark")
+    k.add_argument("--ctl", required=True, help="the sending host's railyardd control socket")
+    k.add_argument("--pid-file", required=True, help="file holding the workload's pid (cputime.py run OUT: OUT.pid)")
+    k.add_argument("--pids", type=int, nargs="*", default=[], help="more processes to read at the same moment")
+    k.add_argument("--timeout", type=float, default=60)
+    k.add_argument("--interval", type=float, default=0.001)
     args = p.parse_args()
-    return {"run": cmd_run, "ctl": cmd_ctl, "cpu": cmd_cpu}[args.cmd](args)
+    return {"run": cmd_run, "ctl": cmd_ctl, "cpu": cmd_cpu, "mark": cmd_mark}[args.cmd](args)
 
 
 if __name__ == "__main__":
