@@ -5,7 +5,7 @@
 # established, and the clean-up of racks and background processes on exit.
 #
 # Sets repo, SIM, BUILD (RAILYARD_BUILDDIR or build/), RAILCTL; the arrays
-# racks (taken down on exit) and bg (pids killed on exit).
+# racks (taken down on exit) and bg (pids killed on exit); pin_build.
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SIM=$repo/tools/rack-sim
@@ -25,12 +25,29 @@ peer_addr() { echo "198.18.$2.$1"; }   # host, rail (rack-sim's addressing)
 ctl_sock() { echo "/run/railyard-sim/$1/$2/control.sock"; }
 daemon_pid() { cat "/run/railyard-sim/$1/$2/railyardd.pid"; }
 
+# Copies the binaries a run uses (paths under BUILD) into a fresh directory of
+# the same layout and points BUILD, RAILCTL and rack-sim (RAILYARD_BUILDDIR)
+# there, so that a rebuild of build/ during a long run can neither remove nor
+# change them half-way; the copy is removed on exit.
+pinned=""
+pin_build() {   # path under BUILD...
+  local p
+  pinned=$(mktemp -d /tmp/railyard-bench-build.XXXXXX)
+  for p in "$@"; do
+    mkdir -p "$pinned/$(dirname "$p")"
+    cp -p "$BUILD/$p" "$pinned/$p" || die "cannot copy $BUILD/$p"
+  done
+  export RAILYARD_BUILDDIR=$pinned
+  BUILD=$pinned RAILCTL=$pinned/tools/railctl
+}
+
 racks=() bg=()
 rack_down() { "$SIM" down --name "$1" >/dev/null 2>&1 || true; }
 bench_cleanup() {
   local p r
   for p in "${bg[@]+"${bg[@]}"}"; do kill "$p" 2>/dev/null || true; done
   for r in "${racks[@]+"${racks[@]}"}"; do rack_down "$r"; done
+  if [[ -n $pinned ]]; then rm -rf "$pinned"; fi
 }
 trap bench_cleanup EXIT
 trap 'exit 130' INT TERM
