@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "daemon/config.h"
 #include "daemon/daemon.h"
+#include "daemon/protobuf_log.h"
 
 namespace {
 
@@ -55,6 +56,7 @@ int main(int argc, char** argv) {
     }
   }
 
+  daemon::install_protobuf_log();
   config::Located initial;
   try {
     initial = config::locate_and_load(options.config_path, kDefaultConfigPath);
