@@ -658,6 +658,8 @@ void DataPlane::publish(uint64_t now) {
       s.srtt_ns = std::max(s.srtt_ns, st.srtt_ns);
       s.delivery_rate_Bps += st.delivery_rate_Bps;
       s.retransmits += st.retransmits_sent;
+      s.timeouts += st.timeouts;
+      s.spurious_timeouts += st.spurious_timeouts;
     }
     // Ack silence takes a rail down without a link edge: count what the
     // snapshots see (a flap shorter than 100 ms may go uncounted).

@@ -707,6 +707,8 @@ v1::RailsReply FabricService::rails() const {
     out->set_window_bytes(s.window_bytes);
     out->set_inflight_bytes(s.inflight_bytes);
     out->set_retransmits(s.retransmits);
+    out->set_timeouts(s.timeouts);
+    out->set_spurious_timeouts(s.spurious_timeouts);
     out->set_tx_packets(s.counters.tx_frames);
     out->set_tx_bytes(s.counters.tx_bytes);
     out->set_rx_packets(s.counters.rx_frames);

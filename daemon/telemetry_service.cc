@@ -98,6 +98,11 @@ void TelemetryService::watch_fabric(const FabricService& fabric, const std::vect
                [](R s) { return s.counters.rx_frames; }, fabric_cache_.rails);
   rail_counter("railyard_rail_retransmits", "Packets first sent on the rail that had to be sent again",
                tel::Unit::none, [](R s) { return s.retransmits; }, fabric_cache_.rails);
+  rail_counter("railyard_rail_timeouts", "Retransmission timeouts on the rail", tel::Unit::none,
+               [](R s) { return s.timeouts; }, fabric_cache_.rails);
+  rail_counter("railyard_rail_spurious_timeouts",
+               "Retransmission timeouts whose packets arrived after all (a stall, not a loss): the window was restored",
+               tel::Unit::none, [](R s) { return s.spurious_timeouts; }, fabric_cache_.rails);
   rail_counter("railyard_rail_ecn_marks", "Datagrams received with an ECN Congestion Experienced mark",
                tel::Unit::none, [](R s) { return s.counters.rx_ecn_ce; }, fabric_cache_.rails);
   rail_counter("railyard_rail_tx_would_block", "Datagrams the rail's queue refused for being full", tel::Unit::none,

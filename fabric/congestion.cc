@@ -13,8 +13,16 @@ bool CongestionControl::can_send(uint64_t bytes) const {
   return inflight_ == 0 || inflight_ + bytes <= window_bytes();
 }
 
+void CongestionControl::undo_timeout() {
+  if (cwnd_before_timeout_ == 0) return;
+  cwnd_ = std::max(cwnd_, cwnd_before_timeout_);
+  cwnd_before_timeout_ = 0;
+  clamp();
+}
+
 void CongestionControl::reset_window() {
   cwnd_ = static_cast<double>(config_.initial_window_bytes);
+  cwnd_before_timeout_ = 0;
   inflight_ = 0;
   decreased_ = false;
   clamp();
@@ -90,6 +98,9 @@ void CongestionControl::on_loss(uint64_t bytes, uint64_t now) {
 
 void CongestionControl::on_timeout(uint64_t bytes, uint64_t now) {
   release(bytes);
+  // A second timeout before the first is undone keeps the older window: the
+  // one from before the episode.
+  if (cwnd_before_timeout_ == 0) cwnd_before_timeout_ = cwnd_;
   cwnd_ = 0;  // clamp() raises it to one packet
   last_decrease_ns_ = now;
   decreased_ = true;

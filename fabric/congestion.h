@@ -45,6 +45,11 @@ class CongestionControl {
   void on_loss(uint64_t bytes, uint64_t now);
   /// Bytes declared lost by retransmission timeout: window back to the minimum.
   void on_timeout(uint64_t bytes, uint64_t now);
+  /// The last timeout was spurious (what it declared lost arrived): the
+  /// window it had before. Once per timeout.
+  void undo_timeout();
+  /// The last timeout stands (its retransmissions were answered first).
+  void keep_timeout() { cwnd_before_timeout_ = 0; }
   /// Bytes no longer in flight without a congestion signal (refused by the
   /// NIC, or drained from a rail declared down).
   void release(uint64_t bytes);
@@ -72,6 +77,7 @@ class CongestionControl {
   CongestionConfig config_;
   RttEstimator rtt_;
   double cwnd_;
+  double cwnd_before_timeout_ = 0;  ///< 0: no timeout to undo
   uint64_t inflight_ = 0;
   uint64_t last_decrease_ns_ = 0;
   bool decreased_ = false;

@@ -17,8 +17,9 @@ struct HealthConfig {
   /// with the RTO backing off, is a path that stopped (a 5 % random loss
   /// rarely kills three consecutive round trips: 1e-4).
   uint32_t silence_rtos = 3;
-  /// Lower bound on the silence span, so a rail whose RTO fell to the 1 ms
-  /// floor is not condemned by one scheduling hiccup of the host.
+  /// Lower bound on the silence span, so a rail is never condemned by one
+  /// stall of the host (with the default 5 ms RTO floor, three RTOs are
+  /// already 15 ms; this guards configurations with a lower floor).
   uint64_t min_silence_ns = 3'000'000;
   /// Probe period while down: cheap (one header), and fast enough to bring a
   /// rail back within a few ms of its repair.

@@ -11,10 +11,16 @@ struct RttConfig {
   /// Before the first sample. Rack-local paths are 10-200 µs; 10 ms is safely
   /// above anything a healthy rail shows, and the first ACK replaces it.
   uint64_t initial_rto_ns = 10'000'000;
-  /// Floor. Kernel UDP rails on busy hosts see scheduler jitter of a few
-  /// hundred µs; 1 ms keeps spurious timeouts rare while a lost tail packet
-  /// still costs only ~1 ms (RFC 6298's 1 s floor is for the WAN).
-  uint64_t min_rto_ns = 1'000'000;
+  /// Floor. A kernel rail's round trip can stall for milliseconds while the
+  /// RTT it shows is 100 µs: a send or receive system call runs the
+  /// network's pending softirq work (up to netdev_budget_usecs, 2 ms, more
+  /// than once), and a busy host leaves a runnable thread waiting 0.3-1.3 ms
+  /// (perf sched, rack-sim at 2 x 1 Gbit/s). With a 1 ms floor that gave ~3
+  /// timeouts a second per rail, every one spurious, each collapsing the
+  /// window to one packet. 5 ms, eRPC's RTO, leaves SACK to recover losses
+  /// and the timer to tail losses, which then cost 5 ms (RFC 6298's 1 s
+  /// floor is for the WAN).
+  uint64_t min_rto_ns = 5'000'000;
   uint64_t max_rto_ns = 200'000'000;  ///< cap on backoff: a rail this slow is declared down long before
   uint64_t granularity_ns = 100'000;  ///< G: the engine's timer tick
 };

@@ -32,6 +32,7 @@ Sender::Sender(const SenderConfig& config, uint64_t session)
       cc_(std::clamp<size_t>(config.rails, 1, kMaxRails), CongestionControl(rail_cc(config))),
       health_(cc_.size(), RailHealth(config.health)),
       rail_counters_(cc_.size()),
+      timeout_episodes_(cc_.size()),
       probe_times_(cc_.size()),
       done_(kTransferSlots) {
   config_.rails = static_cast<uint8_t>(cc_.size());
@@ -102,12 +103,17 @@ void Sender::on_timer(uint64_t now) {
   for (uint8_t r = 0; r < config_.rails; ++r) {
     InFlight e;
     uint64_t bytes = 0;
+    TimeoutEpisode& episode = timeout_episodes_[r];
     while (table_.take_lost_by_timeout(r, now, cc_[r].rtt().rto_ns(), e)) {
       bytes += e.bytes;
       ++counters_.lost_timeout;
+      if (episode.first == 0) episode.first = e.seq;
+      episode.last = std::max(episode.last, e.seq);
       lost(e);
     }
     if (bytes != 0) {
+      episode.sent_end = table_.next_seq();
+      ++rail_counters_[r].timeouts;
       cc_[r].on_timeout(bytes, now);
       cc_[r].rtt().backoff();
     }
@@ -289,6 +295,23 @@ void Sender::on_ack(const Packet& p, uint64_t now) {
   const bool trigger_known = trigger_sent && table_.sent_record(a.trigger_seq, trigger_sent_ns, trigger_rail) &&
                              trigger_rail == a.trigger_rail;
 
+  if (trigger_sent && a.trigger_rail < config_.rails) {
+    TimeoutEpisode& episode = timeout_episodes_[a.trigger_rail];
+    if (episode.first != 0 && a.trigger_seq >= episode.first) {
+      if (a.trigger_seq <= episode.last) {
+        // A packet the timeout declared lost arrived: the rail was stalled,
+        // not congested, and gets its window back (its chunks went out again
+        // all the same, and land as duplicates).
+        cc_[a.trigger_rail].undo_timeout();
+        ++rail_counters_[a.trigger_rail].spurious_timeouts;
+        episode = {};
+      } else if (a.trigger_seq >= episode.sent_end) {
+        cc_[a.trigger_rail].keep_timeout();
+        episode = {};
+      }
+    }
+  }
+
   if (a.verdict != Verdict::none && trigger_sent) {
     // The trigger was not taken: out of flight without counting as delivered,
     // and its transfer ends with the receiver's reason.
@@ -361,6 +384,7 @@ void Sender::on_probe_reply(const Packet& p, uint64_t now) {
   if (health_[r].on_probe_reply(now)) {
     ++counters_.rail_up;
     cc_[r].reset_window();
+    timeout_episodes_[r] = {};
     scheduler_.reset();
   }
 }
@@ -388,7 +412,9 @@ RailStatus Sender::rail_status(uint8_t rail) const {
           .delivery_rate_Bps = cc.delivery_rate_Bps(),
           .packets_sent = rail_counters_[rail].packets,
           .retransmits_sent = rail_counters_[rail].retransmits,
-          .losses = rail_counters_[rail].losses};
+          .losses = rail_counters_[rail].losses,
+          .timeouts = rail_counters_[rail].timeouts,
+          .spurious_timeouts = rail_counters_[rail].spurious_timeouts};
 }
 
 }  // namespace railyard::fabric

@@ -102,6 +102,8 @@ struct RailStatus {
   uint64_t packets_sent = 0;
   uint64_t retransmits_sent = 0;
   uint64_t losses = 0;
+  uint64_t timeouts = 0;           ///< retransmission timeouts (each may declare several packets lost)
+  uint64_t spurious_timeouts = 0;  ///< of which what they declared lost arrived after all: window restored
 };
 
 class Sender {
@@ -167,6 +169,18 @@ class Sender {
     uint64_t packets = 0;
     uint64_t retransmits = 0;
     uint64_t losses = 0;
+    uint64_t timeouts = 0;
+    uint64_t spurious_timeouts = 0;
+  };
+  /// The sequences the rail's last timeout declared lost, until an ACK
+  /// triggered on the rail tells whether one of them arrived after all (a
+  /// stalled receiver or ACK path, not a loss: the window comes back) or a
+  /// packet sent after the timeout did first (the timeout stands). Sequences
+  /// are never reused, so the trigger's sequence says which.
+  struct TimeoutEpisode {
+    uint64_t first = 0;     ///< 0: none open
+    uint64_t last = 0;
+    uint64_t sent_end = 0;  ///< the first sequence sent after the timeout
   };
   /// Send times of the last probes on a rail: a reply must echo one of them.
   struct ProbeTimes {
@@ -189,6 +203,7 @@ class Sender {
   std::vector<CongestionControl> cc_;
   std::vector<RailHealth> health_;
   std::vector<RailCounters> rail_counters_;
+  std::vector<TimeoutEpisode> timeout_episodes_;
   std::vector<ProbeTimes> probe_times_;
   // ACKs dropped whole in a row, and since when (desynchronized()).
   static constexpr uint32_t kDesyncAcks = 16;

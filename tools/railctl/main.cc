@@ -187,16 +187,18 @@ int cmd_rails(const Options& o) {
     std::cout << "no rails configured\n";
     return kExitOk;
   }
-  std::cout << fmt::format("{:<6} {:<7} {:<6} {:<8} {:<14} {:>13} {:>13} {:>9} {:>10} {:>10} {:>8} {:>10} {:>10} {:>5}\n",
+  std::cout << fmt::format("{:<6} {:<7} {:<6} {:<8} {:<14} {:>13} {:>13} {:>9} {:>10} {:>10} {:>8} {:>11} {:>10} {:>10} {:>5}\n",
                            "RAIL", "DRIVER", "IFACE", "STATE", "ADDRESS", "TX RATE", "RX RATE", "RTT", "WINDOW",
-                           "INFLIGHT", "RETX", "TX PKTS", "RX PKTS", "ECN");
+                           "INFLIGHT", "RETX", "TIMEOUTS", "TX PKTS", "RX PKTS", "ECN");
   for (const auto& x : r.rails()) {
     std::string state = x.state();
     if (!x.down_reason().empty()) state += " (" + x.down_reason() + ")";
-    std::cout << fmt::format("{:<6} {:<7} {:<6} {:<8} {:<14} {:>13} {:>13} {:>7.0f}us {:>10} {:>10} {:>8} {:>10} {:>10} {:>5}\n",
+    // TIMEOUTS: all of them, and how many were stalls ("12/9": 9 spurious).
+    std::cout << fmt::format("{:<6} {:<7} {:<6} {:<8} {:<14} {:>13} {:>13} {:>7.0f}us {:>10} {:>10} {:>8} {:>11} {:>10} {:>10} {:>5}\n",
                              x.name(), x.driver(), x.interface(), state, x.address(), rate(x.tx_bps()),
                              rate(x.rx_bps()), x.rtt_us(), bytes(x.window_bytes()), bytes(x.inflight_bytes()),
-                             x.retransmits(), x.tx_packets(), x.rx_packets(), x.ecn_marks());
+                             x.retransmits(), fmt::format("{}/{}", x.timeouts(), x.spurious_timeouts()),
+                             x.tx_packets(), x.rx_packets(), x.ecn_marks());
   }
   for (const auto& x : r.rails()) {
     if (!x.pmd().empty()) {

@@ -16,14 +16,14 @@ TEST(Rtt, Rfc6298EstimatorFloorAndBackoff) {
   r.sample(100 * kUs);
   EXPECT_EQ(r.srtt_ns(), 100 * kUs);
   EXPECT_EQ(r.rttvar_ns(), 50 * kUs);
-  EXPECT_EQ(r.rto_ns(), 1'000'000u);  // 100 + 4*50 = 300 µs, raised to the 1 ms floor
+  EXPECT_EQ(r.rto_ns(), 5'000'000u);  // 100 + 4*50 = 300 µs, raised to the 5 ms floor
   r.sample(200 * kUs);
   EXPECT_EQ(r.rttvar_ns(), (3 * 50 * kUs + 100 * kUs) / 4);
   EXPECT_EQ(r.srtt_ns(), (7 * 100 * kUs + 200 * kUs) / 8);
   EXPECT_EQ(r.min_rtt_ns(), 100 * kUs);
   RttEstimator slow;
   slow.sample(2'000 * kUs);
-  EXPECT_EQ(slow.rto_ns(), 2'000 * kUs + 4 * 1'000 * kUs);
+  EXPECT_EQ(slow.rto_ns(), 2'000 * kUs + 4 * 1'000 * kUs);  // above the floor
   slow.backoff();
   EXPECT_EQ(slow.rto_ns(), 12'000 * kUs);
   EXPECT_EQ(slow.base_rto_ns(), 6'000 * kUs);

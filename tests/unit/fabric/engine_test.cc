@@ -218,6 +218,39 @@ TEST(Engine, RetransmitsOnTimeout) {
   EXPECT_LT(rig.sender.rail_status(0).rto_ns, rto);
 }
 
+TEST(Engine, ATimeoutWhosePacketsArriveAfterAllGivesTheWindowBack) {
+  // A stalled receiver or ACK path, not a loss: the packets the timer gave
+  // up on arrive after it fired. Sequences are never reused, so the ACK they
+  // trigger says so, and the rail gets its window back. When the resent
+  // packet is answered first instead, the timeout stands.
+  for (const bool originals_arrive : {true, false}) {
+    SCOPED_TRACE(originals_arrive ? "originals arrive" : "only the resent packet arrives");
+    Rig rig;
+    const auto src = pattern(8 * kPayload, 6);
+    post(rig, src, 0);
+    const auto first = rig.send(0)[0];
+    ASSERT_EQ(first.size(), 8u);
+    const uint64_t window = rig.sender.rail_status(0).window_bytes;
+    const uint64_t rto = rig.sender.rail_status(0).rto_ns;
+    const auto resent = rig.send(rto)[0];
+    ASSERT_EQ(resent.size(), 1u);  // the window is down to one packet
+    EXPECT_LT(rig.sender.rail_status(0).window_bytes, window);
+    EXPECT_EQ(rig.sender.rail_status(0).timeouts, 1u);
+    if (originals_arrive) {
+      for (const Datagram& d : first) rig.deliver(d, 0, rto + 10 * kUs);
+    } else {
+      rig.deliver(resent[0], 0, rto + 10 * kUs);
+    }
+    rig.ack_back(rto + 20 * kUs);
+    EXPECT_EQ(rig.sender.rail_status(0).spurious_timeouts, originals_arrive ? 1u : 0u);
+    if (originals_arrive) {
+      EXPECT_GE(rig.sender.rail_status(0).window_bytes, window);
+    } else {
+      EXPECT_LT(rig.sender.rail_status(0).window_bytes, window);
+    }
+  }
+}
+
 TEST(Engine, RailDownReturnsItsPacketsForOtherRails) {
   Rig rig(2);
   const auto src = pattern(40 * kPayload, 5);
