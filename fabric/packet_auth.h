@@ -3,7 +3,7 @@
 // PROBE and PROBE_REPLY of a session carries a kMacSize-byte tag right after
 // its header (wire.h, ext::kMac):
 //
-//   tag = first 16 bytes of HMAC-SHA256(K, header[0, 92) | body)
+//   tag = first 16 bytes of HMAC-SHA256(K, fixed header | everything after the tag)
 //   K   = derive_session_key(psk, "railyard-pkt-v1", session, from, to)
 //
 // The key is fresh per session (the handshake's nonces) and per direction,
