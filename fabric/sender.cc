@@ -276,7 +276,13 @@ void Sender::on_ack(const Packet& p, uint64_t now) {
   const uint64_t sent_end = table_.next_seq();
   if (a.cum > sent_end) {
     ++counters_.ack_unsent;
-    if (unsent_streak_++ == 0) unsent_since_ = now;
+    // Only while packets are in flight is an ACK owed: with none, such ACKs
+    // are not the peer's (nothing could make it name them) and say nothing
+    // about the session.
+    if (table_.live() == 0)
+      unsent_streak_ = 0;
+    else if (unsent_streak_++ == 0)
+      unsent_since_ = now;
     return;
   }
   unsent_streak_ = 0;
@@ -390,7 +396,8 @@ void Sender::on_probe_reply(const Packet& p, uint64_t now) {
 }
 
 bool Sender::desynchronized(uint64_t now) const {
-  return unanswerable_ || (unsent_streak_ >= kDesyncAcks && now - unsent_since_ >= kDesyncNs);
+  return unanswerable_ ||
+         (table_.live() != 0 && unsent_streak_ >= kDesyncAcks && now - unsent_since_ >= kDesyncNs);
 }
 
 void Sender::request_probe(uint8_t rail) {

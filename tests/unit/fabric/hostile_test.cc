@@ -311,6 +311,27 @@ TEST(Hostile, AReceiveWindowMovedByAForgeryDesynchronisesTheSessionInsteadOfStal
   for (const SendCompletion& c : pair.sent) EXPECT_NE(c.status, TransferStatus::ok) << "nothing counted delivered";
 }
 
+TEST(Hostile, ForgedAcksWhileNothingIsInFlightNeverDesynchroniseTheSession) {
+  // Found by fuzz_session: with nothing in flight no ACK is owed, so ACKs
+  // naming unsent sequences are no sign of a moved receive window; counted
+  // then, they declared an idle session desynchronised (and one whose next
+  // transfer had just gone out).
+  SessionPair pair(1, PacketAuth::none, kChunk, 1 << 20);
+  uint64_t now = 1'000'000;
+  for (int i = 0; i < 20; ++i, now += 10'000'000)
+    ASSERT_TRUE(pair.deliver(forged_ack(AckBody{.cum = 1'000'000, .trigger_seq = 5}), 0, false, now));
+  EXPECT_EQ(pair.a.sender().counters().ack_unsent, 20u);
+  EXPECT_FALSE(pair.a.sender().desynchronized(now));
+  const Bytes src = pattern(4 * kPayload, 3);
+  post(pair, src, 0);
+  pair.poll(now);
+  EXPECT_FALSE(pair.a.sender().desynchronized(now)) << "a transfer just went out";
+  run(pair, now);
+  ASSERT_EQ(pair.sent.size(), 1u);
+  EXPECT_EQ(pair.sent[0].status, TransferStatus::ok);
+  EXPECT_TRUE(std::equal(src.begin(), src.end(), pair.region_b.begin()));
+}
+
 TEST(Hostile, AChunkThePeerWillNotTakeDesynchronisesTheSessionInsteadOfLoopingForever) {
   // A forged ACK of the transfer's only meta chunk, which never arrived: the
   // sender believes the receiver has the meta and sends the rest, which the
