@@ -25,10 +25,29 @@ check "the two daemons establish an authenticated session" wait_for 10 establish
 
 check "1000 transfers of 1 B to 16 MiB, both classes: every byte verified at the receiver" run_load base 1000
 
+r1_tx_bytes() { "$SIM" railctl --name $rack h1 --json rails | jq '.rails[] | select(.name == "r1") | .tx_bytes | tonumber'; }
 rail_down() {
-  ( sleep 1.0; ip -n "rysim-$rack-h1" link set r1 down ) &
-  run_load down 400 || return 1
-  "$SIM" railctl --name $rack h1 --json rails | jq -e '.rails[] | select(.name == "r1") | .state == "down"'
+  # The link goes down once the load is running on r1, never on a timer: on a
+  # fast machine a timer fired after the load had ended (and then took r1 down
+  # for the tests that follow).
+  local start
+  start=$(r1_tx_bytes)
+  run_load down 2000 >"$WORK/down.out" 2>&1 &
+  local load=$!
+  r1_carrying() { (($(r1_tx_bytes) > start + 64 * 1024 * 1024)); }
+  wait_for 30 r1_carrying
+  local running=0
+  kill -0 $load 2>/dev/null && running=1
+  ip -n "rysim-$rack-h1" link set r1 down
+  wait $load
+  local rc=$?
+  cat "$WORK/down.out"
+  if ((!running)); then
+    echo "the load ended before r1 went down: nothing was proven (make it longer)"
+    return 1
+  fi
+  ((rc == 0)) &&
+    "$SIM" railctl --name $rack h1 --json rails | jq -e '.rails[] | select(.name == "r1") | .state == "down"'
 }
 check "rail r1 set down mid-run: every transfer still completes and verifies" rail_down
 ip -n "rysim-$rack-h1" link set r1 up
