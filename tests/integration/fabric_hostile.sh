@@ -49,6 +49,14 @@ refused() { "$SIM" railctl --name "$rack" "$1" --json peers | jq -r ".peers[0].r
 # show FROM TO: "session S max_seq Q max_transfer T count N" of the captured flow.
 show() { forge show --in "$WORK/flow.cap" --from "$1" --to "$2"; }
 alive() { kill -0 "$(cat "$state/h1/railyardd.pid")" && kill -0 "$(cat "$state/h2/railyardd.pid")"; }
+# still_running PID: the flow outlived the forgeries, so they met live
+# transfers (on a fast machine a short flow ends first and proves nothing).
+still_running() {
+  kill -0 "$1" 2>/dev/null && return 0
+  echo "the flow ended before the last forgery: nothing was proven (make the flow longer)"
+  wait "$1"
+  return 1
+}
 log_lines() { cat "$state/h1/railyardd.log" "$state/h2/railyardd.log" | wc -l; }
 
 check "rack-sim up, 2 hosts x 2 rails, packet_auth none, and a hostile namespace on both rail bridges" rack_up none
@@ -84,9 +92,9 @@ check "transfers verify after the replayed INIT" small_flow
 # --- forgeries while a verified flow runs ---------------------------------
 attack() {
   local lines_before=$(log_lines)
-  run_load hostile 600 >"$WORK/hostile.out" 2>&1 &
+  run_load hostile 3000 >"$WORK/hostile.out" 2>&1 &
   local flow=$!
-  forge capture --iface e0 --iface e1 --seconds 2 --out "$WORK/flow.cap" || return 1
+  forge capture --iface e0 --iface e1 --seconds 1 --out "$WORK/flow.cap" || return 1
   read -r _ s12 _ max_seq _ max_transfer _ <<<"$(show $H1 $H2)" || return 1
   read -r _ s21 _ <<<"$(show $H2 $H1)" || return 1
   [[ -n $s12 && -n $s21 ]] || return 1
@@ -103,6 +111,7 @@ attack() {
   forge replay --in "$WORK/flow.cap" --times 2 || return 1
   # MESSAGEs of the session with wrong tags.
   forge message --from $H1 --to $H2 --session "$s12" --count 20000 || return 1
+  still_running $flow || return 1
   wait $flow
   local rc=$?
   cat "$WORK/hostile.out"
@@ -112,7 +121,7 @@ attack() {
   tail -1 "$WORK/hostile.recv" | jq -c '{received, mismatched}'
   echo "$lines_before" >"$WORK/lines_before"
 }
-check "a verified flow of 600 transfers under forged ACKs, DATA, replays and a MESSAGE flood: sender ok = delivered, 0 mismatched" attack
+check "a verified flow of 3000 transfers under forged ACKs, DATA, replays and a MESSAGE flood: sender ok = delivered, 0 mismatched" attack
 answering() { alive && "$SIM" railctl --name "$rack" h1 status >/dev/null && "$SIM" railctl --name "$rack" h2 status >/dev/null; }
 check "both daemons keep running and answer" answering
 
@@ -120,7 +129,8 @@ check "both daemons keep running and answer" answering
 counts() {
   "$SIM" railctl --name "$rack" "$1" --json peers |
     jq -r '.peers[0].refused as $r | [$r.ack_unsent, $r.data_out_of_window, $r.data_transfer_out_of_window,
-      $r.message_bad_tag, $r.mac_bad, $r.mac_missing, .peers[0].duplicates, .fabric.messages_dropped]
+      $r.message_bad_tag, $r.mac_bad, $r.mac_missing, .peers[0].duplicates, .fabric.messages_dropped,
+      $r.data_stale_transfer]
       | map(. // "0" | tonumber) | @tsv'
 }
 # settled HOST: its counters stopped moving (everything sent has been handled).
@@ -138,19 +148,23 @@ counted() {
     forge data --from $H1 --to $H2 --session "$s12" --seq $((1 << 40)) --transfer $((max_transfer + 1)) --count 100 &&
     forge data --from $H1 --to $H2 --session "$s12" --seq $((max_seq + 5000)) --floor-delta 4000 \
       --transfer $((max_transfer + 1000000)) --transfer-step 1 --count 100 &&
-    forge message --from $H1 --to $H2 --session "$s12" --count 200 &&
-    forge replay --in "$WORK/flow.cap" --type data --from $H1 --to $H2 || return 1
+    forge message --from $H1 --to $H2 --session "$s12" --count 200 || return 1
+  local replayed
+  replayed=$(forge replay --in "$WORK/flow.cap" --type data --from $H1 --to $H2) || return 1
+  echo "$replayed"
+  replayed=$(grep -o 'sent [0-9]*' <<<"$replayed" | awk '{print $2}')
   wait_for 5 settled h1 && wait_for 5 settled h2 || return 1
   read -r -a h1b <<<"$(counts h1)"
   read -r -a h2b <<<"$(counts h2)"
   echo "h1 ack_unsent +$((h1b[0] - h1a[0])); h2 data_out_of_window +$((h2b[1] - h2a[1])), data_transfer_out_of_window" \
     "+$((h2b[2] - h2a[2])), message_bad_tag +$((h2b[3] - h2a[3])) (+$((h2b[7] - h2a[7])) dropped on a full ring)," \
-    "duplicates +$((h2b[6] - h2a[6]))"
+    "duplicates +$((h2b[6] - h2a[6])), data_stale_transfer +$((h2b[8] - h2a[8])) of $replayed replayed"
   "$SIM" railctl --name "$rack" h2 peers | grep refused
   ((h1b[0] - h1a[0] == 100 && h2b[1] - h2a[1] == 100 && h2b[2] - h2a[2] == 100 &&
-    h2b[3] - h2a[3] + h2b[7] - h2a[7] == 200 && h2b[3] - h2a[3] > 0 && h2b[6] - h2a[6] > 0))
+    h2b[3] - h2a[3] + h2b[7] - h2a[7] == 200 && h2b[3] - h2a[3] > 0 &&
+    replayed > 0 && h2b[6] - h2a[6] + h2b[8] - h2a[8] == replayed))
 }
-check "each refusal shows in its counter (railctl peers), one per forged datagram: ack_unsent, data_out_of_window, data_transfer_out_of_window, message_bad_tag; replays count as duplicates" counted
+check "each refusal shows in its counter (railctl peers), one per forged datagram: ack_unsent, data_out_of_window, data_transfer_out_of_window, message_bad_tag; each replay as a duplicate or a stale transfer" counted
 prometheus_counted() {
   local body
   body=$(ip netns exec "rysim-$rack-h2" curl -sf http://198.18.0.2:9469/metrics) || return 1
@@ -172,9 +186,9 @@ check "the log stays short: one line per kind of refusal, not one per datagram" 
 ip netns del "$evil" 2>/dev/null
 check "rack-sim up with packet_auth = mac, and the hostile namespace" rack_up mac
 mac_attack() {
-  run_load mac 300 >"$WORK/mac.out" 2>&1 &
+  run_load mac 1500 >"$WORK/mac.out" 2>&1 &
   local flow=$!
-  forge capture --iface e0 --iface e1 --seconds 2 --out "$WORK/flow.cap" || return 1
+  forge capture --iface e0 --iface e1 --seconds 1 --out "$WORK/flow.cap" || return 1
   read -r _ s12 _ max_seq _ max_transfer _ <<<"$(show $H1 $H2)" || return 1
   read -r _ s21 _ <<<"$(show $H2 $H1)" || return 1
   [[ -n $s12 && -n $s21 ]] || return 1
@@ -184,6 +198,7 @@ mac_attack() {
     --transfer $((max_transfer + 1)) --transfer-step 1 --count 300 || return 1
   forge ack --mac --from $H2 --to $H1 --session "$s21" --cum "$max_seq" --trigger "$max_seq" --count 300 || return 1
   forge data --from $H1 --to $H2 --session "$s12" --seq $((max_seq + 1)) --count 100 || return 1  # no tag at all
+  still_running $flow || return 1
   wait $flow
   local rc=$?
   cat "$WORK/mac.out"
@@ -205,7 +220,7 @@ mac_counted() {
   echo "quiet round: h1 mac_bad +$((h1b[4] - h1a[4])); h2 mac_bad +$((h2b[4] - h2a[4])), mac_missing +$((h2b[5] - h2a[5]))"
   ((h1b[4] - h1a[4] == 100 && h2b[4] - h2a[4] == 100 && h2b[5] - h2a[5] == 100))
 }
-check "packet_auth = mac: in-window forgeries during 300 verified transfers change nothing, and each is refused (mac_bad, mac_missing)" mac_attack
+check "packet_auth = mac: in-window forgeries during 1500 verified transfers change nothing, and each is refused (mac_bad, mac_missing)" mac_attack
 check "both daemons keep running and answer" answering
 
 finish
