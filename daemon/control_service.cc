@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "common/control_limits.h"
+
 namespace railyard::daemon {
 
 bool decode_request(std::string_view body, v1::Request& out) {
@@ -103,7 +105,7 @@ v1::Response ControlService::stream_update(const v1::Request& request, uint64_t 
 
 std::chrono::milliseconds ControlService::watch_interval(const v1::WatchRequest& request) {
   if (request.interval_ms() == 0) return std::chrono::milliseconds(1000);
-  return std::chrono::milliseconds(std::clamp<uint32_t>(request.interval_ms(), 50, 60000));
+  return std::chrono::milliseconds(std::clamp<uint32_t>(request.interval_ms(), control::kMinWatchIntervalMs, control::kMaxWatchIntervalMs));
 }
 
 v1::Response ControlService::permission_denied(std::string_view reason) {

@@ -11,6 +11,7 @@
 
 #include "common/build_info.h"
 #include "common/clock.h"
+#include "common/control_limits.h"
 #include "daemon/fabric_refusals.h"
 #include "common/log.h"
 #include "drivers/nic/udp/udp_rail.h"
@@ -609,12 +610,32 @@ void FabricService::abandon_owner(uint64_t owner) {
   for (auto& done : orphaned) done(v1::WORKLOAD_ERROR_UNKNOWN_REGION);  // its region went with it
 }
 
+std::string FabricService::check_send(const v1::SendRequest& request) {
+  if (request.size() == 0 || request.size() > kProbeRegionBytes)
+    return fmt::format("--size must be 1 byte to {} MiB, not {}", kProbeRegionBytes >> 20, request.size());
+  // 0 means the default (1 transfer, 4 at once).
+  if (request.count() > control::kMaxProbeTransfers)
+    return fmt::format("--count must be 1 to {}, not {}", control::kMaxProbeTransfers, request.count());
+  if (request.concurrency() > control::kMaxProbeConcurrency)
+    return fmt::format("--concurrency must be 1 to {}, not {}", control::kMaxProbeConcurrency, request.concurrency());
+  return {};
+}
+
+std::string FabricService::check_fault(const v1::FaultRequest& request) {
+  // Written so that NaN fails too.
+  const auto probability = [](double p) { return p >= 0 && p <= 1; };
+  if (!probability(request.drop()) || !probability(request.ecn()))
+    return fmt::format("--drop and --ecn take a probability from 0 to 1, not {} and {}", request.drop(), request.ecn());
+  if (!request.traffic_class().empty() && request.traffic_class() != "kv" && request.traffic_class() != "activation")
+    return "--class is kv or activation";
+  return {};
+}
+
 void FabricService::send(const v1::SendRequest& request,
                          std::function<void(v1::Status, std::string, v1::SendReply)> done) {
+  if (std::string error = check_send(request); !error.empty()) return done(v1::STATUS_BAD_REQUEST, error, {});
   const int peer = peer_index(request.peer());
   if (peer < 0) return done(v1::STATUS_BAD_REQUEST, fmt::format("peer '{}' is not configured", request.peer()), {});
-  if (request.size() == 0 || request.size() > kProbeRegionBytes)
-    return done(v1::STATUS_BAD_REQUEST, fmt::format("--size must be 1 byte to {} MiB", kProbeRegionBytes >> 20), {});
   if (!plane_ || !peer_up_[peer])
     return done(v1::STATUS_INTERNAL,
                 fmt::format("no session with peer {} yet: is railyardd running there, with the same fabric.psk_file, "
@@ -769,14 +790,8 @@ v1::Status FabricService::fault(const v1::FaultRequest& request, std::string& er
     error = fmt::format("no rail '{}' on this host (railctl rails lists them)", request.rail());
     return v1::STATUS_BAD_REQUEST;
   }
-  if (request.drop() < 0 || request.drop() > 1 || request.ecn() < 0 || request.ecn() > 1) {
-    error = "--drop and --ecn take a probability from 0 to 1";
-    return v1::STATUS_BAD_REQUEST;
-  }
-  if (!request.traffic_class().empty() && request.traffic_class() != "kv" && request.traffic_class() != "activation") {
-    error = "--class is kv or activation";
-    return v1::STATUS_BAD_REQUEST;
-  }
+  error = check_fault(request);
+  if (!error.empty()) return v1::STATUS_BAD_REQUEST;
   error = ebpf_->set_fault(r, request);
   if (!error.empty()) return v1::STATUS_INTERNAL;
   ebpf_->fill(r, *reply.mutable_rail());

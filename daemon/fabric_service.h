@@ -45,6 +45,10 @@ class FabricService {
   /// Region id each daemon keeps for `railctl send` probes (source and sink).
   static constexpr uint32_t kProbeRegion = RegionTable::kMaxRegions - 1;
   static constexpr uint64_t kProbeRegionBytes = 256ull << 20;
+  /// What is wrong with a send or fault request's numbers (empty: nothing),
+  /// checked before anything else looks at them. Pure, for the unit tests.
+  static std::string check_send(const v1::SendRequest& request);
+  static std::string check_fault(const v1::FaultRequest& request);
 
   /// Opens the rails and starts the data plane. Throws std::runtime_error
   /// naming the rail or peer and the fix.

@@ -130,6 +130,28 @@ check "garbage datagrams to the fabric port are dropped and counted; the daemon 
 still_works() { run_load after 50; }
 check "transfers still verify after the garbage" still_works
 
+extreme_requests() {
+  # railctl refuses what is out of bounds before sending (std::stoul once read
+  # "-1" as 4294967295, and the daemon died of std::bad_alloc sizing the probe)...
+  local out rc=0
+  out=$("$SIM" railctl --name $rack h1 send --peer h2 --size 1K --count -1 2>&1) || rc=$?
+  echo "railctl send --count -1: exit $rc: $out"
+  [[ $rc -ne 0 && $out == *"--count takes a whole number from 1 to 1000000"* ]] || return 1
+  # ...and the daemon refuses it from any client that does not.
+  local raw="$(dirname "$0")/control_raw.py" sock=$state/h1/control.sock answer
+  answer=$("$raw" "$sock" send h2 1024 4294967295 4) || return 1
+  echo "count 4294967295: $answer"
+  [[ $answer == "status=2 error=--count must be 1 to 1000000, not 4294967295" ]] || return 1
+  answer=$("$raw" "$sock" send h2 1024 10 4294967295) || return 1
+  echo "concurrency 4294967295: $answer"
+  [[ $answer == "status=2 error=--concurrency must be 1 to 1024, not 4294967295" ]] || return 1
+  answer=$("$raw" "$sock" fault r0 nan) || return 1
+  echo "fault drop NaN: $answer"
+  [[ $answer == "status=2 error=--drop and --ecn take a probability from 0 to 1"* ]] || return 1
+  "$SIM" railctl --name $rack h1 send --peer h2 --size 64K --count 10 >/dev/null
+}
+check "out-of-bounds control requests (count -1, 2^32-1 transfers or in flight, a NaN fault) are refused; the daemon keeps serving" extreme_requests
+
 misuse() {
   "$SIM" exec --name $rack h1 "$BUILD/tests/integration/workload_misuse" "$state/h1/workload.sock" h2
 }

@@ -4,6 +4,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <boost/json.hpp>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <iostream>
@@ -17,6 +18,7 @@
 
 #include "client/control_client.h"
 #include "common/build_info.h"
+#include "common/control_limits.h"
 #include "daemon/config.h"
 
 namespace {
@@ -296,20 +298,38 @@ int cmd_transfers(const Options& o) {
   return kExitOk;
 }
 
-uint64_t parse_size(const std::string& v) {
-  size_t used = 0;
+// The leading decimal digits of `text` (no sign: std::stoul reads "-1" as
+// its largest value, which is how `--count -1` once asked the daemon for
+// 4294967295 transfers); `rest` is what follows them. Nullopt when there are
+// no digits or they overflow.
+std::optional<uint64_t> leading_number(std::string_view text, std::string_view& rest) {
   uint64_t n = 0;
-  try {
-    n = std::stoull(v, &used);
-  } catch (const std::exception&) {
-    throw UsageError(fmt::format("--size takes a number with an optional K, M or G suffix, not '{}'", v));
-  }
-  const std::string suffix = v.substr(used);
-  if (suffix == "K" || suffix == "k") return n << 10;
-  if (suffix == "M" || suffix == "m") return n << 20;
-  if (suffix == "G" || suffix == "g") return n << 30;
-  if (!suffix.empty()) throw UsageError(fmt::format("--size suffix '{}' is not K, M or G", suffix));
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc{}) return std::nullopt;
+  rest = text.substr(static_cast<size_t>(end - text.data()));
   return n;
+}
+
+// A whole decimal number from `min` to `max`, else a usage error naming the flag.
+uint64_t parse_number(std::string_view flag, std::string_view text, uint64_t min, uint64_t max) {
+  std::string_view rest;
+  const auto n = leading_number(text, rest);
+  if (!n || !rest.empty() || *n < min || *n > max)
+    throw UsageError(fmt::format("{} takes a whole number from {} to {}, not '{}'", flag, min, max, text));
+  return *n;
+}
+
+uint64_t parse_size(const std::string& v) {
+  std::string_view suffix;
+  const auto n = leading_number(v, suffix);
+  if (!n) throw UsageError(fmt::format("--size takes a number with an optional K, M or G suffix, not '{}'", v));
+  int shift = 0;
+  if (suffix == "K" || suffix == "k") shift = 10;
+  else if (suffix == "M" || suffix == "m") shift = 20;
+  else if (suffix == "G" || suffix == "g") shift = 30;
+  else if (!suffix.empty()) throw UsageError(fmt::format("--size suffix '{}' is not K, M or G", suffix));
+  if (*n > (uint64_t{1} << 40) >> shift) throw UsageError(fmt::format("--size '{}' is more than 1 TiB", v));
+  return *n << shift;
 }
 
 int cmd_send(const Options& o, const std::vector<std::string>& args) {
@@ -320,22 +340,14 @@ int cmd_send(const Options& o, const std::vector<std::string>& args) {
       if (i + 1 >= args.size()) throw UsageError(fmt::format("{} needs a value", args[i]));
       return args[++i];
     };
-    auto number = [&](const std::string& flag) -> uint32_t {
-      const std::string& v = value();
-      try {
-        return static_cast<uint32_t>(std::stoul(v));
-      } catch (const std::exception&) {
-        throw UsageError(fmt::format("{} takes a number, not '{}'", flag, v));
-      }
-    };
     if (args[i] == "--peer") {
       s->set_peer(value());
     } else if (args[i] == "--size") {
       s->set_size(parse_size(value()));
     } else if (args[i] == "--count") {
-      s->set_count(number("--count"));
+      s->set_count(static_cast<uint32_t>(parse_number("--count", value(), 1, control::kMaxProbeTransfers)));
     } else if (args[i] == "--concurrency") {
-      s->set_concurrency(number("--concurrency"));
+      s->set_concurrency(static_cast<uint32_t>(parse_number("--concurrency", value(), 1, control::kMaxProbeConcurrency)));
     } else if (args[i] == "--checksum") {
       s->set_checksum(true);
     } else if (args[i] == "--class") {
@@ -419,11 +431,17 @@ int cmd_fault(const Options& o, const std::vector<std::string>& args) {
   for (size_t i = 3; i < args.size(); ++i) {
     auto probability = [&](const std::string& flag) {
       if (i + 1 >= args.size()) throw UsageError(flag + " needs a probability from 0 to 1");
+      const std::string& text = args[++i];
+      double p = -1;
       try {
-        return std::stod(args[++i]);
+        size_t used = 0;
+        p = std::stod(text, &used);
+        if (used != text.size()) p = -1;
       } catch (const std::exception&) {
-        throw UsageError(fmt::format("{} takes a probability from 0 to 1, not '{}'", flag, args[i]));
       }
+      if (!(p >= 0 && p <= 1))  // NaN too
+        throw UsageError(fmt::format("{} takes a probability from 0 to 1, not '{}'", flag, text));
+      return p;
     };
     if (args[i] == "--drop") {
       f->set_drop(probability("--drop"));
@@ -456,20 +474,13 @@ int cmd_watch(const Options& o, const std::vector<std::string>& args) {
       if (i + 1 >= args.size()) throw UsageError(fmt::format("{} needs a value", args[i]));
       return args[++i];
     };
-    auto number = [&](const std::string& flag) -> uint64_t {
-      const std::string& v = value();
-      try {
-        return std::stoull(v);
-      } catch (const std::exception&) {
-        throw UsageError(fmt::format("{} takes a number, not '{}'", flag, v));
-      }
-    };
     if (args[i] == "--filter") {
       w->add_filter(value());
     } else if (args[i] == "--interval") {
-      w->set_interval_ms(static_cast<uint32_t>(number("--interval")));
+      w->set_interval_ms(static_cast<uint32_t>(
+          parse_number("--interval", value(), control::kMinWatchIntervalMs, control::kMaxWatchIntervalMs)));
     } else if (args[i] == "--count") {
-      count = number("--count");
+      count = parse_number("--count", value(), 1, UINT64_MAX);
     } else {
       throw UsageError(fmt::format("watch: unknown option '{}'", args[i]));
     }
@@ -627,13 +638,11 @@ int cmd_migrate(const Options& o, const std::vector<std::string>& c) {
       while (at <= list.size()) {
         const size_t comma = std::min(list.find(',', at), list.size());
         const std::string id = list.substr(at, comma - at);
-        try {
-          size_t used = 0;
-          m.add_sequences(std::stoull(id, &used));
-          if (used != id.size()) throw std::invalid_argument(id);
-        } catch (const std::exception&) {
+        std::string_view rest;
+        const auto n = leading_number(id, rest);
+        if (!n || !rest.empty())
           throw UsageError(fmt::format("--sequences takes sequence ids separated by commas, not '{}'", id));
-        }
+        m.add_sequences(*n);
         at = comma + 1;
       }
     } else if (c[i] == "--no-wait") {

@@ -1,10 +1,13 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <limits>
 #include <optional>
 
 #include "client/framing.h"
+#include "common/control_limits.h"
 #include "daemon/control_service.h"
+#include "daemon/fabric_service.h"
 
 namespace railyard {
 namespace {
@@ -220,6 +223,48 @@ TEST_F(ControlServiceTest, SendAnswersWhenTheProbeFinishes) {
 TEST(ControlDecode, GarbageIsNotARequest) {
   v1::Request request;
   EXPECT_FALSE(daemon::decode_request(std::string_view("\xff\xff\xff\xff\xff", 5), request));
+}
+
+
+// `railctl send --count -1` reached the daemon as 4294967295 transfers, and
+// reserving a latency for each ended the daemon with std::bad_alloc.
+TEST(ControlBounds, SendNumbersAreCheckedBeforeAnythingIsSizedFromThem) {
+  using daemon::FabricService;
+  v1::SendRequest r;
+  r.set_peer("h2");
+  r.set_size(4 << 20);
+  EXPECT_EQ(FabricService::check_send(r), "");  // count and concurrency 0: the defaults
+  r.set_count(control::kMaxProbeTransfers);
+  r.set_concurrency(control::kMaxProbeConcurrency);
+  EXPECT_EQ(FabricService::check_send(r), "");
+  r.set_count(4294967295u);
+  EXPECT_EQ(FabricService::check_send(r), "--count must be 1 to 1000000, not 4294967295");
+  r.set_count(1);
+  r.set_concurrency(4294967295u);
+  EXPECT_EQ(FabricService::check_send(r), "--concurrency must be 1 to 1024, not 4294967295");
+  r.set_concurrency(1);
+  r.set_size(0);
+  EXPECT_NE(FabricService::check_send(r), "");
+  r.set_size(uint64_t{1} << 63);
+  EXPECT_NE(FabricService::check_send(r), "");
+}
+
+TEST(ControlBounds, AFaultProbabilityOutsideZeroToOneOrNaNIsRefused) {
+  using daemon::FabricService;
+  v1::FaultRequest r;
+  r.set_rail("r0");
+  r.set_drop(0.05);
+  EXPECT_EQ(FabricService::check_fault(r), "");
+  for (double bad : {-0.1, 1.5, std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity()}) {
+    r.set_drop(bad);
+    EXPECT_NE(FabricService::check_fault(r), "") << bad;
+    r.set_drop(0);
+    r.set_ecn(bad);
+    EXPECT_NE(FabricService::check_fault(r), "") << bad;
+    r.set_ecn(0);
+  }
+  r.set_traffic_class("bulk");
+  EXPECT_EQ(FabricService::check_fault(r), "--class is kv or activation");
 }
 
 }  // namespace
