@@ -450,8 +450,41 @@ void FabricService::watch_refusals() {
           true);
     check(host + 1, snap.rx_unknown_source, "the rails", "unknown_source",
           "fabric datagrams from addresses no [[peer]] has: a host missing from this host's configuration?", false);
+    log_rail_changes(snap, now);
     watch_refusals();
   });
+}
+
+void FabricService::log_rail_changes(const FabricSnapshot& snap, std::chrono::steady_clock::time_point now) {
+  rails_seen_.resize(rail_config_.size());
+  for (size_t r = 0; r < rail_config_.size() && r < snap.rails.size(); ++r) {
+    const RailSnapshot& s = snap.rails[r];
+    RailSeen& seen = rails_seen_[r];
+    const std::string state = rail_state(s);
+    const auto is_down = [](const std::string& st) { return st == "down" || st == "probing"; };
+    const std::string& name = rail_config_[r].name;
+    const double for_s = std::chrono::duration<double>(now - seen.since).count();
+    if (is_down(state) && !is_down(seen.state)) {
+      const config::RailConfig& rc = rail_config_[r];
+      const std::string reason = down_reason(s);
+      std::string advice =
+          "Nothing came back from the peers on it: check its cable and switch port, and the peers' end of the rail "
+          "(railctl rails on both hosts)";
+      if (s.link == nic::LinkState::down)
+        advice = rc.interface.empty() ? fmt::format("Check the port's link (DPDK device {})", rc.device)
+                                      : fmt::format("Check the link: ip link show {}", rc.interface);
+      log::warning("fabric: rail {} ({}) is down: {}; its traffic moves to the other rails. {}", name,
+                   rc.interface.empty() ? rc.device : rc.interface, reason.empty() ? state : reason, advice);
+    } else if (!is_down(state) && is_down(seen.state)) {
+      log::notice("fabric: rail {} is {} again after {:.0f} s down", name, state, for_s);
+    } else if (!seen.state.empty() && s.down_events > seen.down_events) {
+      log::warning("fabric: rail {} went down {} time(s) and came back within {} s (railctl --json rails: down_events)",
+                   name, s.down_events - seen.down_events, kRefusalCheck.count());
+    }
+    if (state != seen.state) seen.since = now;
+    seen.state = state;
+    seen.down_events = s.down_events;
+  }
 }
 
 void FabricService::on_peer_message(uint16_t peer, std::span<const std::byte> bytes) {

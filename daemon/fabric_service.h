@@ -136,6 +136,9 @@ class FabricService {
   /// Once a second: refusal counts that moved start an episode (one log
   /// line); reasons quiet for kRefusalQuietChecks end theirs (one more).
   void watch_refusals();
+  /// A warning when a rail goes down (with the reason and what to check) or
+  /// flaps between two checks, a notice when it is back.
+  void log_rail_changes(const FabricSnapshot& snap, std::chrono::steady_clock::time_point now);
 
   RegionTable& regions_;
   std::string host_name_;
@@ -165,6 +168,13 @@ class FabricService {
   // (malformed, unknown source): counts at the last check, and their episodes.
   std::vector<uint64_t> refusals_seen_;
   EpisodeLog<size_t> refusal_episodes_;
+  // Per rail, as last logged by log_rail_changes: its state and down events.
+  struct RailSeen {
+    std::string state;  // empty before the first check
+    uint64_t down_events = 0;
+    std::chrono::steady_clock::time_point since{};
+  };
+  std::vector<RailSeen> rails_seen_;
   MessageHandler message_handler_;
   PeerHandler peer_handler_;
   Totals totals_;

@@ -47,7 +47,8 @@ rail_down() {
     return 1
   fi
   ((rc == 0)) &&
-    "$SIM" railctl --name $rack h1 --json rails | jq -e '.rails[] | select(.name == "r1") | .state == "down"'
+    "$SIM" railctl --name $rack h1 --json rails | jq -e '.rails[] | select(.name == "r1") | .state == "down"' &&
+    wait_for 3 grep -q '^<4>fabric: rail r1 ([^)]*r1[^)]*) is down: link down' "$state/h1/railyardd.log"  # a warning, with the reason
 }
 check "rail r1 set down mid-run: every transfer still completes and verifies" rail_down
 ip -n "rysim-$rack-h1" link set r1 up
@@ -82,6 +83,22 @@ NFT
   [[ $rc -eq 0 && $dropped -gt 0 && $retx -gt 0 ]]
 }
 check "5 % random loss on rail r0: every transfer completes and verifies (with retransmissions)" loss
+
+silence() {
+  # Everything h2 receives on r0 is dropped: h1 hears nothing back on r0,
+  # takes it down for ack silence and says so, then brings it back.
+  "$SIM" railctl --name $rack h2 fault rail r0 --drop 1 || return 1
+  "$SIM" railctl --name $rack h1 send --peer h2 --size 1M --count 50 >/dev/null
+  local rc=$?
+  wait_for 5 grep -q '^<4>fabric: rail r0 (r0) is down: ack silence' "$state/h1/railyardd.log"
+  local logged=$?
+  "$SIM" railctl --name $rack h2 fault rail r0 --clear
+  grep 'fabric: rail r0' "$state/h1/railyardd.log"
+  ((rc == 0 && logged == 0)) && wait_for 10 grep -q '^<5>fabric: rail r0 is up again' "$state/h1/railyardd.log"
+}
+if ((h2_kernel)); then
+  check "rail r0 silenced (every datagram to h2 dropped): transfers complete on r1, h1 warns of ack silence, then r0 is back" silence
+fi
 
 ecn() {
   # CE marks on 30 % of what h2 receives on r0: h1's congestion control moves load to r1.
