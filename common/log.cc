@@ -39,10 +39,26 @@ std::string_view level_name(Level level) {
   return "?";
 }
 
+std::string format(Level level, std::string_view message) {
+  const std::string prefix = fmt::format("<{}>", static_cast<int>(level));
+  std::string out;
+  out.reserve(message.size() + prefix.size() + 1);
+  size_t at = 0;
+  while (true) {
+    const size_t end = message.find('\n', at);
+    out += prefix;
+    out += message.substr(at, end == std::string_view::npos ? std::string_view::npos : end - at);
+    out += '\n';
+    if (end == std::string_view::npos || end + 1 == message.size()) break;
+    at = end + 1;
+  }
+  return out;
+}
+
 void write(Level level, std::string_view message) {
   if (level > threshold()) return;
-  // One write(2) per line keeps lines from different threads whole.
-  std::string line = fmt::format("<{}>{}\n", static_cast<int>(level), message);
+  // One write(2) per message keeps messages from different threads whole.
+  std::string line = format(level, message);
   const char* p = line.data();
   size_t left = line.size();
   while (left > 0) {

@@ -3,6 +3,7 @@
 // journald turns into message priorities, so levels survive under systemd.
 
 #include <fmt/format.h>
+#include <string>
 #include <string_view>
 
 namespace railyard::log {
@@ -18,7 +19,11 @@ Level threshold();
 bool parse_level(std::string_view name, Level& out);
 std::string_view level_name(Level level);
 
-/// Writes one line, atomically with respect to other threads' lines.
+/// What write() puts out for `message`: every line of it with the priority
+/// prefix (journald reads each line of stderr on its own: an unprefixed
+/// second line would be filed at info), ending with a newline.
+std::string format(Level level, std::string_view message);
+/// Writes the message, atomically with respect to other threads' messages.
 void write(Level level, std::string_view message);
 
 template <class... Args>
