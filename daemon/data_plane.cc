@@ -660,6 +660,7 @@ void DataPlane::publish(uint64_t now) {
       s.retransmits += st.retransmits_sent;
       s.timeouts += st.timeouts;
       s.spurious_timeouts += st.spurious_timeouts;
+      s.keepalives += st.keepalives;
     }
     // Ack silence takes a rail down without a link edge: count what the
     // snapshots see (a flap shorter than 100 ms may go uncounted).

@@ -74,7 +74,7 @@ struct RailSnapshot {
   bool up = false;  // the fabric's view: up towards at least one established peer
   fabric::DownReason reason = fabric::DownReason::none;
   uint64_t window_bytes = 0, inflight_bytes = 0, srtt_ns = 0, delivery_rate_Bps = 0;
-  uint64_t retransmits = 0, timeouts = 0, spurious_timeouts = 0, down_events = 0;
+  uint64_t retransmits = 0, timeouts = 0, spurious_timeouts = 0, keepalives = 0, down_events = 0;
   double tx_bps = 0, rx_bps = 0;  // wire bits per second over the last second
 };
 

@@ -18,6 +18,7 @@ struct RefusalReason {
   std::string_view name;    ///< label value and railctl word, e.g. "mac_bad"
   std::string_view advice;  ///< what it means and what to check, for the log line
   bool hostile = false;     ///< an honest peer never sends it: see forged_advice()
+  bool misconfigured = false;  ///< the two hosts' configurations disagree: a fault to fix, logged as a warning
 };
 
 /// What a reason an honest peer never causes points to, and what to do.

@@ -418,7 +418,7 @@ void FabricService::watch_refusals() {
     const auto now = std::chrono::steady_clock::now();
     const auto& reasons = peer_refusal_reasons();
     auto check = [&](size_t kind, uint64_t count, const std::string& from, std::string_view reason,
-                     std::string_view advice, bool hostile) {
+                     std::string_view advice, bool hostile, bool misconfigured = false) {
       const uint64_t moved = count >= refusals_seen_[kind] ? count - refusals_seen_[kind] : count;
       refusals_seen_[kind] = count;
       if (moved == 0) {
@@ -431,7 +431,7 @@ void FabricService::watch_refusals() {
       const std::string line = fmt::format("fabric: refusing datagrams from {}: {} ({} in the last {} s): {}{}{}", from,
                                            reason, moved, kRefusalCheck.count(), advice, hostile ? "; " : "",
                                            hostile ? forged_advice() : "");
-      if (hostile) {
+      if (hostile || misconfigured) {
         log::warning("{}", line);
       } else {
         log::notice("{}", line);
@@ -441,7 +441,8 @@ void FabricService::watch_refusals() {
       const PeerRefusals counts = peer_refusals(snap.peers[p], channels_[p].counters());
       const std::string from = "peer " + peer_config_[p].name;
       for (size_t k = 0; k < kPeerRefusalCount; ++k)
-        check(p * kPeerRefusalCount + k, counts[k], from, reasons[k].name, reasons[k].advice, reasons[k].hostile);
+        check(p * kPeerRefusalCount + k, counts[k], from, reasons[k].name, reasons[k].advice, reasons[k].hostile,
+              reasons[k].misconfigured);
     }
     const size_t host = peer_config_.size() * kPeerRefusalCount;
     check(host, snap.malformed.rejected(), "the rails", "malformed",
@@ -763,6 +764,7 @@ v1::RailsReply FabricService::rails() const {
     out->set_retransmits(s.retransmits);
     out->set_timeouts(s.timeouts);
     out->set_spurious_timeouts(s.spurious_timeouts);
+    out->set_keepalives(s.keepalives);
     out->set_tx_packets(s.counters.tx_frames);
     out->set_tx_bytes(s.counters.tx_bytes);
     out->set_rx_packets(s.counters.rx_frames);

@@ -103,6 +103,10 @@ void TelemetryService::watch_fabric(const FabricService& fabric, const std::vect
   rail_counter("railyard_rail_spurious_timeouts",
                "Retransmission timeouts whose packets arrived after all (a stall, not a loss): the window was restored",
                tel::Unit::none, [](R s) { return s.spurious_timeouts; }, fabric_cache_.rails);
+  rail_counter("railyard_rail_keepalives",
+               "Probes sent because the rail was idle and had heard nothing from a peer for a second (a path that dies "
+               "while idle is seen within three)",
+               tel::Unit::none, [](R s) { return s.keepalives; }, fabric_cache_.rails);
   rail_counter("railyard_rail_ecn_marks", "Datagrams received with an ECN Congestion Experienced mark",
                tel::Unit::none, [](R s) { return s.counters.rx_ecn_ce; }, fabric_cache_.rails);
   rail_counter("railyard_rail_tx_would_block", "Datagrams the rail's queue refused for being full", tel::Unit::none,

@@ -2,9 +2,11 @@
 // Whether a rail may carry data. A rail goes down at once on link-down, or
 // when none of its packets has been acknowledged for K × RTO while some were
 // in flight (ack silence: a dead path the link state does not show, e.g. a
-// switch port or a drop rule). A down rail gets probes at an interval and
-// comes back after a probe reply — never on link-up alone, since a link can
-// be up with a broken path behind it.
+// switch port or a drop rule). An idle rail that has heard nothing from the
+// peer for a while sends a keepalive probe, and goes down the same way when
+// several in a row go unanswered (a path, or a peer, that died while idle).
+// A down rail gets probes at an interval and comes back after a probe reply —
+// never on link-up alone, since a link can be up with a broken path behind it.
 
 #include <cstdint>
 
@@ -24,6 +26,12 @@ struct HealthConfig {
   /// Probe period while down: cheap (one header), and fast enough to bring a
   /// rail back within a few ms of its repair.
   uint64_t probe_interval_ns = 2'000'000;
+  /// An up rail that has heard nothing from the peer this long while idle
+  /// sends a keepalive probe (one header, a second, per rail and peer).
+  uint64_t keepalive_ns = 1'000'000'000;
+  /// Keepalives in a row unanswered, each given keepalive_ns, that take the
+  /// rail down: a lost probe or reply (5 % loss: 1 in 10) never does alone.
+  uint32_t keepalive_misses = 3;
 };
 
 enum class DownReason : uint8_t { none, link, ack_silence };
@@ -52,6 +60,15 @@ class RailHealth {
 
   /// True when a probe should be sent now (the rail is down and its link is not).
   bool probe_due(uint64_t now);
+  /// True when a keepalive probe should be sent now (the rail is up, idle,
+  /// and has heard nothing for keepalive_ns); counts it as unanswered.
+  bool keepalive_due(uint64_t now);
+  /// Takes the rail down (ack silence) once keepalive_misses keepalives in a
+  /// row went unanswered. Returns true if this took the rail down.
+  bool check_keepalives(uint64_t now);
+  /// When keepalive_due or check_keepalives next has something to do
+  /// (UINT64_MAX: nothing before something else happens).
+  uint64_t keepalive_deadline() const;
   uint64_t next_probe_ns() const { return up_ ? UINT64_MAX : next_probe_ns_; }
   /// A probe came back. Returns true if this brought the rail up.
   bool on_probe_reply(uint64_t now);
@@ -66,8 +83,12 @@ class RailHealth {
   bool up_ = true;
   DownReason reason_ = DownReason::none;
   nic::LinkState link_ = nic::LinkState::unknown;
+  void on_heard(uint64_t now);
   uint64_t waiting_since_ns_ = 0;  // 0: nothing unanswered
   uint64_t next_probe_ns_ = 0;
+  uint64_t heard_ns_ = 0;  // last ACK or probe reply; 0: the clock has not started
+  uint64_t next_keepalive_ns_ = 0;
+  uint32_t keepalives_unanswered_ = 0;
   uint64_t transitions_ = 0;
   uint64_t changed_ns_ = 0;
 };

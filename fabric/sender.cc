@@ -117,7 +117,7 @@ void Sender::on_timer(uint64_t now) {
       cc_[r].on_timeout(bytes, now);
       cc_[r].rtt().backoff();
     }
-    if (health_[r].check_silence(cc_[r].rtt().base_rto_ns(), now)) {
+    if (health_[r].check_silence(cc_[r].rtt().base_rto_ns(), now) || health_[r].check_keepalives(now)) {
       ++counters_.rail_down;
       drain_rail(r);
     }
@@ -131,6 +131,7 @@ uint64_t Sender::next_deadline() {
     uint64_t sent = 0;
     if (table_.oldest_sent(r, sent)) t = std::min(t, sent + cc_[r].rtt().rto_ns());
     t = std::min(t, health_[r].silence_deadline(cc_[r].rtt().base_rto_ns()));
+    t = std::min(t, health_[r].keepalive_deadline());
     if (health_[r].link() != nic::LinkState::down) t = std::min(t, health_[r].next_probe_ns());
   }
   return t;
@@ -202,10 +203,13 @@ size_t Sender::poll_tx(uint64_t now, std::span<TxBatch> rails) {
   const size_t nrails = std::min<size_t>(rails.size(), config_.rails);
   size_t emitted = 0;
   for (uint8_t r = 0; r < nrails; ++r) {
+    if (rails[r].full()) continue;
     const bool requested = (probe_requested_ & (1u << r)) != 0;
-    if (!rails[r].full() && (health_[r].probe_due(now) || requested)) {
+    const bool keepalive = health_[r].keepalive_due(now);
+    if (health_[r].probe_due(now) || requested || keepalive) {
       emit_probe(r, rails[r], now);
       probe_requested_ &= ~(1u << r);
+      rail_counters_[r].keepalives += keepalive ? 1 : 0;
       ++emitted;
     }
   }
@@ -421,7 +425,8 @@ RailStatus Sender::rail_status(uint8_t rail) const {
           .retransmits_sent = rail_counters_[rail].retransmits,
           .losses = rail_counters_[rail].losses,
           .timeouts = rail_counters_[rail].timeouts,
-          .spurious_timeouts = rail_counters_[rail].spurious_timeouts};
+          .spurious_timeouts = rail_counters_[rail].spurious_timeouts,
+          .keepalives = rail_counters_[rail].keepalives};
 }
 
 }  // namespace railyard::fabric

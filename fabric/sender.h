@@ -104,6 +104,7 @@ struct RailStatus {
   uint64_t losses = 0;
   uint64_t timeouts = 0;           ///< retransmission timeouts (each may declare several packets lost)
   uint64_t spurious_timeouts = 0;  ///< of which what they declared lost arrived after all: window restored
+  uint64_t keepalives = 0;         ///< probes sent because the rail was idle and had heard nothing for a while
 };
 
 class Sender {
@@ -171,6 +172,7 @@ class Sender {
     uint64_t losses = 0;
     uint64_t timeouts = 0;
     uint64_t spurious_timeouts = 0;
+    uint64_t keepalives = 0;
   };
   /// The sequences the rail's last timeout declared lost, until an ACK
   /// triggered on the rail tells whether one of them arrived after all (a

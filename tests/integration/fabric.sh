@@ -22,6 +22,8 @@ check "rack-sim brings up 2 hosts x 2 rails with daemons ($driver$([[ $driver !=
   "$SIM" up --name $rack --hosts 2 --rails 2 --driver "$driver" --pmd "$pmd" --no-bmc
 established() { "$SIM" railctl --name $rack h1 --json peers | jq -e '.peers[0].state == "established"'; }
 check "the two daemons establish an authenticated session" wait_for 10 established
+keepalives() { "$SIM" railctl --name $rack h1 --json rails | jq -e '[.rails[] | (.keepalives // "0" | tonumber) > 0] | all'; }
+check "idle rails send keepalives (railctl --json rails: keepalives)" wait_for 5 keepalives
 
 check "1000 transfers of 1 B to 16 MiB, both classes: every byte verified at the receiver" run_load base 1000
 
@@ -187,10 +189,27 @@ wrong_key() {
   out=$("$SIM" railctl --name $rack h2 send --peer h1 --size 64K 2>&1) || rc=$?
   echo "$out"
   [[ $rc -ne 0 && $out == *"no session with peer h1"* ]] || return 1
-  # One line for the episode (logged within the second), not one per refused handshake.
-  wait_for 3 grep -q "refusing datagrams from peer h2: handshake_bad_tag" "$state/h1/railyardd.log" || return 1
+  # One warning for the episode (logged within the second), not one per refused handshake.
+  wait_for 3 grep -q "^<4>fabric: refusing datagrams from peer h2: handshake_bad_tag" "$state/h1/railyardd.log" ||
+    return 1
   "$SIM" railctl --name $rack h1 --json peers | jq -e '(.peers[0].refused.handshake_bad_tag | tonumber) > 0' >/dev/null
 }
 check "a peer with the wrong key is refused, logged, and gets no session" wrong_key
+
+# h1's session with h2, idle since h2 restarted under the other key, was
+# shown established for as long as nothing was sent. Keepalives take its
+# rails down within ~3 s (ack silence), and the session goes 10 s later.
+restarted_peer_seen() {
+  local t0=$SECONDS
+  h1_sees_h2_gone() { "$SIM" railctl --name $rack h1 --json peers | jq -e '.peers[0].state != "established"'; }
+  wait_for 25 h1_sees_h2_gone || return 1
+  echo "h1 dropped the session after $((SECONDS - t0)) s (keepalives a second, 3 unanswered, then 10 s)"
+  grep -E 'fabric: (rail r[01] .* is down: ack silence|every rail to peer h2)' "$state/h1/railyardd.log" | cut -c1-120
+  grep -q '^<4>fabric: rail r0 (r0) is down: ack silence' "$state/h1/railyardd.log"
+}
+if [[ $driver == udp ]]; then
+  check "h1 notices within seconds that h2 (restarted with another key) no longer answers: rails down, session dropped" \
+    restarted_peer_seen
+fi
 
 finish

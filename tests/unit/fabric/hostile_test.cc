@@ -425,5 +425,40 @@ TEST(HostileMac, APacketWithATagReachesNoSessionWithoutMac) {
   EXPECT_FALSE(pair.b.heard_peer());
 }
 
+// A peer that stopped answering while the session was idle (restarted
+// under another key, or the far end of its rails gone) stayed "established"
+// with every rail up for as long as nothing was sent (issue 20).
+TEST(Keepalive, AnIdleSessionKeepsItsRailsUpWhileThePeerAnswersAndLosesThemWithinSecondsWhenItStops) {
+  SessionPair pair(2, PacketAuth::none, kChunk, 1 << 20);
+  uint64_t now = 1'000'000;
+  const uint64_t step = 10'000'000;  // 10 ms
+  for (int i = 0; i < 500; ++i, now += step) {  // 5 s idle, everything delivered
+    pair.poll(now);
+    pair.flush(now);
+  }
+  for (uint8_t r = 0; r < 2; ++r) {
+    EXPECT_TRUE(pair.a.sender().rail_status(r).up) << int{r};
+    EXPECT_GE(pair.a.sender().rail_status(r).keepalives, 3u) << "about one a second";
+    EXPECT_LE(pair.a.sender().rail_status(r).keepalives, 6u);
+  }
+  // The peer goes silent: nothing reaches b any more.
+  const uint64_t silent_from = now;
+  uint64_t down_at = 0;
+  for (int i = 0; i < 600 && !down_at; ++i, now += step) {
+    pair.poll(now);
+    pair.net.clear();
+    if (pair.a.sender().up_mask() == 0) down_at = now;
+  }
+  ASSERT_NE(down_at, 0u) << "the rails never went down";
+  EXPECT_LE(down_at - silent_from, 4'100'000'000u) << "within 4 s of the last answer";
+  for (uint8_t r = 0; r < 2; ++r) EXPECT_EQ(pair.a.sender().rail_status(r).reason, DownReason::ack_silence);
+  // The peer answers again: the rails come back with the first probe replies.
+  for (int i = 0; i < 10; ++i, now += 1'000'000) {
+    pair.poll(now);
+    pair.flush(now);
+  }
+  EXPECT_EQ(pair.a.sender().up_mask(), 0b11u);
+}
+
 }  // namespace
 }  // namespace railyard::fabric

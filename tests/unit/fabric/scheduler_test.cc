@@ -82,5 +82,53 @@ TEST(RailHealth, AckSilenceWhilePacketsOutstanding) {
   EXPECT_FALSE(g.check_silence(rto, 1'000'000'000));
 }
 
+// An idle rail heard nothing, ever: a peer restarted under another key, or
+// the far end of the rail went down, and it still showed up (issue 20).
+TEST(RailHealth, AnIdleRailSendsKeepalivesAndGoesDownWhenThreeInARowGoUnanswered) {
+  const HealthConfig c{};
+  const uint64_t k = c.keepalive_ns;
+  RailHealth h(c);
+  EXPECT_FALSE(h.keepalive_due(1));  // the clock starts
+  EXPECT_EQ(h.keepalive_deadline(), 1 + k);
+  EXPECT_FALSE(h.keepalive_due(k));
+  EXPECT_TRUE(h.keepalive_due(1 + k));
+  EXPECT_FALSE(h.keepalive_due(1 + k + 1)) << "one a keepalive interval";
+  EXPECT_TRUE(h.keepalive_due(1 + 2 * k));
+  EXPECT_TRUE(h.keepalive_due(1 + 3 * k));
+  EXPECT_FALSE(h.keepalive_due(1 + 4 * k)) << "three sent: no more while the last is awaited";
+  EXPECT_FALSE(h.check_keepalives(1 + 4 * k - 1)) << "the third gets a full interval";
+  EXPECT_EQ(h.keepalive_deadline(), 1 + 4 * k);
+  EXPECT_TRUE(h.check_keepalives(1 + 4 * k));
+  EXPECT_FALSE(h.up());
+  EXPECT_EQ(h.reason(), DownReason::ack_silence);
+  EXPECT_TRUE(h.probe_due(1 + 4 * k)) << "then probed as any down rail";
+  EXPECT_TRUE(h.on_probe_reply(1 + 4 * k + 100));
+  EXPECT_TRUE(h.up());
+}
+
+TEST(RailHealth, AnAnsweredOrBusyRailStaysUp) {
+  const HealthConfig c{};
+  const uint64_t k = c.keepalive_ns;
+  RailHealth h(c);
+  h.keepalive_due(1);
+  EXPECT_TRUE(h.keepalive_due(1 + k));
+  EXPECT_TRUE(h.keepalive_due(1 + 2 * k));
+  EXPECT_FALSE(h.on_probe_reply(1 + 2 * k + 50)) << "a keepalive's reply: already up";
+  EXPECT_FALSE(h.keepalive_due(1 + 3 * k)) << "heard: the next is due a full interval after it";
+  EXPECT_TRUE(h.keepalive_due(1 + 3 * k + 50));
+  EXPECT_FALSE(h.check_keepalives(1 + 10 * k)) << "one unanswered since: not enough";
+  EXPECT_TRUE(h.up());
+  // Data in flight is answered by its ACKs; no keepalives meanwhile.
+  RailHealth g(c);
+  g.keepalive_due(1);
+  g.on_sent(2);
+  EXPECT_FALSE(g.keepalive_due(1 + 5 * k));
+  EXPECT_FALSE(g.check_keepalives(1 + 5 * k));
+  g.on_ack(false, 1 + 5 * k);
+  EXPECT_FALSE(g.keepalive_due(1 + 6 * k - 1));
+  EXPECT_TRUE(g.keepalive_due(1 + 6 * k));
+  EXPECT_TRUE(g.up());
+}
+
 }  // namespace
 }  // namespace railyard::fabric
