@@ -38,6 +38,20 @@ config_check_bad() {
 check "railctl config check --json reports the problem and exits 1" config_check_bad
 usage_exit() { local rc=0; "$RAILCTL" frobnicate 2>/dev/null || rc=$?; [[ $rc -eq 2 ]]; }
 check "railctl usage error exits 2" usage_exit
+command_help() {
+  # Each command's --help (and a usage error inside it) prints that command's
+  # usage, not all 34 lines; -V is the version.
+  local out err rc=0
+  out=$("$RAILCTL" send --help) || return 1
+  echo "$out"
+  [[ $(head -1 <<<"$out") == "usage: railctl [options] send --peer P --size "* && $out != *"throttle LEVEL"* ]] || return 1
+  [[ $("$RAILCTL" help watch) == "usage: railctl [options] watch "* ]] || return 1
+  err=$("$RAILCTL" fault rail r0 --drop nan 2>&1) || rc=$?
+  [[ $rc -eq 2 && $err == *"--drop takes a probability from 0 to 1, not 'nan'"* && $err == *"usage: railctl [options] fault"* &&
+    $err != *"throttle LEVEL"* ]] || return 1
+  [[ $("$RAILCTL" -V --socket "$WORK/nothing.sock" | head -1) == "railctl "* ]]
+}
+check "railctl COMMAND --help and a usage error within a command show that command's usage; -V the version" command_help
 not_running() {
   local rc=0 out
   out=$("$RAILCTL" --socket "$WORK/nothing.sock" status 2>&1) || rc=$?
@@ -57,7 +71,7 @@ status_text() {
 check "railctl status shows version and host" status_text
 status_json() {
   local out
-  out=$("$RAILCTL" --socket "$sock" --json status) || return 1
+  out=$("$RAILCTL" --socket "$sock" -j status) || return 1  # -j: --json
   jq -e --arg cfg "$WORK/good.toml" '.version != "" and (.uptime_ms | tonumber) >= 0 and .config_path == $cfg
     and .rails == [] and .peers == [] and .config_generation == "1"' <<<"$out"
 }

@@ -29,39 +29,100 @@ constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 
-constexpr std::string_view kUsage = R"(usage: railctl [--socket PATH] [--json] [--timeout MS] COMMAND
+// One entry per command: the usage, `railctl help COMMAND` and
+// `railctl COMMAND --help` all come from this table.
+struct CommandHelp {
+  std::string_view name;
+  std::string_view synopsis;  // what follows the name
+  std::string_view summary;   // one or more lines
+};
 
-commands:
-  status              the daemon's version, uptime, configuration, rails and peers
-  rails               each rail: state, link, goodput, RTT, window, retransmits, counters
-                      (verbs rails: device, GID, queue pairs per peer, slices, errors, CQ depth)
-  peers               each peer: session, rails, bytes, handshakes; refused datagrams
-  transfers           transfers in flight, and totals
-  send --peer P --size N[K|M|G] [--count N] [--class kv|activation] [--checksum] [--concurrency N]
-                      a bandwidth/latency probe through the real path to peer P
-  bmc                 the BMC's sensors: reading, unit, thresholds, age, status
-  policy              the policy: level, binding signal, prediction per signal, last decisions and why
-  throttle LEVEL|auto hold a throttle level (normal, admission, batch, power_cap, power_cap_deep,
-                      cpu_quota, freeze, or 0-6) until `throttle auto` gives control back to the policy
-  drain               drain this host's workloads (held until `throttle auto`)
-  workload            the decode workload: sequences, tokens/s, migrations, peers' headroom
-  migrate [--to HOST] [--sequences ID,ID,...] [--no-wait]
-                      move decode sequences live to HOST (default: the peer with the most headroom);
-                      waits until they serve there, or until the migration fails and they serve on here
-  fault rail R --drop P | --ecn P [--class kv|activation] | --clear
-                      eBPF fault injector on this host's rail R (fabric.fault_injection must be on)
-  watch [--filter TEXT]... [--interval MS] [--count N]
-                      live telemetry values (metric names containing TEXT), until interrupted
-  version             railctl's version, and the daemon's when it runs
-  config check FILE   validate a railyard.toml exactly as railyardd would
+constexpr CommandHelp kCommands[] = {
+    {"status", "", "the daemon's version, uptime, configuration, rails and peers"},
+    {"rails", "", "each rail: state, link, goodput, RTT, window, retransmits, counters\n"
+                  "(verbs rails: device, GID, queue pairs per peer, slices, errors, CQ depth)"},
+    {"peers", "", "each peer: session, rails, bytes, handshakes; refused datagrams"},
+    {"transfers", "", "transfers in flight, and totals"},
+    {"send", "--peer P --size N[K|M|G] [--count N] [--class kv|activation] [--checksum] [--concurrency N]",
+     "a bandwidth/latency probe through the real path to peer P: --size 1 byte to 256 MiB,\n"
+     "--count 1 to 1000000 transfers (default 1), --concurrency 1 to 1024 at once (default 4)"},
+    {"bmc", "", "the BMC's sensors: reading, unit, thresholds, age, status"},
+    {"policy", "", "the policy: level, binding signal, prediction per signal, last decisions and why"},
+    {"throttle", "LEVEL|auto",
+     "hold a throttle level (normal, admission, batch, power_cap, power_cap_deep,\n"
+     "cpu_quota, freeze, or 0-6) until `throttle auto` gives control back to the policy"},
+    {"drain", "", "drain this host's workloads (held until `throttle auto`)"},
+    {"workload", "", "the decode workload: sequences, tokens/s, migrations, peers' headroom"},
+    {"migrate", "[--to HOST] [--sequences ID,ID,...] [--no-wait]",
+     "move decode sequences live to HOST (default: the peer with the most headroom);\n"
+     "waits until they serve there, or until the migration fails and they serve on here"},
+    {"fault", "rail R --drop P | --ecn P [--class kv|activation] | --clear",
+     "eBPF fault injector on this host's rail R (fabric.fault_injection must be on);\n"
+     "P is a probability from 0 to 1"},
+    {"watch", "[--filter TEXT]... [--interval MS] [--count N]",
+     "live telemetry values (metric names containing TEXT), every MS (50 to 60000,\n"
+     "default 1000), N times or until interrupted"},
+    {"version", "", "railctl's version, and the daemon's when it runs (also -V, --version)"},
+    {"config", "check FILE", "validate a railyard.toml exactly as railyardd would"},
+    {"help", "[COMMAND]", "this text, or one command's"},
+};
 
-options:
+constexpr std::string_view kOptions = R"(options:
   --socket PATH   the daemon's control socket (default /run/railyard/control.sock)
-  --json          machine-readable output (protobuf JSON mapping: 64-bit numbers are strings)
+  -j, --json      machine-readable output (protobuf JSON mapping: 64-bit numbers are strings)
   --timeout MS    how long to wait for the daemon (default 5000; send, migrate: 600000)
+  -h, --help      this text; after a command, that command's
+  -V, --version   the versions (railctl version)
 
 exit codes: 0 ok, 1 failure, 2 usage
 )";
+
+const CommandHelp* command_help(std::string_view name) {
+  for (const auto& c : kCommands)
+    if (c.name == name) return &c;
+  return nullptr;
+}
+
+// "  NAME SYNOPSIS" then the summary at column 22, on the same line when it fits.
+std::string command_lines(const CommandHelp& c) {
+  std::string head = fmt::format("  {}{}{}", c.name, c.synopsis.empty() ? "" : " ", c.synopsis);
+  std::string out;
+  size_t at = 0;
+  bool first = true;
+  while (at <= c.summary.size()) {
+    const size_t end = std::min(c.summary.find('\n', at), c.summary.size());
+    const std::string_view line = c.summary.substr(at, end - at);
+    if (first && head.size() < 22) {
+      out += fmt::format("{:<22}{}\n", head, line);
+    } else {
+      if (first) out += head + "\n";
+      out += fmt::format("{:<22}{}\n", "", line);
+    }
+    first = false;
+    at = end + 1;
+  }
+  return out;
+}
+
+std::string usage() {
+  std::string out = "usage: railctl [--socket PATH] [-j|--json] [--timeout MS] COMMAND\n\ncommands:\n";
+  for (const auto& c : kCommands) out += command_lines(c);
+  return out + "\n" + std::string(kOptions);
+}
+
+std::string usage(const std::string& command) {
+  const CommandHelp* c = command_help(command);
+  if (c == nullptr) return usage();
+  std::string summary;
+  size_t at = 0;
+  while (at <= c->summary.size()) {
+    const size_t end = std::min(c->summary.find('\n', at), c->summary.size());
+    summary += fmt::format("  {}\n", c->summary.substr(at, end - at));
+    at = end + 1;
+  }
+  return fmt::format("usage: railctl [options] {}{}{}\n\n{}\n{}", c->name, c->synopsis.empty() ? "" : " ",
+                     c->synopsis, summary, kOptions);
+}
 
 struct Options {
   std::string socket = "/run/railyard/control.sock";
@@ -84,7 +145,7 @@ Options parse_args(int argc, char** argv) {
     };
     if (arg == "--socket") {
       o.socket = value(arg);
-    } else if (arg == "--json") {
+    } else if (arg == "--json" || arg == "-j") {
       o.json = true;
     } else if (arg == "--timeout") {
       const std::string v = value(arg);
@@ -97,7 +158,11 @@ Options parse_args(int argc, char** argv) {
         throw UsageError(fmt::format("--timeout takes a positive number of milliseconds, not '{}'", v));
       }
     } else if (arg == "--help" || arg == "-h") {
-      o.command = {"help"};
+      // After a command: that command's help.
+      o.command = o.command.empty() ? std::vector<std::string>{"help"} : std::vector<std::string>{"help", o.command[0]};
+      return o;
+    } else if ((arg == "--version" || arg == "-V") && o.command.empty()) {
+      o.command = {"version"};
       return o;
     } else if (arg.starts_with("--") && (o.command.empty() || (o.command[0] != "send" && o.command[0] != "watch" &&
                                                              o.command[0] != "fault" && o.command[0] != "migrate"))) {
@@ -715,7 +780,9 @@ int cmd_config_check(const Options& o, const std::string& file) {
 int dispatch(const Options& o) {
   const auto& c = o.command;
   if (c[0] == "help") {
-    std::cout << kUsage;
+    if (c.size() > 2 || (c.size() == 2 && command_help(c[1]) == nullptr))
+      throw UsageError(fmt::format("no command '{}' to help with", fmt::join(c.begin() + 1, c.end(), " ")));
+    std::cout << (c.size() == 2 ? usage(c[1]) : usage());
     return kExitOk;
   }
   if (c[0] == "status" && c.size() == 1) return cmd_status(o);
@@ -740,10 +807,14 @@ int dispatch(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  Options o;
   try {
-    return dispatch(parse_args(argc, argv));
+    o = parse_args(argc, argv);
+    return dispatch(o);
   } catch (const UsageError& e) {
-    std::cerr << "railctl: " << e.what() << "\n\n" << kUsage;
+    // Within a command: that command's usage, not all of them.
+    std::cerr << "railctl: " << e.what() << "\n\n"
+              << (o.command.empty() || o.command[0] == "help" ? usage() : usage(o.command[0]));
     return kExitUsage;
   } catch (const std::exception& e) {
     std::cerr << "railctl: " << e.what() << "\n";
