@@ -186,4 +186,19 @@ unit_verify() {
 }
 check "systemd-analyze verify: the unit is clean (no warnings)" unit_verify
 
+installed() {
+  # What meson install puts where: admin tools in the PATH, test tools not,
+  # and the file the unit's Documentation= names.
+  local dest=$WORK/dest out
+  out=$(meson install -C "$BUILD" --destdir "$dest" --no-rebuild --quiet 2>&1) || { echo "$out"; return 1; }
+  local prefix
+  prefix=$(meson introspect "$BUILD" --buildoptions | jq -r '.[] | select(.name == "prefix") | .value')
+  ls "$dest$prefix/bin" "$dest$prefix/libexec/railyard"
+  local doc
+  doc=$(sed -n 's|^Documentation=file://||p' "$BUILD/systemd/railyardd.service")
+  [[ -f $dest$doc && $(ls "$dest$prefix/bin") == railctl && -x $dest$prefix/sbin/railyardd ]] &&
+    [[ -x $dest$prefix/libexec/railyard/bmc-sim && -x $dest$prefix/libexec/railyard/decode-sim ]]
+}
+check "meson install: railctl alone in bin/, test tools in libexec/railyard/, the unit's Documentation= installed" installed
+
 finish
