@@ -1,6 +1,7 @@
 #include "daemon/telemetry_service.h"
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -117,8 +118,11 @@ void TelemetryService::watch_fabric(const FabricService& fabric, const std::vect
              [](R s) { return s.up ? 1 : 0; }, fabric_cache_.rails);
   rail_gauge("railyard_rail_link_up", "1 while the rail's link is up, else 0", tel::Unit::none,
              [](R s) { return s.link == nic::LinkState::up ? 1 : 0; }, fabric_cache_.rails);
-  rail_gauge("railyard_rail_rtt_seconds", "Smoothed round-trip time on the rail", tel::Unit::seconds,
-             [](R s) { return static_cast<double>(s.srtt_ns) / 1e9; }, fabric_cache_.rails);
+  // NaN until a first sample, as a BMC reading with no value: 0 would read as a perfect rail.
+  rail_gauge("railyard_rail_rtt_seconds", "Smoothed round-trip time on the rail (NaN until measured)",
+             tel::Unit::seconds,
+             [](R s) { return s.srtt_ns == 0 ? std::nan("") : static_cast<double>(s.srtt_ns) / 1e9; },
+             fabric_cache_.rails);
   rail_gauge("railyard_rail_window_bytes", "Congestion window on the rail", tel::Unit::bytes,
              [](R s) { return s.window_bytes; }, fabric_cache_.rails);
   rail_gauge("railyard_rail_inflight_bytes", "Bytes sent on the rail and not yet acknowledged", tel::Unit::bytes,

@@ -24,6 +24,14 @@ established() { "$SIM" railctl --name $rack h1 --json peers | jq -e '.peers[0].s
 check "the two daemons establish an authenticated session" wait_for 10 established
 keepalives() { "$SIM" railctl --name $rack h1 --json rails | jq -e '[.rails[] | (.keepalives // "0" | tonumber) > 0] | all'; }
 check "idle rails send keepalives (railctl --json rails: keepalives)" wait_for 5 keepalives
+h1_rtt() {  # h1's exported RTT of rail $1 (a DPDK host exports on 127.0.0.1: its rails have no kernel address)
+  local at=198.18.0.1
+  [[ $driver == udp ]] || at=127.0.0.1
+  ip netns exec "rysim-$rack-h1" curl -sf "http://$at:9469/metrics" |
+    sed -n "s/^railyard_rail_rtt_seconds{host=\"h1\",rail=\"$1\"} //p"
+}
+rtt_measured() { local v; v=$(h1_rtt r0); echo "r0 RTT: $v"; [[ $v =~ ^[0-9.e-]+$ ]] && awk -v v="$v" 'BEGIN { exit !(v > 0) }'; }
+check "their probes measure the RTT (Prometheus: a positive railyard_rail_rtt_seconds)" wait_for 5 rtt_measured
 
 check "1000 transfers of 1 B to 16 MiB, both classes: every byte verified at the receiver" run_load base 1000
 
@@ -92,7 +100,7 @@ silence() {
   "$SIM" railctl --name $rack h2 fault rail r0 --drop 1 || return 1
   "$SIM" railctl --name $rack h1 send --peer h2 --size 1M --count 50 >/dev/null
   local rc=$?
-  wait_for 5 grep -q '^<4>fabric: rail r0 (r0) is down: ack silence' "$state/h1/railyardd.log"
+  wait_for 5 grep -q '^<4>fabric: rail r0 ([^)]*r0[^)]*) is down: ack silence' "$state/h1/railyardd.log"
   local logged=$?
   "$SIM" railctl --name $rack h2 fault rail r0 --clear
   grep 'fabric: rail r0' "$state/h1/railyardd.log"
@@ -205,7 +213,12 @@ restarted_peer_seen() {
   wait_for 25 h1_sees_h2_gone || return 1
   echo "h1 dropped the session after $((SECONDS - t0)) s (keepalives a second, 3 unanswered, then 10 s)"
   grep -E 'fabric: (rail r[01] .* is down: ack silence|every rail to peer h2)' "$state/h1/railyardd.log" | cut -c1-120
-  grep -q '^<4>fabric: rail r0 (r0) is down: ack silence' "$state/h1/railyardd.log"
+  grep -q '^<4>fabric: rail r0 ([^)]*r0[^)]*) is down: ack silence' "$state/h1/railyardd.log" || return 1
+  # No session, no RTT: NaN, not a 0 that reads as a perfect rail.
+  local rtt
+  rtt=$(h1_rtt r0)
+  echo "r0 RTT without a session: $rtt"
+  [[ $rtt == NaN ]]
 }
 if [[ $driver == udp ]]; then
   check "h1 notices within seconds that h2 (restarted with another key) no longer answers: rails down, session dropped" \
