@@ -36,7 +36,7 @@ struct Family {
   double scale;
 };
 
-std::optional<Family> family_of(Kind kind) {
+std::optional<Family> family_of(Kind kind, redfish::Unit unit) {
   switch (kind) {
     case Kind::temperature:
       return Family{"railyard_bmc_temperature_celsius", "BMC temperature sensors", tel::Unit::celsius, 1};
@@ -63,8 +63,14 @@ std::optional<Family> family_of(Kind kind) {
       return Family{"railyard_bmc_leak", "1 while a leak detector reports a leak", tel::Unit::none, 1};
     case Kind::fan:
     case Kind::pump:
-      return Family{"railyard_bmc_fan_speed", "Fan and pump speeds as the BMC reports them (RPM or %)",
-                    tel::Unit::none, 1};
+      // One unit per family: a BMC reports some speeds in RPM and others in
+      // percent of the maximum, and one series name for both mixed them.
+      if (unit == redfish::Unit::rpm)
+        return Family{"railyard_bmc_fan_speed_rpm", "Fan and pump speeds reported in RPM", tel::Unit::rpm, 1};
+      if (unit == redfish::Unit::percent)
+        return Family{"railyard_bmc_fan_speed_ratio", "Fan and pump speeds reported as a share of their maximum (BMC: %)",
+                      tel::Unit::ratio, 0.01};
+      return std::nullopt;
     default:
       return std::nullopt;
   }
@@ -98,7 +104,7 @@ void BmcService::export_new_sensors() {
   for (auto& s : client_.snapshot()) latest_[s.reading.id] = s;
   for (const auto& [id, s] : latest_) {
     if (!exported_.insert(id).second) continue;
-    const auto family = family_of(s.reading.kind);
+    const auto family = family_of(s.reading.kind, s.reading.unit);
     if (!family) continue;
     const std::string sensor = s.reading.name.empty() ? id : s.reading.name;
     const double scale = family->scale;

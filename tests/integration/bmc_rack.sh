@@ -50,6 +50,19 @@ thresholds() {
     grep -q "GPU 0 Temperature" <<<"$("$SIM" railctl --name $rack h1 bmc)"
 }
 check "every GPU temperature with the BMC's caution/critical/fatal thresholds; coolant with its own" thresholds
+fan_units() {
+  # This BMC reports fan speeds in percent: exported as a 0-1 ratio under a
+  # name that says so (RPM readings go to railyard_bmc_fan_speed_rpm), never
+  # both under one unitless name.
+  local metrics
+  metrics=$("$SIM" exec --name $rack h1 curl -sf http://198.18.0.1:9469/metrics) || return 1
+  local fans
+  fans=$(grep '^railyard_bmc_fan_speed' <<<"$metrics")
+  echo "${fans:0:300}"
+  ! grep -q '^railyard_bmc_fan_speed{' <<<"$fans" &&
+    awk '/^railyard_bmc_fan_speed_ratio\{/ { n++; if ($NF + 0 < 0 || $NF + 0 > 1) bad++ } END { exit !(n >= 1 && !bad) }' <<<"$fans"
+}
+check "fan speeds in Prometheus carry their unit: railyard_bmc_fan_speed_ratio (0-1) for the BMC's %" fan_units
 # h2's daemon advertises its thermal margin (limit − reading, from its BMC) to h1 every second.
 margin() {
   "$SIM" railctl --name $rack h1 --json workload |
