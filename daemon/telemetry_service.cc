@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "daemon/fabric_refusals.h"
 #include "daemon/fabric_service.h"
+#include "telemetry/process_metrics.h"
 
 namespace railyard::daemon {
 
@@ -42,6 +43,7 @@ TelemetryService::TelemetryService(boost::asio::io_context& io, const config::Co
       .callback({host_}, [this] {
         return std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
       });
+  tel::add_process_metrics(registry_, host_);
   if (settings_.listen_port != 0) {
     exporter_ = std::make_unique<tel::HttpExporter>(
         io, registry_, tel::HttpExporterOptions{.address = settings_.listen_address, .port = settings_.listen_port});

@@ -44,6 +44,15 @@ promtool_clean() {
     promtool check metrics <"$WORK/metrics"
 }
 check "promtool check metrics is clean on the daemon's endpoint" promtool_clean
+process_series() {
+  # The process_* series every client library exports, scraped by Prometheus.
+  local n
+  n=$(prom '{__name__=~"process_(cpu_seconds_total|resident_memory_bytes|open_fds|max_fds|start_time_seconds)",host="h1",job="railyard"} > 0' |
+    jq '.data.result | length')
+  echo "process_* series with a positive value: $n"
+  ((n == 5))
+}
+check "process_* (CPU, memory, fds, start time) in Prometheus" wait_for 20 process_series
 watch_streams() {
   local out
   out=$("$SIM" railctl --name $rack h1 watch --filter rail_tx_bytes --interval 100 --count 3) || return 1
