@@ -922,19 +922,11 @@ v1::TransfersReply FabricService::transfers() const {
 }
 
 void FabricService::fill_status(v1::StatusReply& status) const {
-  const v1::RailsReply r = rails();
-  for (const auto& rail : r.rails()) {
-    auto* out = status.add_rails();
-    out->set_name(rail.name());
-    out->set_driver(rail.driver());
-    out->set_state(rail.state());
-  }
-  const v1::PeersReply p = peers();
-  for (const auto& peer : p.peers()) {
-    auto* out = status.add_peers();
-    out->set_name(peer.name());
-    out->set_state(peer.state());
-  }
+  // Whole: a RailStatus or PeerStatus with only its name and state filled
+  // printed every counter as 0 in `railctl --json status`.
+  *status.mutable_rails() = rails().rails();
+  v1::PeersReply p = peers();
+  *status.mutable_peers() = std::move(*p.mutable_peers());
   *status.mutable_fabric() = p.fabric();
 }
 

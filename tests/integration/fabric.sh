@@ -34,6 +34,20 @@ rtt_measured() { local v; v=$(h1_rtt r0); echo "r0 RTT: $v"; [[ $v =~ ^[0-9.e-]+
 check "their probes measure the RTT (Prometheus: a positive railyard_rail_rtt_seconds)" wait_for 5 rtt_measured
 
 check "1000 transfers of 1 B to 16 MiB, both classes: every byte verified at the receiver" run_load base 1000
+status_whole() {
+  # --json status carries the same rail and peer records as --json rails and
+  # peers (it printed every counter as 0).
+  local status rails
+  status=$("$SIM" railctl --name $rack h1 -j status) || return 1
+  rails=$("$SIM" railctl --name $rack h1 -j rails) || return 1
+  jq -e -n --argjson s "$status" --argjson r "$rails" '
+    ($s.rails | length) == ($r.rails | length) and
+    ([range($r.rails | length) as $i | $s.rails[$i].name == $r.rails[$i].name and
+      ($s.rails[$i].tx_packets | tonumber) > 0 and ($s.rails[$i].tx_packets | tonumber) <= ($r.rails[$i].tx_packets | tonumber)]
+     | all) and
+    ($s.peers[0].bytes_sent | tonumber) > 0'
+}
+check "railctl --json status has each rail's and peer's counters, as rails and peers do" status_whole
 
 r1_tx_bytes() { "$SIM" railctl --name $rack h1 --json rails | jq '.rails[] | select(.name == "r1") | .tx_bytes | tonumber'; }
 rail_down() {
