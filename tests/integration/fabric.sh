@@ -72,7 +72,16 @@ rail_down() {
   fi
   ((rc == 0)) &&
     "$SIM" railctl --name $rack h1 --json rails | jq -e '.rails[] | select(.name == "r1") | .state == "down"' &&
-    wait_for 3 grep -q '^<4>fabric: rail r1 ([^)]*r1[^)]*) is down: link down' "$state/h1/railyardd.log"  # a warning, with the reason
+    wait_for 3 grep -q '^<4>fabric: rail r1 ([^)]*r1[^)]*) is down: link down' "$state/h1/railyardd.log" &&  # a warning, with the reason
+    table_aligned
+}
+# railctl rails as text: the columns after a long state ("down (link down)") stay under their headers.
+table_aligned() {
+  local t
+  t=$("$SIM" railctl --name $rack h1 rails) || return 1
+  echo "$t"
+  awk 'NR == 1 { c = index($0, "ADDRESS") } NR > 1 && /^r[0-9]/ { rows++; if (substr($0, c, 7) != "198.18.") bad = 1 }
+       END { exit !(c > 0 && rows == 2 && !bad) }' <<<"$t"
 }
 check "rail r1 set down mid-run: every transfer still completes and verifies" rail_down
 ip -n "rysim-$rack-h1" link set r1 up

@@ -226,6 +226,29 @@ int cmd_status(const Options& o) {
   return kExitOk;
 }
 
+// Columns as wide as their widest cell, so a long state or name never
+// shifts the ones after it; the first `text_columns` left-aligned, the rest
+// (numbers) right-aligned.
+void print_table(const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows,
+                 size_t text_columns) {
+  std::vector<size_t> width(headers.size());
+  for (size_t c = 0; c < headers.size(); ++c) {
+    width[c] = headers[c].size();
+    for (const auto& row : rows) width[c] = std::max(width[c], row[c].size());
+  }
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string out;
+    for (size_t c = 0; c < cells.size(); ++c) {
+      if (c != 0) out += ' ';
+      out += c < text_columns ? fmt::format("{:<{}}", cells[c], width[c]) : fmt::format("{:>{}}", cells[c], width[c]);
+    }
+    while (!out.empty() && out.back() == ' ') out.pop_back();
+    std::cout << out << '\n';
+  };
+  line(headers);
+  for (const auto& row : rows) line(row);
+}
+
 std::string rate(double bps) {
   if (bps >= 1e9) return fmt::format("{:.2f} Gbit/s", bps / 1e9);
   if (bps >= 1e6) return fmt::format("{:.1f} Mbit/s", bps / 1e6);
@@ -254,19 +277,20 @@ int cmd_rails(const Options& o) {
     std::cout << "no rails configured\n";
     return kExitOk;
   }
-  std::cout << fmt::format("{:<6} {:<7} {:<6} {:<8} {:<14} {:>13} {:>13} {:>9} {:>10} {:>10} {:>8} {:>11} {:>10} {:>10} {:>5}\n",
-                           "RAIL", "DRIVER", "IFACE", "STATE", "ADDRESS", "TX RATE", "RX RATE", "RTT", "WINDOW",
-                           "INFLIGHT", "RETX", "TIMEOUTS", "TX PKTS", "RX PKTS", "ECN");
+  std::vector<std::vector<std::string>> rows;
   for (const auto& x : r.rails()) {
     std::string state = x.state();
     if (!x.down_reason().empty()) state += " (" + x.down_reason() + ")";
     // TIMEOUTS: all of them, and how many were stalls ("12/9": 9 spurious).
-    std::cout << fmt::format("{:<6} {:<7} {:<6} {:<8} {:<14} {:>13} {:>13} {:>7.0f}us {:>10} {:>10} {:>8} {:>11} {:>10} {:>10} {:>5}\n",
-                             x.name(), x.driver(), x.interface(), state, x.address(), rate(x.tx_bps()),
-                             rate(x.rx_bps()), x.rtt_us(), bytes(x.window_bytes()), bytes(x.inflight_bytes()),
-                             x.retransmits(), fmt::format("{}/{}", x.timeouts(), x.spurious_timeouts()),
-                             x.tx_packets(), x.rx_packets(), x.ecn_marks());
+    rows.push_back({x.name(), x.driver(), x.interface().empty() ? "-" : x.interface(), state, x.address(),
+                    rate(x.tx_bps()), rate(x.rx_bps()), x.rtt_us() > 0 ? fmt::format("{:.0f}us", x.rtt_us()) : "-",
+                    bytes(x.window_bytes()), bytes(x.inflight_bytes()), std::to_string(x.retransmits()),
+                    fmt::format("{}/{}", x.timeouts(), x.spurious_timeouts()), std::to_string(x.tx_packets()),
+                    std::to_string(x.rx_packets()), std::to_string(x.ecn_marks())});
   }
+  print_table({"RAIL", "DRIVER", "IFACE", "STATE", "ADDRESS", "TX RATE", "RX RATE", "RTT", "WINDOW", "INFLIGHT", "RETX",
+               "TIMEOUTS", "TX PKTS", "RX PKTS", "ECN"},
+              rows, 5);
   for (const auto& x : r.rails()) {
     if (!x.pmd().empty()) {
       std::map<std::string, uint64_t> stats(x.xstats().begin(), x.xstats().end());
