@@ -1,10 +1,12 @@
 #include "daemon/control_service.h"
 
 #include <algorithm>
+#include <memory>
 
 #include <fmt/format.h>
 
 #include "common/control_limits.h"
+#include "common/log.h"
 
 namespace railyard::daemon {
 
@@ -24,6 +26,29 @@ v1::Response response_to(const v1::Request& request, v1::Status status, std::str
 }  // namespace
 
 void ControlService::handle(const v1::Request& request, ControlReply reply) const {
+  // A started daemon never exits on a request: what a handler throws (a bug,
+  // or memory running out) becomes an error answer and a log line.
+  auto replied = std::make_shared<bool>(false);
+  auto shared_reply = std::make_shared<ControlReply>(std::move(reply));
+  auto once = [replied, shared_reply](v1::Response response) {
+    *replied = true;
+    (*shared_reply)(std::move(response));
+  };
+  try {
+    dispatch(request, once);
+  } catch (const std::exception& e) {
+    log::err("control: the {} request failed: {}; the daemon carries on (please report this)",
+             v1::Request::descriptor()->FindFieldByNumber(request.body_case())
+                 ? v1::Request::descriptor()->FindFieldByNumber(request.body_case())->name()
+                 : "unknown",
+             e.what());
+    if (!*replied)
+      once(response_to(request, v1::STATUS_INTERNAL,
+                       fmt::format("railyardd failed on this request ({}) and carries on; see its log", e.what())));
+  }
+}
+
+void ControlService::dispatch(const v1::Request& request, ControlReply reply) const {
   if (request.protocol_version() != v1::PROTOCOL_VERSION_CURRENT) {
     return reply(response_to(request, v1::STATUS_UNSUPPORTED_VERSION,
                              fmt::format("protocol version {} is not supported; this railyardd speaks version {}: "

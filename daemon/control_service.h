@@ -57,6 +57,7 @@ class ControlService {
   static v1::Response permission_denied(std::string_view reason);
 
  private:
+  void dispatch(const v1::Request& request, ControlReply reply) const;
   ControlHandlers handlers_;
 };
 

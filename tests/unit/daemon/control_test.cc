@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <new>
+#include <stdexcept>
+#include <vector>
 #include <limits>
 #include <optional>
 
@@ -265,6 +268,43 @@ TEST(ControlBounds, AFaultProbabilityOutsideZeroToOneOrNaNIsRefused) {
   }
   r.set_traffic_class("bulk");
   EXPECT_EQ(FabricService::check_fault(r), "--class is kv or activation");
+}
+
+// A started daemon never exits on a request: a handler that throws (the
+// probe's std::bad_alloc once ended the daemon) gets an error answer, once.
+TEST(ControlSafety, AHandlerThatThrowsIsAnsweredWithAnErrorAndTheServiceCarriesOn) {
+  int calls = 0;
+  const daemon::ControlService service(daemon::ControlHandlers{
+      .status = []() -> v1::StatusReply { throw std::bad_alloc(); },
+      .rails = [&]() -> v1::RailsReply {
+        if (++calls == 1) throw std::runtime_error("rail table in a bad state");
+        return v1::RailsReply();
+      },
+      .send = [](const v1::SendRequest&, std::function<void(v1::Status, std::string, v1::SendReply)> done) {
+        done(v1::STATUS_OK, {}, {});
+        throw std::runtime_error("after answering");
+      }});
+  auto ask = [&](auto set_body) {
+    v1::Request request;
+    request.set_protocol_version(1);
+    set_body(request);
+    std::vector<v1::Response> answers;
+    service.handle(request, [&](v1::Response r) { answers.push_back(std::move(r)); });
+    return answers;
+  };
+  auto status = ask([](v1::Request& r) { r.mutable_status(); });
+  ASSERT_EQ(status.size(), 1u);
+  EXPECT_EQ(status[0].status(), v1::STATUS_INTERNAL);
+  EXPECT_NE(status[0].error().find("carries on"), std::string::npos) << status[0].error();
+  auto rails = ask([](v1::Request& r) { r.mutable_rails(); });
+  ASSERT_EQ(rails.size(), 1u);
+  EXPECT_EQ(rails[0].status(), v1::STATUS_INTERNAL);
+  rails = ask([](v1::Request& r) { r.mutable_rails(); });
+  ASSERT_EQ(rails.size(), 1u);
+  EXPECT_EQ(rails[0].status(), v1::STATUS_OK) << "the next request is served";
+  auto send = ask([](v1::Request& r) { r.mutable_send(); });
+  ASSERT_EQ(send.size(), 1u) << "answered once, not again for the exception after";
+  EXPECT_EQ(send[0].status(), v1::STATUS_OK);
 }
 
 }  // namespace
