@@ -270,6 +270,11 @@ void read_control(const toml::table& t, const std::string& file, ControlSection&
     out.group = v;
     return std::nullopt;
   });
+  r.take_string("read_group", [&](const std::string& v) -> std::optional<std::string> {
+    if (v.size() > 32) return "allowed: a group name of at most 32 characters, or \"\" for none";
+    out.read_group = v;
+    return std::nullopt;
+  });
   r.take_integer("max_message_bytes", 64, 64 << 20,
                  [&](int64_t v) { out.max_message_bytes = static_cast<uint32_t>(v); });
   r.finish();

@@ -28,6 +28,7 @@ struct ControlSection {
   std::string socket_path = "/run/railyard/control.sock";
   mode_t socket_mode = 0660;
   std::string group = "railyard";  // members may use the control socket; empty: root only
+  std::string read_group;          // members may only read (status, rails, ...); empty: none
   uint32_t max_message_bytes = 1u << 20;
 };
 

@@ -41,8 +41,8 @@ constexpr auto kStalledSubscriber = std::chrono::seconds(30);
 
 class ControlServer::Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(ControlServer& server, stream::socket socket, PeerIdentity peer)
-      : server_(server), socket_(std::move(socket)), peer_(std::move(peer)) {}
+  Session(ControlServer& server, stream::socket socket, PeerIdentity peer, bool read_only)
+      : server_(server), socket_(std::move(socket)), peer_(std::move(peer)), read_only_(read_only) {}
 
   void start() { read_header(); }
 
@@ -89,18 +89,31 @@ class ControlServer::Session : public std::enable_shared_from_this<Session> {
       log::debug("control: {} from pid {} uid {}", field ? field->name() : "empty request", peer_.cred.pid,
                  peer_.cred.uid);
     }
+    if (read_only_ && ControlService::is_action(request)) {
+      ++server_.counters_.actions_refused;
+      log::notice("control: refused an action ({}) from pid {} uid {}: it is in control.read_group '{}' only",
+                  ControlService::request_name(request), peer_.cred.pid, peer_.cred.uid, server_.settings_.read_group);
+      return answer(ControlService::permission_denied(fmt::format(
+          "permission denied: uid {} may read (status, rails, peers, transfers, bmc, policy, workload, watch) but "
+          "not {}: that takes root or group '{}' (control.group)",
+          peer_.cred.uid, ControlService::request_name(request), server_.settings_.group)));
+    }
     if (request.has_watch() && request.protocol_version() == v1::PROTOCOL_VERSION_CURRENT) return start_watch(request);
     // One request at a time per connection: the next is read once this one
     // is answered, which may be later (railctl send).
     std::weak_ptr<Session> weak = shared_from_this();
     server_.service_.handle(request, [weak](v1::Response response) {
-      auto self = weak.lock();
-      if (!self) return;
-      self->out_ = framing::encode(response);
-      asio::async_write(self->socket_, asio::buffer(self->out_), [self](boost::system::error_code ec, size_t) {
-        if (ec) return self->finish();
-        self->read_header();
-      });
+      if (auto self = weak.lock()) self->answer(response);
+    });
+  }
+
+  // Writes one answer, then reads the next request.
+  void answer(const v1::Response& response) {
+    out_ = framing::encode(response);
+    auto self = shared_from_this();
+    asio::async_write(socket_, asio::buffer(out_), [self](boost::system::error_code ec, size_t) {
+      if (ec) return self->finish();
+      self->read_header();
     });
   }
 
@@ -157,6 +170,7 @@ class ControlServer::Session : public std::enable_shared_from_this<Session> {
   ControlServer& server_;
   stream::socket socket_;
   PeerIdentity peer_;
+  const bool read_only_;  // in control.read_group only: actions are refused
   std::array<unsigned char, framing::kHeaderBytes> header_{};
   std::string body_;
   std::string out_;
@@ -173,6 +187,7 @@ ControlServer::~ControlServer() { close(); }
 
 void ControlServer::open(const Settings& settings) {
   gid_ = resolve_group(settings.group, "control");
+  read_gid_ = resolve_group(settings.read_group, "control", "control.read_group");
   acceptor_ = bind_unix_listener(io_, "control", settings.socket_path, settings.socket_mode, gid_);
   settings_ = settings;
   log::info("control: listening on {} (mode {:04o}, group {})", settings_.socket_path, settings_.socket_mode,
@@ -182,6 +197,7 @@ void ControlServer::open(const Settings& settings) {
 
 void ControlServer::apply(const Settings& settings) {
   std::optional<gid_t> gid = resolve_group(settings.group, "control");
+  read_gid_ = resolve_group(settings.read_group, "control", "control.read_group");
   if (settings.socket_path != settings_.socket_path) {
     auto fresh = bind_unix_listener(io_, "control", settings.socket_path, settings.socket_mode, gid);
     close_unix_listener(acceptor_, settings_.socket_path);
@@ -218,11 +234,14 @@ void ControlServer::on_accept(stream::socket socket) {
     return;
   }
   ++counters_.accepted;
-  auto session = std::make_shared<Session>(*this, std::move(socket), peer);
+  const bool full = peer_authorised(peer, gid_);
+  const bool read_only = !full && read_gid_ && peer_authorised(peer, read_gid_);
+  auto session = std::make_shared<Session>(*this, std::move(socket), peer, read_only);
   sessions_.insert(session);
-  if (!peer_authorised(peer, gid_)) {
+  if (!full && !read_only) {
     ++counters_.refused;
-    const std::string who = gid_ ? fmt::format("root or members of group '{}'", settings_.group) : "root";
+    std::string who = gid_ ? fmt::format("root or members of group '{}'", settings_.group) : "root";
+    if (read_gid_) who += fmt::format(" (and, to read, of group '{}')", settings_.read_group);
     log::warning("control: refused pid {} uid {} gid {}: only {} may use {}", peer.cred.pid, peer.cred.uid,
                  peer.cred.gid, who, settings_.socket_path);
     session->refuse(fmt::format("permission denied: uid {} may not use {}; only {} may (ask an administrator, or "

@@ -21,7 +21,8 @@ class ControlServer {
   struct Settings {
     std::string socket_path;
     mode_t socket_mode = 0660;
-    std::string group;  // empty: root only
+    std::string group;       // all requests; empty: root only
+    std::string read_group;  // read-only requests (ControlService::is_action); empty: none
     uint32_t max_message_bytes = 1u << 20;
   };
 
@@ -42,7 +43,8 @@ class ControlServer {
 
   struct Counters {
     uint64_t accepted = 0;
-    uint64_t refused = 0;    // peers that are neither root nor in the group
+    uint64_t refused = 0;    // peers that are neither root nor in either group
+    uint64_t actions_refused = 0;  // actions asked by read-only peers
     uint64_t malformed = 0;  // connections closed for a bad frame
   };
   const Counters& counters() const { return counters_; }
@@ -58,6 +60,7 @@ class ControlServer {
   const ControlService& service_;
   Settings settings_;
   std::optional<gid_t> gid_;
+  std::optional<gid_t> read_gid_;
   std::unique_ptr<Acceptor> acceptor_;
   std::set<std::shared_ptr<Session>> sessions_;
   Counters counters_;

@@ -37,10 +37,7 @@ void ControlService::handle(const v1::Request& request, ControlReply reply) cons
   try {
     dispatch(request, once);
   } catch (const std::exception& e) {
-    log::err("control: the {} request failed: {}; the daemon carries on (please report this)",
-             v1::Request::descriptor()->FindFieldByNumber(request.body_case())
-                 ? v1::Request::descriptor()->FindFieldByNumber(request.body_case())->name()
-                 : "unknown",
+    log::err("control: the {} request failed: {}; the daemon carries on (please report this)", request_name(request),
              e.what());
     if (!*replied)
       once(response_to(request, v1::STATUS_INTERNAL,
@@ -131,6 +128,34 @@ v1::Response ControlService::stream_update(const v1::Request& request, uint64_t 
 std::chrono::milliseconds ControlService::watch_interval(const v1::WatchRequest& request) {
   if (request.interval_ms() == 0) return std::chrono::milliseconds(1000);
   return std::chrono::milliseconds(std::clamp<uint32_t>(request.interval_ms(), control::kMinWatchIntervalMs, control::kMaxWatchIntervalMs));
+}
+
+bool ControlService::is_action(const v1::Request& request) {
+  // No default: a new request type does not compile until it is placed here.
+  switch (request.body_case()) {
+    case v1::Request::kStatus:
+    case v1::Request::kRails:
+    case v1::Request::kPeers:
+    case v1::Request::kTransfers:
+    case v1::Request::kBmc:
+    case v1::Request::kWatch:
+    case v1::Request::kPolicy:
+    case v1::Request::kWorkload:
+    case v1::Request::BODY_NOT_SET:  // answered as a bad request
+      return false;
+    case v1::Request::kSend:
+    case v1::Request::kFault:
+    case v1::Request::kThrottle:
+    case v1::Request::kDrain:
+    case v1::Request::kMigrate:
+      return true;
+  }
+  return true;
+}
+
+std::string ControlService::request_name(const v1::Request& request) {
+  const auto* field = v1::Request::descriptor()->FindFieldByNumber(static_cast<int>(request.body_case()));
+  return field ? field->name() : "an empty request";
 }
 
 v1::Response ControlService::permission_denied(std::string_view reason) {

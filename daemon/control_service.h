@@ -56,6 +56,12 @@ class ControlService {
   /// The answer sent to a peer that may not use the socket.
   static v1::Response permission_denied(std::string_view reason);
 
+  /// True for requests that change something or load the rails (send, fault,
+  /// throttle, drain, migrate): refused to control.read_group's members.
+  static bool is_action(const v1::Request& request);
+  /// The request's operation as railctl names it ("status", "drain", ...).
+  static std::string request_name(const v1::Request& request);
+
  private:
   void dispatch(const v1::Request& request, ControlReply reply) const;
   ControlHandlers handlers_;

@@ -53,6 +53,7 @@ ControlServer::Settings Daemon::control_settings(const config::Config& c) {
   return {.socket_path = c.control.socket_path,
           .socket_mode = c.control.socket_mode,
           .group = c.control.group,
+          .read_group = c.control.read_group,
           .max_message_bytes = c.control.max_message_bytes};
 }
 

@@ -19,16 +19,16 @@ namespace railyard::daemon {
 namespace asio = boost::asio;
 using stream = asio::local::stream_protocol;
 
-std::optional<gid_t> resolve_group(const std::string& name, std::string_view what) {
+std::optional<gid_t> resolve_group(const std::string& name, std::string_view what, std::string_view key) {
   if (name.empty()) return std::nullopt;
   std::vector<char> buffer(16384);
   group entry{};
   group* found = nullptr;
   if (::getgrnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found) != 0 || found == nullptr) {
     log::warning(
-        "{}: group '{}' (control.group) does not exist; only root may use the {} socket until it does (create it "
+        "{}: group '{}' ({}) does not exist; its members cannot use the {} socket until it does (create it "
         "with systemd-sysusers or groupadd, then reload)",
-        what, name, what);
+        what, name, key, what);
     return std::nullopt;
   }
   return found->gr_gid;

@@ -18,7 +18,8 @@ using UnixAcceptor = boost::asio::local::stream_protocol::acceptor;
 
 /// The group's id, or nullopt (with a warning naming `what`) when it does
 /// not exist; an empty name means root only.
-std::optional<gid_t> resolve_group(const std::string& name, std::string_view what);
+std::optional<gid_t> resolve_group(const std::string& name, std::string_view what,
+                                   std::string_view key = "control.group");
 
 /// Binds and listens on `path`: creates its directory, reclaims a stale
 /// socket left by a crashed daemon, refuses when another process serves it,

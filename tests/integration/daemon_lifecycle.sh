@@ -13,6 +13,7 @@ host_name = "it-host"
 socket = "$sock"
 socket_mode = "0666"   # let other users reach the daemon's own SO_PEERCRED check
 group = "nogroup"
+read_group = "users"   # read-only: status, rails, ... but no actions
 
 [fabric]
 workload_socket = "$WORK/run/workload.sock"
@@ -89,6 +90,23 @@ check "a user whose primary group is the control group is served" \
   setpriv --reuid 65534 --regid 65534 --clear-groups "$RAILCTL" --socket "$sock" status
 check "a user with the control group as a supplementary group is served" \
   setpriv --reuid 65534 --regid 1 --groups 65534 "$RAILCTL" --socket "$sock" status
+read_only() {
+  # A member of control.read_group reads, and is refused every action (with
+  # what it may do and whom to ask), which is logged; the daemon carries on.
+  local as_reader=(setpriv --reuid 65534 --regid 100 --clear-groups "$RAILCTL" --socket "$sock")
+  "${as_reader[@]}" status >/dev/null && "${as_reader[@]}" -j policy >/dev/null || return 1
+  local verb out rc
+  for verb in drain "throttle freeze" "fault rail r0 --drop 0.5"; do
+    rc=0
+    # shellcheck disable=SC2086
+    out=$("${as_reader[@]}" $verb 2>&1) || rc=$?
+    echo "$verb: exit $rc: $out"
+    [[ $rc -eq 1 && $out == *"permission denied: uid 65534 may read"*"group 'nogroup'"* ]] || return 1
+  done
+  grep -q "control: refused an action (drain) from pid .* uid 65534" "$WORK/main.log" &&
+    "$RAILCTL" --socket "$sock" -j policy | jq -e '.draining == false' >/dev/null
+}
+check "control.read_group: its members read (status, policy) and are refused drain, throttle and fault" read_only
 
 garbage() {
   printf '\xff\xff\xff\xff' | nc -N -U "$sock" >/dev/null 2>&1 || true

@@ -307,5 +307,27 @@ TEST(ControlSafety, AHandlerThatThrowsIsAnsweredWithAnErrorAndTheServiceCarriesO
   EXPECT_EQ(send[0].status(), v1::STATUS_OK);
 }
 
+// Any member of the control group could drain, freeze or inject faults;
+// control.read_group's members may only read (issue 20).
+TEST(ControlRoles, ReadsAreNotActionsAndEveryActionIs) {
+  auto request = [](auto set) {
+    v1::Request r;
+    set(r);
+    return r;
+  };
+  for (const v1::Request& r :
+       {request([](v1::Request& q) { q.mutable_status(); }), request([](v1::Request& q) { q.mutable_rails(); }),
+        request([](v1::Request& q) { q.mutable_peers(); }), request([](v1::Request& q) { q.mutable_transfers(); }),
+        request([](v1::Request& q) { q.mutable_bmc(); }), request([](v1::Request& q) { q.mutable_watch(); }),
+        request([](v1::Request& q) { q.mutable_policy(); }), request([](v1::Request& q) { q.mutable_workload(); })})
+    EXPECT_FALSE(daemon::ControlService::is_action(r)) << daemon::ControlService::request_name(r);
+  for (const v1::Request& r :
+       {request([](v1::Request& q) { q.mutable_send(); }), request([](v1::Request& q) { q.mutable_fault(); }),
+        request([](v1::Request& q) { q.mutable_throttle(); }), request([](v1::Request& q) { q.mutable_drain(); }),
+        request([](v1::Request& q) { q.mutable_migrate(); })})
+    EXPECT_TRUE(daemon::ControlService::is_action(r)) << daemon::ControlService::request_name(r);
+  EXPECT_EQ(daemon::ControlService::request_name(request([](v1::Request& q) { q.mutable_drain(); })), "drain");
+}
+
 }  // namespace
 }  // namespace railyard
