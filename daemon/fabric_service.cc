@@ -465,9 +465,10 @@ void FabricService::log_rail_changes(const FabricSnapshot& snap, std::chrono::st
     const auto is_down = [](const std::string& st) { return st == "down" || st == "probing"; };
     const std::string& name = rail_config_[r].name;
     const double for_s = std::chrono::duration<double>(now - seen.since).count();
-    if (is_down(state) && !is_down(seen.state)) {
+    const std::string reason = down_reason(s);
+    // A new reason is news too: a rail probing after ack silence whose link then goes down.
+    if (is_down(state) && (!is_down(seen.state) || reason != seen.reason)) {
       const config::RailConfig& rc = rail_config_[r];
-      const std::string reason = down_reason(s);
       std::string advice =
           "Nothing came back from the peers on it: check its cable and switch port, and the peers' end of the rail "
           "(railctl rails on both hosts)";
@@ -484,6 +485,7 @@ void FabricService::log_rail_changes(const FabricSnapshot& snap, std::chrono::st
     }
     if (state != seen.state) seen.since = now;
     seen.state = state;
+    seen.reason = reason;
     seen.down_events = s.down_events;
   }
 }

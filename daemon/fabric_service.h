@@ -170,7 +170,8 @@ class FabricService {
   EpisodeLog<size_t> refusal_episodes_;
   // Per rail, as last logged by log_rail_changes: its state and down events.
   struct RailSeen {
-    std::string state;  // empty before the first check
+    std::string state;   // empty before the first check
+    std::string reason;  // why it is down ("link down", "ack silence"); empty while up
     uint64_t down_events = 0;
     std::chrono::steady_clock::time_point since{};
   };

@@ -71,9 +71,14 @@ rail_down() {
     return 1
   fi
   ((rc == 0)) &&
-    "$SIM" railctl --name $rack h1 --json rails | jq -e '.rails[] | select(.name == "r1") | .state == "down"' &&
-    wait_for 3 grep -q '^<4>fabric: rail r1 ([^)]*r1[^)]*) is down: link down' "$state/h1/railyardd.log" &&  # a warning, with the reason
-    table_aligned
+    "$SIM" railctl --name $rack h1 --json rails | jq -e '.rails[] | select(.name == "r1") | .state == "down"' || return 1
+  # A warning, with the reason.
+  if ! wait_for 5 grep -q '^<4>fabric: rail r1 ([^)]*r1[^)]*) is down: link down' "$state/h1/railyardd.log"; then
+    echo "no warning for r1 in h1's log; its lines about r1:"
+    grep 'r1' "$state/h1/railyardd.log" | tail -5
+    return 1
+  fi
+  table_aligned
 }
 # railctl rails as text: the columns after a long state ("down (link down)") stay under their headers.
 table_aligned() {

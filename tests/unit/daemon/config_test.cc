@@ -85,7 +85,7 @@ TEST(Config, UnknownKeyIsAnErrorListingAllowedKeys) {
   ASSERT_EQ(p.size(), 1u);
   EXPECT_EQ(p[0].line, 3u);
   EXPECT_EQ(p[0].key, "control.sokcet");
-  EXPECT_THAT(p[0].message, AllOf(HasSubstr("unknown key"), HasSubstr("socket, socket_mode, group, max_message_bytes")));
+  EXPECT_THAT(p[0].message, AllOf(HasSubstr("unknown key"), HasSubstr("socket, socket_mode, group, read_group, max_message_bytes")));
 }
 
 TEST(Config, UnknownTableIsAnError) {
