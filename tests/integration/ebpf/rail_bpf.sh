@@ -32,7 +32,7 @@ it() {
 }
 
 check "monitor counters on r0 match the daemon's rail counters (packets and bytes, both directions)" it counters
-check "injected 5 % drop on r0: 50 x 1 MiB all complete, drop ratio within 5 sigma" it drop 0.05
+check "injected 5 % drop on r0: 150 x 1 MiB all complete, drop ratio within 5 sigma" it drop 0.05
 check "injected 20 % drop on r0: all complete, drop ratio within 5 sigma" it drop 0.2
 check "injected 10 % ECN CE on r0: ratio within 5 sigma, seen by the monitor and the daemon" it ecn 0.1
 
