@@ -68,8 +68,8 @@ std::optional<Family> family_of(Kind kind, redfish::Unit unit) {
       if (unit == redfish::Unit::rpm)
         return Family{"railyard_bmc_fan_speed_rpm", "Fan and pump speeds reported in RPM", tel::Unit::rpm, 1};
       if (unit == redfish::Unit::percent)
-        return Family{"railyard_bmc_fan_speed_ratio", "Fan and pump speeds reported as a share of their maximum (BMC: %)",
-                      tel::Unit::ratio, 0.01};
+        return Family{"railyard_bmc_fan_speed_ratio",
+                      "Fan and pump speeds reported as a share of their maximum (BMC: %)", tel::Unit::ratio, 0.01};
       return std::nullopt;
     default:
       return std::nullopt;

@@ -127,7 +127,8 @@ v1::Response ControlService::stream_update(const v1::Request& request, uint64_t 
 
 std::chrono::milliseconds ControlService::watch_interval(const v1::WatchRequest& request) {
   if (request.interval_ms() == 0) return std::chrono::milliseconds(1000);
-  return std::chrono::milliseconds(std::clamp<uint32_t>(request.interval_ms(), control::kMinWatchIntervalMs, control::kMaxWatchIntervalMs));
+  return std::chrono::milliseconds(
+      std::clamp<uint32_t>(request.interval_ms(), control::kMinWatchIntervalMs, control::kMaxWatchIntervalMs));
 }
 
 bool ControlService::is_action(const v1::Request& request) {

@@ -79,11 +79,11 @@ class RailHealth {
 
  private:
   void go_down(DownReason why, uint64_t now);
+  void on_heard(uint64_t now);  // an ACK or a probe reply came back on the rail
   HealthConfig config_;
   bool up_ = true;
   DownReason reason_ = DownReason::none;
   nic::LinkState link_ = nic::LinkState::unknown;
-  void on_heard(uint64_t now);
   uint64_t waiting_since_ns_ = 0;  // 0: nothing unanswered
   uint64_t next_probe_ns_ = 0;
   uint64_t heard_ns_ = 0;  // last ACK or probe reply; 0: the clock has not started

@@ -436,7 +436,8 @@ int cmd_send(const Options& o, const std::vector<std::string>& args) {
     } else if (args[i] == "--count") {
       s->set_count(static_cast<uint32_t>(parse_number("--count", value(), 1, control::kMaxProbeTransfers)));
     } else if (args[i] == "--concurrency") {
-      s->set_concurrency(static_cast<uint32_t>(parse_number("--concurrency", value(), 1, control::kMaxProbeConcurrency)));
+      s->set_concurrency(
+          static_cast<uint32_t>(parse_number("--concurrency", value(), 1, control::kMaxProbeConcurrency)));
     } else if (args[i] == "--checksum") {
       s->set_checksum(true);
     } else if (args[i] == "--class") {
