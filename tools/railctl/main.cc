@@ -83,24 +83,22 @@ const CommandHelp* command_help(std::string_view name) {
   return nullptr;
 }
 
-// "  NAME SYNOPSIS" then the summary at column 22, on the same line when it fits.
-std::string command_lines(const CommandHelp& c) {
-  std::string head = fmt::format("  {}{}{}", c.name, c.synopsis.empty() ? "" : " ", c.synopsis);
-  std::string out;
-  size_t at = 0;
-  bool first = true;
-  while (at <= c.summary.size()) {
-    const size_t end = std::min(c.summary.find('\n', at), c.summary.size());
-    const std::string_view line = c.summary.substr(at, end - at);
-    if (first && head.size() < 22) {
-      out += fmt::format("{:<22}{}\n", head, line);
-    } else {
-      if (first) out += head + "\n";
-      out += fmt::format("{:<22}{}\n", "", line);
-    }
-    first = false;
+std::vector<std::string_view> lines_of(std::string_view text) {
+  std::vector<std::string_view> lines;
+  for (size_t at = 0; at <= text.size();) {
+    const size_t end = std::min(text.find('\n', at), text.size());
+    lines.push_back(text.substr(at, end - at));
     at = end + 1;
   }
+  return lines;
+}
+
+// "  NAME SYNOPSIS" then the summary at column 22, on the same line when it fits.
+std::string command_lines(const CommandHelp& c) {
+  const std::string head = fmt::format("  {}{}{}", c.name, c.synopsis.empty() ? "" : " ", c.synopsis);
+  std::string out = head.size() < 22 ? "" : head + "\n";
+  for (std::string_view line : lines_of(c.summary))
+    out += fmt::format("{:<22}{}\n", out.empty() ? head : "", line);
   return out;
 }
 
@@ -114,12 +112,7 @@ std::string usage(const std::string& command) {
   const CommandHelp* c = command_help(command);
   if (c == nullptr) return usage();
   std::string summary;
-  size_t at = 0;
-  while (at <= c->summary.size()) {
-    const size_t end = std::min(c->summary.find('\n', at), c->summary.size());
-    summary += fmt::format("  {}\n", c->summary.substr(at, end - at));
-    at = end + 1;
-  }
+  for (std::string_view line : lines_of(c->summary)) summary += fmt::format("  {}\n", line);
   return fmt::format("usage: railctl [options] {}{}{}\n\n{}\n{}", c->name, c->synopsis.empty() ? "" : " ",
                      c->synopsis, summary, kOptions);
 }
