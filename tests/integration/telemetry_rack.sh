@@ -53,6 +53,30 @@ process_series() {
   ((n == 5))
 }
 check "process_* (CPU, memory, fds, start time) in Prometheus" wait_for 20 process_series
+dashboard_has_data() {
+  # Every query of the shipped Grafana dashboard, run by this Prometheus with
+  # the dashboard's variables filled in, gives at least one finite value: a
+  # panel with none draws nothing (the time-to-limit panel did, with +Inf).
+  local repo
+  repo=$(cd "$(dirname "$0")/../.." && pwd)
+  "$SIM" exec --name $rack h1 python3 - "$repo/telemetry/dashboards/railyard.json" <<'PY'
+import json, math, sys, urllib.parse, urllib.request
+dashboard = json.load(open(sys.argv[1]))
+empty = []
+for panel in dashboard["panels"]:
+    for target in panel.get("targets", []):
+        expr = target["expr"].replace("$host", ".*").replace("$__rate_interval", "1m")
+        url = "http://198.18.0.1:9090/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+        result = json.load(urllib.request.urlopen(url, timeout=10))["data"]["result"]
+        finite = [r for r in result if math.isfinite(float(r["value"][1]))]
+        print(f"{panel['title']}: {len(result)} series, {len(finite)} finite")
+        if not finite:
+            empty.append(panel["title"])
+print("panels without data:", empty or "none")
+sys.exit(1 if empty else 0)
+PY
+}
+check "every panel of the Grafana dashboard has data in this rack's Prometheus" wait_for 20 dashboard_has_data
 watch_streams() {
   local out
   out=$("$SIM" railctl --name $rack h1 watch --filter rail_tx_bytes --interval 100 --count 3) || return 1
