@@ -215,8 +215,18 @@ installed() {
   local doc
   doc=$(sed -n 's|^Documentation=file://||p' "$BUILD/systemd/railyardd.service")
   [[ -f $dest$doc && $(ls "$dest$prefix/bin") == railctl && -x $dest$prefix/sbin/railyardd ]] &&
-    [[ -x $dest$prefix/libexec/railyard/bmc-sim && -x $dest$prefix/libexec/railyard/decode-sim ]]
+    [[ -x $dest$prefix/libexec/railyard/bmc-sim && -x $dest$prefix/libexec/railyard/decode-sim ]] || return 1
+  # railctl(8) names every command railctl's own help names; the bash completion completes them.
+  local page cmd n=0 completion="$dest$prefix/share/bash-completion/completions/railctl"
+  page=$(MANWIDTH=200 man -l "$dest$prefix/share/man/man8/railctl.8" 2>/dev/null) || return 1
+  for cmd in $("$RAILCTL" help | sed -n 's/^  \([a-z]\+\).*/\1/p'); do
+    grep -q "^ *$cmd\b" <<<"$page" || { echo "railctl(8) lacks '$cmd'"; return 1; }
+    ((++n))
+  done
+  ((n >= 10)) || { echo "only $n commands in railctl help"; return 1; }
+  [[ $(bash -c "source '$completion'; COMP_WORDS=(railctl --json dr); COMP_CWORD=2; _railctl; echo \"\${COMPREPLY[*]}\"") == drain &&
+    $(bash -c "source '$completion'; COMP_WORDS=(railctl send --pe); COMP_CWORD=2; _railctl; echo \"\${COMPREPLY[*]}\"") == --peer ]]
 }
-check "meson install: railctl alone in bin/, test tools in libexec/railyard/, the unit's Documentation= installed" installed
+check "meson install: railctl alone in bin/, test tools in libexec/railyard/, the unit's Documentation=, railctl(8) and its bash completion" installed
 
 finish

@@ -20,62 +20,17 @@
 #include "common/build_info.h"
 #include "common/control_limits.h"
 #include "daemon/config.h"
+#include "tools/railctl/commands.h"
 
 namespace {
+
+using namespace railyard::railctl;
 
 using namespace railyard;
 
 constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
-
-// One entry per command: the usage, `railctl help COMMAND` and
-// `railctl COMMAND --help` all come from this table.
-struct CommandHelp {
-  std::string_view name;
-  std::string_view synopsis;  // what follows the name
-  std::string_view summary;   // one or more lines
-};
-
-constexpr CommandHelp kCommands[] = {
-    {"status", "", "the daemon's version, uptime, configuration, rails and peers"},
-    {"rails", "", "each rail: state, link, goodput, RTT, window, retransmits, counters\n"
-                  "(verbs rails: device, GID, queue pairs per peer, slices, errors, CQ depth)"},
-    {"peers", "", "each peer: session, rails, bytes, handshakes; refused datagrams"},
-    {"transfers", "", "transfers in flight, and totals"},
-    {"send", "--peer P --size N[K|M|G] [--count N] [--class kv|activation] [--checksum] [--concurrency N]",
-     "a bandwidth/latency probe through the real path to peer P: --size 1 byte to 256 MiB,\n"
-     "--count 1 to 1000000 transfers (default 1), --concurrency 1 to 1024 at once (default 4)"},
-    {"bmc", "", "the BMC's sensors: reading, unit, thresholds, age, status"},
-    {"policy", "", "the policy: level, binding signal, prediction per signal, last decisions and why"},
-    {"throttle", "LEVEL|auto",
-     "hold a throttle level (normal, admission, batch, power_cap, power_cap_deep,\n"
-     "cpu_quota, freeze, or 0-6) until `throttle auto` gives control back to the policy"},
-    {"drain", "", "drain this host's workloads (held until `throttle auto`)"},
-    {"workload", "", "the decode workload: sequences, tokens/s, migrations, peers' headroom"},
-    {"migrate", "[--to HOST] [--sequences ID,ID,...] [--no-wait]",
-     "move decode sequences live to HOST (default: the peer with the most headroom);\n"
-     "waits until they serve there, or until the migration fails and they serve on here"},
-    {"fault", "rail R --drop P | --ecn P [--class kv|activation] | --clear",
-     "eBPF fault injector on this host's rail R (fabric.fault_injection must be on);\n"
-     "P is a probability from 0 to 1"},
-    {"watch", "[--filter TEXT]... [--interval MS] [--count N]",
-     "live telemetry values (metric names containing TEXT), every MS (50 to 60000,\n"
-     "default 1000), N times or until interrupted"},
-    {"version", "", "railctl's version, and the daemon's when it runs (also -V, --version)"},
-    {"config", "check FILE", "validate a railyard.toml exactly as railyardd would"},
-    {"help", "[COMMAND]", "this text, or one command's"},
-};
-
-constexpr std::string_view kOptions = R"(options:
-  --socket PATH   the daemon's control socket (default /run/railyard/control.sock)
-  -j, --json      machine-readable output (protobuf JSON mapping: 64-bit numbers are strings)
-  --timeout MS    how long to wait for the daemon (default 5000; send, migrate: 600000)
-  -h, --help      this text; after a command, that command's
-  -V, --version   the versions (railctl version)
-
-exit codes: 0 ok, 1 failure, 2 usage
-)";
 
 const CommandHelp* command_help(std::string_view name) {
   for (const auto& c : kCommands)
@@ -102,10 +57,17 @@ std::string command_lines(const CommandHelp& c) {
   return out;
 }
 
+std::string options_text() {
+  std::string out = "options:\n";
+  for (const auto& o : kGlobalOptions)
+    out += fmt::format("  {:<15} {}\n", fmt::format("{}{}{}", o.flags, o.value.empty() ? "" : " ", o.value), o.summary);
+  return fmt::format("{}\n{}\n", out, kExitCodes);
+}
+
 std::string usage() {
   std::string out = "usage: railctl [--socket PATH] [-j|--json] [--timeout MS] COMMAND\n\ncommands:\n";
   for (const auto& c : kCommands) out += command_lines(c);
-  return out + "\n" + std::string(kOptions);
+  return out + "\n" + options_text();
 }
 
 std::string usage(const std::string& command) {
@@ -114,7 +76,7 @@ std::string usage(const std::string& command) {
   std::string summary;
   for (std::string_view line : lines_of(c->summary)) summary += fmt::format("  {}\n", line);
   return fmt::format("usage: railctl [options] {}{}{}\n\n{}\n{}", c->name, c->synopsis.empty() ? "" : " ",
-                     c->synopsis, summary, kOptions);
+                     c->synopsis, summary, options_text());
 }
 
 struct Options {
