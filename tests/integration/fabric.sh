@@ -242,11 +242,10 @@ restarted_peer_seen() {
   echo "h1 dropped the session after $((SECONDS - t0)) s (keepalives a second, 3 unanswered, then 10 s)"
   grep -E 'fabric: (rail r[01] .* is down: ack silence|every rail to peer h2)' "$state/h1/railyardd.log" | cut -c1-120
   grep -q '^<4>fabric: rail r0 ([^)]*r0[^)]*) is down: ack silence' "$state/h1/railyardd.log" || return 1
-  # No session, no RTT: NaN, not a 0 that reads as a perfect rail.
-  local rtt
-  rtt=$(h1_rtt r0)
-  echo "r0 RTT without a session: $rtt"
-  [[ $rtt == NaN ]]
+  # No session, no RTT: NaN, not a 0 that reads as a perfect rail (once the
+  # exporter's rail sample, taken every 100 ms, has caught up).
+  rtt_unmeasured() { [[ $(h1_rtt r0) == NaN ]]; }
+  wait_for 5 rtt_unmeasured || { echo "r0 RTT without a session: $(h1_rtt r0)"; return 1; }
 }
 if [[ $driver == udp ]]; then
   check "h1 notices within seconds that h2 (restarted with another key) no longer answers: rails down, session dropped" \
