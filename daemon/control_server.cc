@@ -197,20 +197,21 @@ void ControlServer::open(const Settings& settings) {
 
 void ControlServer::apply(const Settings& settings) {
   std::optional<gid_t> gid = resolve_group(settings.group, "control");
-  read_gid_ = resolve_group(settings.read_group, "control", "control.read_group");
+  std::optional<gid_t> read_gid = resolve_group(settings.read_group, "control", "control.read_group");
   if (settings.socket_path != settings_.socket_path) {
     auto fresh = bind_unix_listener(io_, "control", settings.socket_path, settings.socket_mode, gid);
     close_unix_listener(acceptor_, settings_.socket_path);
     acceptor_ = std::move(fresh);
     log::notice("control: moved from {} to {}", settings_.socket_path, settings.socket_path);
-    settings_ = settings;
-    gid_ = gid;
-    accept();
-    return;
+  } else {
+    set_socket_access("control", settings.socket_path, settings.socket_mode, gid);
   }
-  set_socket_access("control", settings.socket_path, settings.socket_mode, gid);
+  // Only once nothing above has thrown: a refused change leaves the server as it was.
+  const bool moved = settings.socket_path != settings_.socket_path;
   settings_ = settings;
   gid_ = gid;
+  read_gid_ = read_gid;
+  if (moved) accept();
 }
 
 void ControlServer::accept() {
