@@ -5,6 +5,8 @@
 
 #include <string_view>
 
+#include "common/control_limits.h"
+
 namespace railyard::railctl {
 
 struct CommandHelp {
@@ -12,6 +14,10 @@ struct CommandHelp {
   std::string_view synopsis;  // what follows the name
   std::string_view summary;   // one or more lines
 };
+
+// The help below states these bounds in words: change both together.
+static_assert(railyard::control::kMaxProbeTransfers == 1'000'000 && railyard::control::kMaxProbeConcurrency == 1024 &&
+              railyard::control::kMinWatchIntervalMs == 50 && railyard::control::kMaxWatchIntervalMs == 60'000);
 
 constexpr CommandHelp kCommands[] = {
     {"status", "", "the daemon's version, uptime, configuration, rails and peers"},
