@@ -1,11 +1,12 @@
 #include "telemetry/process_metrics.h"
 
 #include <charconv>
+#include <chrono>
 #include <cmath>
-#include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <limits>
+#include <memory>
 #include <vector>
 
 #include <sys/resource.h>
@@ -47,6 +48,24 @@ std::optional<ProcStat> read_self() {
   return parse_proc_stat(line);
 }
 
+// One read of /proc/self/stat serves the three series a sample takes from
+// it: a read within the last 100 ms (the same sample) is reused.
+class SelfStat {
+ public:
+  std::optional<ProcStat> get() {
+    const auto now = std::chrono::steady_clock::now();
+    if (!read_at_ || now - *read_at_ > std::chrono::milliseconds(100)) {
+      stat_ = read_self();
+      read_at_ = now;
+    }
+    return stat_;
+  }
+
+ private:
+  std::optional<ProcStat> stat_;
+  std::optional<std::chrono::steady_clock::time_point> read_at_;
+};
+
 // Seconds since the epoch when the system booted (/proc/stat's btime).
 double boot_time() {
   std::ifstream in("/proc/stat");
@@ -64,22 +83,23 @@ double boot_time() {
 void add_process_metrics(Registry& registry, const std::string& host) {
   const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
   const double page = static_cast<double>(sysconf(_SC_PAGESIZE));
+  auto self = std::make_shared<SelfStat>();
   auto spec = [](const char* name, const char* help, Unit unit) {
     return FamilySpec{.name = name, .help = help, .unit = unit, .labels = {"host"}};
   };
   registry.counter_family(spec("process_cpu_seconds", "User and system CPU time spent, in seconds", Unit::seconds))
-      .callback({host}, [tick] {
-        const auto st = read_self();
+      .callback({host}, [self, tick] {
+        const auto st = self->get();
         return st ? static_cast<double>(st->utime_ticks + st->stime_ticks) / tick : std::nan("");
       });
   registry.gauge_family(spec("process_resident_memory_bytes", "Resident memory size in bytes", Unit::bytes))
-      .callback({host}, [page] {
-        const auto st = read_self();
+      .callback({host}, [self, page] {
+        const auto st = self->get();
         return st ? static_cast<double>(st->rss_pages) * page : std::nan("");
       });
   registry.gauge_family(spec("process_virtual_memory_bytes", "Virtual memory size in bytes", Unit::bytes))
-      .callback({host}, [] {
-        const auto st = read_self();
+      .callback({host}, [self] {
+        const auto st = self->get();
         return st ? static_cast<double>(st->vsize_bytes) : std::nan("");
       });
   registry.gauge_family(spec("process_open_fds", "Open file descriptors", Unit::none)).callback({host}, [] {
