@@ -90,7 +90,6 @@ class ControlServer::Session : public std::enable_shared_from_this<Session> {
                  peer_.cred.uid);
     }
     if (read_only_ && ControlService::is_action(request)) {
-      ++server_.counters_.actions_refused;
       log::notice("control: refused an action ({}) from pid {} uid {}: it is in control.read_group '{}' only",
                   ControlService::request_name(request), peer_.cred.pid, peer_.cred.uid, server_.settings_.read_group);
       return answer(ControlService::permission_denied(fmt::format(

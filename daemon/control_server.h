@@ -44,7 +44,6 @@ class ControlServer {
   struct Counters {
     uint64_t accepted = 0;
     uint64_t refused = 0;    // peers that are neither root nor in either group
-    uint64_t actions_refused = 0;  // actions asked by read-only peers
     uint64_t malformed = 0;  // connections closed for a bad frame
   };
   const Counters& counters() const { return counters_; }
